@@ -1,0 +1,145 @@
+"""Run the notebook sequence headless and write executed copies and HTML to ``build/``.
+
+``make run`` calls ``polycode-lite reproduce``; the tests call :func:`execute_notebook` with
+``fast=True``. Every notebook has a cell tagged ``parameters`` with at least ``FAST = False``;
+papermill injects the overrides after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NotebookRun", "notebook_paths", "execute_notebook", "reproduce", "cli_main"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+
+
+@dataclass
+class NotebookRun:
+    """Outcome of one notebook execution."""
+
+    name: str
+    ok: bool
+    seconds: float
+    output: Path | None = None
+    html: Path | None = None
+    error: str | None = None
+    failing_cell: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def notebook_paths(notebook_dir: Path = NOTEBOOK_DIR, only: str | None = None) -> list[Path]:
+    """Notebooks of the sequence, in order (NN_name.ipynb); ``only`` filters by substring."""
+    paths = sorted(p for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        paths = [p for p in paths if only in p.stem]
+        if not paths:
+            raise ValueError(f"no notebook in {notebook_dir} matches {only!r}.")
+    return paths
+
+
+def execute_notebook(
+    path: Path,
+    out_dir: Path | None = None,
+    fast: bool = False,
+    parameters: dict[str, Any] | None = None,
+    timeout: int = 1800,
+    html: bool = True,
+) -> NotebookRun:
+    """Execute one notebook with papermill (FAST injected), never raising on cell errors.
+
+    Writes ``out_dir/<name>.ipynb`` (and ``.html`` when ``html``). The working directory of the
+    kernel is the notebook's folder, so relative paths behave as in JupyterLab.
+    """
+    import papermill as pm
+
+    path = Path(path)
+    out_dir = Path(out_dir) if out_dir is not None else REPO_ROOT / "build"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path = out_dir / path.name
+    params = {"FAST": bool(fast), **(parameters or {})}
+    start = time.perf_counter()
+    error = None
+    failing_cell = None
+    try:
+        pm.execute_notebook(
+            str(path), str(out_path), parameters=params, kernel_name="python3",
+            progress_bar=False, cwd=str(path.parent), execution_timeout=timeout,
+            log_output=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+        failing_cell = exc.exec_count
+    except Exception as exc:  # kernel death, timeout: report, keep going
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - start
+    html_path = None
+    if html and out_path.exists():
+        html_path = _to_html(out_path)
+    return NotebookRun(path.stem, error is None, seconds, out_path, html_path, error, failing_cell)
+
+
+def _to_html(nb_path: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html_path = nb_path.with_suffix(".html")
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def reproduce(
+    out_dir: Path = REPO_ROOT / "build", fast: bool = False, only: str | None = None
+) -> list[NotebookRun]:
+    """Execute every notebook in order, printing one progress line each and the total time."""
+    out_dir = Path(out_dir)
+    paths = notebook_paths(only=only)
+    runs = []
+    t0 = time.perf_counter()
+    for i, p in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {p.name} ...", flush=True)
+        run = execute_notebook(p, out_dir, fast=fast)
+        status = "ok" if run.ok else f"FAILED in cell {run.failing_cell}: {run.error}"
+        print(f"[{i}/{len(paths)}] {p.name}: {status} ({run.seconds:.0f} s)", flush=True)
+        runs.append(run)
+    total = time.perf_counter() - t0
+    summary = [
+        {"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1), "error": r.error,
+         "failing_cell": r.failing_cell}
+        for r in runs
+    ]
+    (out_dir / "runs.json").write_text(json.dumps({"fast": fast, "total_seconds": round(total, 1),
+                                                    "notebooks": summary}, indent=2))
+    try:
+        from .report import write_report
+
+        write_report(runs, out_dir, fast=fast)
+    except ImportError:
+        pass
+    n_ok = sum(r.ok for r in runs)
+    print(f"{n_ok}/{len(runs)} notebooks ran in {total:.0f} s; outputs in {out_dir}/")
+    return runs
+
+
+def cli_main(argv: list[str] | None = None) -> int:
+    """``polycode-lite reproduce [--fast] [--only NAME] [--out DIR]``."""
+    ap = argparse.ArgumentParser(prog="polycode-lite reproduce", description=__doc__)
+    ap.add_argument("--fast", action="store_true", help="run each notebook in its fast mode")
+    ap.add_argument("--only", default=None, help="run only notebooks whose name contains this")
+    ap.add_argument("--out", default=str(REPO_ROOT / "build"), help="output folder")
+    args = ap.parse_args(argv)
+    runs = reproduce(Path(args.out), fast=args.fast, only=args.only)
+    return 0 if all(r.ok for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(cli_main())
