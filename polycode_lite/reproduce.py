@@ -101,7 +101,10 @@ def reproduce(
     out_dir: Path = REPO_ROOT / "build", fast: bool = False, only: str | None = None
 ) -> list[NotebookRun]:
     """Execute every notebook in order, printing one progress line each and the total time."""
+    import os
+
     out_dir = Path(out_dir)
+    os.environ["POLYCODE_RESULTS_DIR"] = str((out_dir / "results").resolve())
     paths = notebook_paths(only=only)
     runs = []
     t0 = time.perf_counter()
