@@ -76,14 +76,44 @@ def execute_notebook(
         )
     except pm.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
-        failing_cell = exc.exec_count
     except Exception as exc:  # kernel death, timeout: report, keep going
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
+    extra: dict[str, Any] = {}
+    if error is not None and out_path.exists():
+        failing_cell, extra = _failing_cell(out_path)
     html_path = None
     if html and out_path.exists():
-        html_path = _to_html(out_path)
-    return NotebookRun(path.stem, error is None, seconds, out_path, html_path, error, failing_cell)
+        try:
+            html_path = _to_html(out_path)
+        except Exception as exc:  # a broken export must not hide the run's result
+            extra["html_error"] = f"{type(exc).__name__}: {exc}"
+    return NotebookRun(path.stem, error is None, seconds, out_path, html_path, error,
+                       failing_cell, extra)
+
+
+def _failing_cell(executed: Path) -> tuple[int | None, dict[str, Any]]:
+    """The failing cell of an executed notebook: its 1-based position in the *source* notebook
+    (papermill's injected-parameters and error-marker cells not counted) and the start of its source."""
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    position = 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        position += 1
+        if cell.cell_type != "code":
+            continue
+        pm_meta = cell.metadata.get("papermill", {})
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or pm_meta.get("exception") or pm_meta.get("status") == "failed":
+            lines = cell.source.splitlines()
+            snippet = "\n".join(lines[:8]) + ("\n..." if len(lines) > 8 else "")
+            return position, {"failing_source": snippet,
+                              "execution_count": cell.get("execution_count")}
+    return None, {}
 
 
 def _to_html(nb_path: Path) -> Path:
@@ -98,18 +128,26 @@ def _to_html(nb_path: Path) -> Path:
 
 
 def reproduce(
-    out_dir: Path = REPO_ROOT / "build", fast: bool = False, only: str | None = None
+    out_dir: Path = REPO_ROOT / "build",
+    fast: bool = False,
+    only: str | None = None,
+    notebook_dir: Path = NOTEBOOK_DIR,
 ) -> list[NotebookRun]:
-    """Execute every notebook in order, printing one progress line each and the total time."""
+    """Execute every notebook in order, printing one progress line each and the total time.
+
+    A failing notebook is reported (name, failing cell, error) and the rest still run. Writes
+    the executed notebooks, their HTML, ``runs.json`` and ``report.html`` into ``out_dir``.
+    """
     import os
 
     out_dir = Path(out_dir)
     os.environ["POLYCODE_RESULTS_DIR"] = str((out_dir / "results").resolve())
-    paths = notebook_paths(only=only)
+    paths = notebook_paths(notebook_dir, only=only)
     runs = []
     t0 = time.perf_counter()
     for i, p in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {p.name} ...", flush=True)
+        _clear_results(out_dir / "results", p.stem)
         run = execute_notebook(p, out_dir, fast=fast)
         status = "ok" if run.ok else f"FAILED in cell {run.failing_cell}: {run.error}"
         print(f"[{i}/{len(paths)}] {p.name}: {status} ({run.seconds:.0f} s)", flush=True)
@@ -117,20 +155,31 @@ def reproduce(
     total = time.perf_counter() - t0
     summary = [
         {"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1), "error": r.error,
-         "failing_cell": r.failing_cell}
+         "failing_cell": r.failing_cell, **r.extra}
         for r in runs
     ]
     (out_dir / "runs.json").write_text(json.dumps({"fast": fast, "total_seconds": round(total, 1),
                                                     "notebooks": summary}, indent=2))
-    try:
-        from .report import write_report
+    from .report import write_report
 
-        write_report(runs, out_dir, fast=fast)
-    except ImportError:
-        pass
+    report = write_report(runs, out_dir, fast=fast, total_seconds=total)
     n_ok = sum(r.ok for r in runs)
-    print(f"{n_ok}/{len(runs)} notebooks ran in {total:.0f} s; outputs in {out_dir}/")
+    print(f"{n_ok}/{len(runs)} notebooks ran in {total:.0f} s; outputs in {out_dir}/; "
+          f"report: {report}")
+    for r in runs:
+        if not r.ok:
+            print(f"  FAILED {r.name}, cell {r.failing_cell}: {r.error}")
     return runs
+
+
+def _clear_results(results: Path, stem: str) -> None:
+    """Remove a notebook's claims and figures from an earlier run before it runs again, so the
+    report never mixes old numbers with new ones."""
+    if not results.exists():
+        return
+    for p in [results / f"claims__{stem}.json", *results.glob(f"{stem}__*")]:
+        if p.is_file():
+            p.unlink()
 
 
 def cli_main(argv: list[str] | None = None) -> int:
