@@ -26,6 +26,7 @@ give a hint (a diagnosis when the mistake is a known one, e.g. "did you forget t
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -162,10 +163,15 @@ def _shape_of(x: Any) -> tuple | None:
         return None
 
 
-def check(exercise_id: str, answer: Any, verbose: bool = True) -> CheckResult:
+def check(
+    exercise_id: str, answer: Any, verbose: bool = True, strict: bool | None = None
+) -> CheckResult:
     """Check a learner's answer (a function or a value); print and return specific feedback.
 
-    Never raises for a wrong or unattempted answer, so a notebook keeps running.
+    Never raises for a wrong or unattempted answer, so a notebook keeps running, unless
+    ``strict`` (default: the environment variable ``POLYCODE_STRICT_CHECKS`` is set to a
+    non-empty value other than "0"), when a failed check raises AssertionError with the same
+    feedback: that is what nbgrader/otter autograding needs.
     """
     ex = get(exercise_id)
     msgs: list[str] = [ex.header()]
@@ -215,4 +221,8 @@ def check(exercise_id: str, answer: Any, verbose: bool = True) -> CheckResult:
     result = CheckResult(ex.id, passed, attempted, tuple(msgs))
     if verbose:
         print(result)
+    if strict is None:
+        strict = os.environ.get("POLYCODE_STRICT_CHECKS", "0") not in {"", "0"}
+    if strict and not passed:
+        raise AssertionError(str(result))
     return result
