@@ -152,13 +152,6 @@ class CovarianceAccumulator:
             raise ValueError("batch is empty (0 rows); nothing to accumulate.")
         if not torch.is_floating_point(t):
             t = t.to(torch.float64)
-        finite = torch.isfinite(t)
-        if not bool(finite.all()):
-            bad = (~finite).to("cpu").numpy()
-            raise ValueError(
-                f"batch contains {_describe_nonfinite(bad)}; the accumulator was left unchanged. "
-                "Check the layer for overflow (e.g. fp16) or drop those rows."
-            )
         # cast before the matmul: the cross-product is formed in the accumulator dtype
         return t.to(device=self.device, dtype=self.dtype)
 
@@ -170,18 +163,31 @@ class CovarianceAccumulator:
         n_b = x.shape[0]
         with torch.autocast(device_type=self.device.type, enabled=False):
             mean_b = x.mean(dim=0)
+            # any NaN/inf entry makes its column mean non-finite: a cheap O(dim) test first,
+            # the full scan only to name the culprits (state is still untouched here)
+            if not bool(torch.isfinite(mean_b).all()):
+                bad = (~torch.isfinite(x)).to("cpu").numpy()
+                where = _describe_nonfinite(bad) if bad.any() else "values so large the mean overflows"
+                raise ValueError(
+                    f"batch contains {where}; the accumulator was left unchanged. "
+                    "Check the layer for overflow (e.g. fp16) or drop those rows."
+                )
             xc = x - mean_b
-            m2_b = xc.T @ xc
-        self._combine(n_b, mean_b, m2_b)
+            # between-batch term first, then the batch's centred cross-product added in place
+            # by one GEMM (addmm_ avoids a temporary (dim, dim) matrix)
+            self._combine(n_b, mean_b, None)
+            self._m2.addmm_(xc.T, xc)
         return self
 
-    def _combine(self, n_b: int, mean_b: "torch.Tensor", m2_b: "torch.Tensor") -> None:
+    def _combine(self, n_b: int, mean_b: "torch.Tensor", m2_b: "torch.Tensor | None") -> None:
+        """Chan et al. update of n, mean and M2; ``m2_b`` None means the caller adds it."""
         n_a = self._n
         n = n_a + n_b
         delta = mean_b - self._mean
-        self._m2 += m2_b
+        if m2_b is not None:
+            self._m2 += m2_b
         if n_a > 0:
-            self._m2 += torch_outer(delta, delta) * (n_a * n_b / n)
+            self._m2.addr_(delta, delta, alpha=n_a * n_b / n)
         self._mean += delta * (n_b / n)
         self._n = n
 
@@ -218,7 +224,7 @@ class CovarianceAccumulator:
         delta = (self._mean.to(torch.float64) - global_mean).to(self.dtype)
         m2 = self._m2 + torch_outer(delta, delta) * float(self._n)
         dist.all_reduce(m2, group=group)
-        self._m2 = m2
+        self._m2.copy_(m2)
         self._mean = global_mean.to(self.dtype)
         self._n = int(round(float(n_total.item())))
         return self
@@ -231,7 +237,7 @@ class CovarianceAccumulator:
         return {
             "n": torch.tensor([self._n], dtype=torch.int64),
             "mean": self._mean.detach().cpu().clone(),
-            "m2": self._m2.detach().cpu().clone(),
+            "m2": self._m2.detach().cpu().clone().contiguous(),
         }
 
     @classmethod
@@ -241,7 +247,7 @@ class CovarianceAccumulator:
         acc = cls(int(mean.shape[0]), dtype=mean.dtype, device=device)
         acc._n = int(state["n"].reshape(-1)[0])
         acc._mean = mean.to(acc.device).clone()
-        acc._m2 = state["m2"].to(acc.device).clone()
+        acc._m2.copy_(state["m2"].to(acc.device, acc.dtype))
         return acc
 
     def __repr__(self) -> str:
