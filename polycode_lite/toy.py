@@ -1,0 +1,591 @@
+"""Toy models of superposition (Elhage et al. 2022), many instances trained at once.
+
+Model (PAPER.md §5): a feature vector x ∈ R^n is compressed to h = W x ∈ R^m and read back
+with the tied weights, x' = ReLU(Wᵀ W x + b) ("ReLU-output model"). Variants:
+
+  * ``"relu"``        x' = ReLU(Wᵀ W x + b)          (Elhage's model; the default)
+  * ``"linear"``      x' = Wᵀ W x + b                (the linear baseline: no superposition)
+  * ``"hidden_relu"`` x' = ReLU(Wᵀ ReLU(W x) + b)    (a privileged hidden basis, so
+                                                       individual neurons can be polysemantic)
+
+Layout, said once and used everywhere: the **instance axis comes first**.
+``W`` is (n_instances, n_hidden, n_features) (ARENA's order), ``b`` is (n_instances, n_features),
+batches are (n_instances, batch, n_features). Each instance has its own feature probability
+p = 1 − S and importance I (both broadcast to (n_instances, n_features)); instances never
+interact, so training 20 instances in one tensor trains 20 independent models.
+
+Data: each feature is independently 0 with probability S, else U[0, 1]. Optional correlated
+pairs (both present or both absent) and anticorrelated pairs (never both present; needs p ≤ 1/2).
+
+Loss: Σ_instances mean_{batch, features} I_f (x_f − x'_f)², Adam(W) at lr 1e-3, batch 1024.
+
+Speed (benchmarks/bench_toy.py): :func:`train_toy` draws two (batch, features) uniform
+tensors per step that are shared by all instances (x_i = 1[U < p_i]·V has exactly the
+per-instance distribution and instances never interact), computes the gradient analytically
+(no autograd graph), folds the importance into the small weight matrices and streams the
+big (instances, batch, features) tensors through preallocated buffers in cache-sized chunks
+of instances.
+
+Metrics are functions of W: :func:`dimensions_per_feature` (D* = m/‖W‖²_F),
+:func:`feature_dimensionality` (per-feature D_i), :func:`features_represented`,
+:func:`interference`, :func:`neuron_polysemanticity`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch  # this module is about a torch.nn.Module, so torch is imported at the top
+
+__all__ = [
+    "VARIANTS",
+    "ToyModel",
+    "TrainHistory",
+    "train_toy",
+    "evaluate_loss",
+    "importance_decay",
+    "sparsity_sweep",
+    "dimensions_per_feature",
+    "feature_dimensionality",
+    "features_represented",
+    "interference",
+    "neuron_polysemanticity",
+    "STICKY_FRACTIONS",
+]
+
+VARIANTS = ("relu", "linear", "hidden_relu")
+
+#: Fractions at which per-feature dimensionalities cluster (Elhage et al. 2022, PAPER.md §5):
+#: 1 (dedicated), 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon),
+#: 3/8 (square antiprism).
+STICKY_FRACTIONS = (1.0, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8)
+
+
+def importance_decay(n_features: int, rate: float) -> np.ndarray:
+    """Importance schedule I_f = rate**f, f = 0..n−1 (Elhage's 0.9^i / 0.7^i demos). Shape (n,)."""
+    if n_features < 1:
+        raise ValueError(f"n_features must be >= 1, got {n_features}.")
+    if not 0 < rate <= 1:
+        raise ValueError(f"importance decay rate must be in (0, 1], got {rate}.")
+    return rate ** np.arange(n_features, dtype=np.float64)
+
+
+def sparsity_sweep(n_instances: int, max_inverse_density: float = 20.0) -> np.ndarray:
+    """Feature probabilities p_k = max_inverse_density^(−k/(K−1)), k = 0..K−1, so 1/(1−S)
+    runs log-spaced from 1 to ``max_inverse_density`` (the official dimensionality sweep uses
+    20, PAPER.md §3 E1). Shape (n_instances,)."""
+    if n_instances < 1:
+        raise ValueError(f"n_instances must be >= 1, got {n_instances}.")
+    if max_inverse_density < 1:
+        raise ValueError(f"max_inverse_density = 1/(1-S) must be >= 1, got {max_inverse_density}.")
+    t = np.linspace(0.0, 1.0, n_instances) if n_instances > 1 else np.zeros(1)
+    return max_inverse_density ** (-t)
+
+
+def _broadcast_param(value: Any, n_instances: int, n_features: int, name: str) -> np.ndarray:
+    """Broadcast a scalar, a per-instance vector (inst,), a per-feature vector (n,) or a full
+    (inst, n) array to shape (inst, n), float64. Ambiguous when inst == n: a 1-D input of that
+    length is read per instance."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        out = np.full((n_instances, n_features), float(arr))
+    elif arr.ndim == 1 and arr.shape[0] == n_instances:
+        out = np.repeat(arr[:, None], n_features, axis=1)
+    elif arr.ndim == 1 and arr.shape[0] == n_features:
+        out = np.repeat(arr[None, :], n_instances, axis=0)
+    elif arr.ndim == 2:
+        try:
+            out = np.broadcast_to(arr, (n_instances, n_features)).copy()
+        except ValueError:
+            raise ValueError(f"{name} has shape {arr.shape}; it must broadcast to "
+                             f"(n_instances, n_features) = ({n_instances}, {n_features}).") from None
+    else:
+        raise ValueError(f"{name} has shape {arr.shape}; give a scalar, a vector of length "
+                         f"n_instances={n_instances} or n_features={n_features}, or an "
+                         f"(n_instances, n_features) array.")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name} contains NaN or inf.")
+    return out
+
+
+class ToyModel(torch.nn.Module):
+    """Elhage's toy model, ``n_instances`` independent copies in one tensor.
+
+    Args:
+        n_features: n, number of input features.
+        n_hidden: m, hidden width (m < n forces compression).
+        n_instances: number of independent models trained side by side.
+        feature_probability: p = 1 − S; scalar, per instance (n_instances,), per feature
+            (n_features,) or (n_instances, n_features).
+        importance: I_f; same broadcasting as feature_probability (default 1).
+        variant: "relu" (Elhage's ReLU-output model), "linear" or "hidden_relu".
+        n_correlated_pairs: the first 2k features form k pairs that are present together.
+        n_anticorrelated_pairs: the next 2k features form k pairs that are never present
+            together (each pair has one feature present with probability 2p; needs p ≤ 1/2).
+        seed: seed of the xavier-normal initialisation of W (b starts at 0).
+
+    Attributes:
+        W: (n_instances, n_hidden, n_features) parameter; column W[i, :, f] is feature f's
+           direction in instance i.
+        b_final: (n_instances, n_features) output bias.
+        feature_probability, importance: (n_instances, n_features) float32 buffers.
+
+    Raises:
+        ValueError: bad sizes, a probability outside (0, 1], a negative importance,
+            an unknown variant or too many pairs.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_hidden: int,
+        n_instances: int = 1,
+        feature_probability: Any = 1.0,
+        importance: Any = 1.0,
+        variant: str = "relu",
+        n_correlated_pairs: int = 0,
+        n_anticorrelated_pairs: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        for name, val in (("n_features", n_features), ("n_hidden", n_hidden),
+                          ("n_instances", n_instances)):
+            if int(val) != val or val < 1:
+                raise ValueError(f"{name} must be a positive integer, got {val!r}.")
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
+        if n_correlated_pairs < 0 or n_anticorrelated_pairs < 0:
+            raise ValueError("numbers of correlated/anticorrelated pairs must be >= 0.")
+        if 2 * (n_correlated_pairs + n_anticorrelated_pairs) > n_features:
+            raise ValueError(
+                f"{n_correlated_pairs} correlated + {n_anticorrelated_pairs} anticorrelated "
+                f"pairs need {2 * (n_correlated_pairs + n_anticorrelated_pairs)} features, "
+                f"but n_features = {n_features}; lower the pair counts or add features.")
+        p = _broadcast_param(feature_probability, n_instances, n_features, "feature_probability")
+        if np.any(p <= 0) or np.any(p > 1):
+            raise ValueError("feature_probability (= 1 - sparsity) must lie in (0, 1]; "
+                             f"got values in [{p.min():.3g}, {p.max():.3g}].")
+        imp = _broadcast_param(importance, n_instances, n_features, "importance")
+        if np.any(imp < 0):
+            raise ValueError("importance must be >= 0.")
+        self.n_features, self.n_hidden, self.n_instances = int(n_features), int(n_hidden), int(n_instances)
+        self.variant = variant
+        self.n_correlated_pairs = int(n_correlated_pairs)
+        self.n_anticorrelated_pairs = int(n_anticorrelated_pairs)
+        lo = 2 * n_correlated_pairs
+        hi = lo + 2 * n_anticorrelated_pairs
+        if n_correlated_pairs:
+            pc = p[:, :lo].reshape(n_instances, -1, 2)
+            if not np.allclose(pc[..., 0], pc[..., 1]):
+                raise ValueError("the two features of a correlated pair need the same "
+                                 "feature_probability.")
+        if n_anticorrelated_pairs:
+            pa = p[:, lo:hi].reshape(n_instances, -1, 2)
+            if not np.allclose(pa[..., 0], pa[..., 1]):
+                raise ValueError("the two features of an anticorrelated pair need the same "
+                                 "feature_probability.")
+            if np.any(pa > 0.5):
+                raise ValueError("anticorrelated pairs need feature_probability <= 1/2 "
+                                 "(one of the pair is present with probability 2p).")
+        gen = torch.Generator().manual_seed(int(seed))
+        # xavier-normal for a (m, n) matrix: std = sqrt(2 / (m + n)), per instance
+        std = math.sqrt(2.0 / (n_hidden + n_features))
+        W = torch.randn(n_instances, n_hidden, n_features, generator=gen) * std
+        self.W = torch.nn.Parameter(W)
+        self.b_final = torch.nn.Parameter(torch.zeros(n_instances, n_features))
+        self.register_buffer("feature_probability", torch.tensor(p, dtype=torch.float32))
+        self.register_buffer("importance", torch.tensor(imp, dtype=torch.float32))
+
+    # ---------------------------------------------------------------- data
+    def _thresholds(self) -> "torch.Tensor":
+        """Per (instance, feature) presence threshold T: feature present iff U < T."""
+        T = self.feature_probability.clone()
+        lo = 2 * self.n_correlated_pairs
+        hi = lo + 2 * self.n_anticorrelated_pairs
+        T[:, lo:hi] *= 2.0  # one of an anticorrelated pair is present with prob. 2p
+        return T
+
+    def _shared_uniforms(self, batch_size: int, generator: "torch.Generator"):
+        """U (presence) and V (values), both (batch, n), shared by all instances; the
+        pair structure is written into U and V so that x_i = 1[U < T_i]·V."""
+        n = self.n_features
+        U = torch.rand(batch_size, n, generator=generator)
+        V = torch.rand(batch_size, n, generator=generator)
+        lo = 2 * self.n_correlated_pairs
+        hi = lo + 2 * self.n_anticorrelated_pairs
+        if lo:
+            U[:, 1:lo:2] = U[:, 0:lo:2]  # both features of a correlated pair share presence
+        if hi > lo:
+            U[:, lo + 1:hi:2] = U[:, lo:hi:2]
+            first = torch.rand(batch_size, (hi - lo) // 2, generator=generator) < 0.5
+            V[:, lo:hi:2] *= first  # present member of the pair chosen by a fair coin
+            V[:, lo + 1:hi:2] *= ~first
+        return U, V
+
+    def generate_batch(self, batch_size: int, seed: int | None = None,
+                       generator: "torch.Generator | None" = None) -> "torch.Tensor":
+        """Sample a batch (n_instances, batch_size, n_features): each feature is 0 with
+        probability S = 1 − p, else U[0, 1] (pairs as configured).
+
+        Raises ValueError for batch_size < 1."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        if generator is None:
+            generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        U, V = self._shared_uniforms(batch_size, generator)
+        T = self._thresholds()
+        return (U.unsqueeze(0) < T.unsqueeze(1)) * V.unsqueeze(0)
+
+    # ---------------------------------------------------------------- model
+    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        """Reconstruction x' for a batch x of shape (n_instances, batch, n_features)."""
+        if x.dim() != 3 or x.shape[0] != self.n_instances or x.shape[2] != self.n_features:
+            raise ValueError(f"x must have shape (n_instances={self.n_instances}, batch, "
+                             f"n_features={self.n_features}); got {tuple(x.shape)}.")
+        h = torch.bmm(x, self.W.transpose(1, 2))
+        if self.variant == "hidden_relu":
+            h = torch.relu(h)
+        out = torch.baddbmm(self.b_final.unsqueeze(1), h, self.W)
+        return out if self.variant == "linear" else torch.relu(out)
+
+    def loss(self, x: "torch.Tensor", per_instance: bool = False) -> "torch.Tensor":
+        """Importance-weighted reconstruction loss, mean over batch and features, summed
+        over instances (or returned per instance, shape (n_instances,))."""
+        err = self.importance.unsqueeze(1) * (x - self(x)) ** 2
+        li = err.mean(dim=(1, 2))
+        return li if per_instance else li.sum()
+
+    def extra_repr(self) -> str:
+        return (f"n_features={self.n_features}, n_hidden={self.n_hidden}, "
+                f"n_instances={self.n_instances}, variant={self.variant!r}")
+
+
+
+# ====================================================================================
+# training
+# ====================================================================================
+@dataclass(frozen=True)
+class TrainHistory:
+    """Loss history of :func:`train_toy`.
+
+    steps: (n_logged,) step indices (1-based) at which the loss was recorded.
+    loss: (n_logged, n_instances) per-instance loss of the training batch at that step.
+    seconds: wall-clock training time.
+    """
+
+    steps: np.ndarray
+    loss: np.ndarray
+    seconds: float
+
+    @property
+    def final(self) -> np.ndarray:
+        """Per-instance loss at the last logged step, shape (n_instances,)."""
+        return self.loss[-1]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def _lr_multiplier(schedule: str, step: int, steps: int) -> float:
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 1.0 - step / steps
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / steps))
+    raise ValueError(f"lr_schedule must be 'constant', 'linear' or 'cosine', got {schedule!r}.")
+
+
+class _AnalyticStep:
+    """One training step with shared uniforms, analytic gradients and preallocated buffers.
+
+    Gradient of L = Σ_i (1/(B n)) Σ_{b,f} I_f (y − x)², y = ReLU(z), z = a W + b, a = φ(x Wᵀ):
+      g  = (y − x)·1[z > 0]                       (B, n)  (importance folded in below)
+      ∂L/∂b = c·I ⊙ Σ_b g,   ∂L/∂W = c·(aᵀ g) ⊙ I + c·(g (W⊙I)ᵀ ⊙ φ'(xWᵀ))ᵀ x,   c = 2/(B n).
+    """
+
+    def __init__(self, model: Any, batch_size: int, chunk: int | None) -> None:
+        if chunk is None:
+            chunk = max(1, (1 << 18) // (batch_size * model.n_features))
+        self.model = model
+        self.B = batch_size
+        I, m, n = model.n_instances, model.n_hidden, model.n_features
+        self.chunk = max(1, min(chunk, I))
+        c = self.chunk
+        self.x = torch.empty(c, batch_size, n)
+        self.mask = torch.empty(c, batch_size, n, dtype=torch.bool)
+        self.z = torch.empty(c, batch_size, n)
+        self.r = torch.empty(c, batch_size, n)
+        self.h = torch.empty(c, batch_size, m)
+        self.dh = torch.empty(c, batch_size, m)
+        self.gW = torch.empty(I, m, n)
+        self.gW2 = torch.empty(c, m, n)
+        self.gb = torch.empty(I, n)
+        self.T = model._thresholds().unsqueeze(1)  # (I, 1, n)
+        self.imp = model.importance  # (I, n)
+        self.uniform_importance = bool(torch.all(self.imp == self.imp.flatten()[0]))
+
+    def __call__(self, generator: Any, want_loss: bool) -> "np.ndarray | None":
+        model, B = self.model, self.B
+        W, bias = model.W.detach(), model.b_final.detach()
+        I, n = model.n_instances, model.n_features
+        U, V = model._shared_uniforms(B, generator)
+        U3, V3 = U.unsqueeze(0), V.unsqueeze(0)
+        scale = 2.0 / (B * n)
+        WI = W * self.imp.unsqueeze(1)  # (I, m, n): importance folded into W for dh
+        losses = np.zeros(I) if want_loss else None
+        variant = model.variant
+        for s in range(0, I, self.chunk):
+            e = min(I, s + self.chunk)
+            k = e - s
+            x, mask, z, r, h, dh = (t[:k] for t in (self.x, self.mask, self.z, self.r, self.h, self.dh))
+            Wc = W[s:e]
+            torch.lt(U3, self.T[s:e], out=mask)
+            torch.mul(V3, mask, out=x)
+            torch.bmm(x, Wc.transpose(1, 2), out=h)
+            if variant == "hidden_relu":
+                torch.relu_(h)
+            torch.baddbmm(bias[s:e].unsqueeze(1), h, Wc, out=z)
+            torch.sub(z, x, out=r)
+            if variant != "linear":
+                if want_loss:  # the loss needs y − x = ReLU(z) − x where z <= 0 as well
+                    y_minus_x = torch.relu(z).sub_(x)
+                    sq = y_minus_x.square_().sum(dim=1)
+                    losses[s:e] = (sq * self.imp[s:e]).sum(-1).numpy() / (B * n)
+                torch.ops.aten.threshold_backward.grad_input(r, z, 0.0, grad_input=r)
+            elif want_loss:
+                sq = r.square().sum(dim=1)
+                losses[s:e] = (sq * self.imp[s:e]).sum(-1).numpy() / (B * n)
+            # r now holds g = (y - x)·1[z>0] (without importance)
+            gb = self.gb[s:e]
+            torch.sum(r, dim=1, out=gb)
+            gW = self.gW[s:e]
+            torch.bmm(h.transpose(1, 2), r, out=gW)
+            torch.bmm(r, WI[s:e].transpose(1, 2), out=dh)
+            if variant == "hidden_relu":
+                dh.mul_(h > 0)
+            gW2 = self.gW2[:k]
+            torch.bmm(dh.transpose(1, 2), x, out=gW2)
+            if not self.uniform_importance:
+                gW.mul_(self.imp[s:e].unsqueeze(1))
+            gW.add_(gW2)
+        if not self.uniform_importance:
+            self.gb.mul_(self.imp)
+        model.W.grad = self.gW.mul_(scale).clone()
+        model.b_final.grad = self.gb.mul_(scale).clone()
+        return losses
+
+
+def train_toy(
+    model: Any,
+    steps: int = 10_000,
+    batch_size: int = 1024,
+    lr: float = 1e-3,
+    seed: int = 0,
+    optimizer: str = "adamw",
+    weight_decay: float = 0.01,
+    lr_schedule: str = "constant",
+    log_every: int = 10,
+    method: str = "analytic",
+    chunk: int | None = None,
+    progress: bool = True,
+) -> TrainHistory:
+    """Train all instances of a :class:`ToyModel` in place; return the loss history.
+
+    Settings default to the official TMS notebook (PAPER.md §5): AdamW lr 1e-3, weight decay
+    0.01, constant schedule, batch 1024 (ARENA uses plain Adam: ``optimizer="adam"``).
+
+    Args:
+        model: a ToyModel (modified in place).
+        steps: optimiser steps.
+        batch_size: samples per step (each instance sees its own batch distribution).
+        lr: peak learning rate.
+        seed: seed of the batch sampler (torch.Generator).
+        optimizer: "adamw" or "adam".
+        weight_decay: decoupled weight decay for AdamW (ignored by "adam").
+        lr_schedule: "constant", "linear" or "cosine" multiplier on lr.
+        log_every: record the per-instance loss every this many steps (and at the last step).
+        method: "analytic" (fast: hand-derived gradients, shared uniforms, chunked buffers) or
+            "autograd" (same sampler, PyTorch autograd; slower, for checking).
+        chunk: instances processed together by the analytic step (cache blocking); None picks
+            about 2^18 elements per (chunk, batch, features) buffer (1 MB, fits in L2).
+        progress: show a tqdm bar.
+
+    Returns:
+        TrainHistory with steps (n_logged,) and loss (n_logged, n_instances).
+
+    Raises:
+        ValueError: bad steps, batch_size, lr, optimizer, schedule or method.
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(model, torch.nn.Module) or not hasattr(model, "_shared_uniforms"):
+        raise ValueError("train_toy needs a polycode_lite.toy.ToyModel.")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}.")
+    if log_every < 1:
+        raise ValueError(f"log_every must be >= 1, got {log_every}.")
+    if method not in ("analytic", "autograd"):
+        raise ValueError(f"method must be 'analytic' or 'autograd', got {method!r}.")
+    _lr_multiplier(lr_schedule, 0, steps)  # validates the name
+    params = [model.W, model.b_final]
+    if optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr)
+    else:
+        raise ValueError(f"optimizer must be 'adamw' or 'adam', got {optimizer!r}.")
+    gen = torch.Generator().manual_seed(int(seed))
+    step_fn = _AnalyticStep(model, batch_size, chunk) if method == "analytic" else None
+    T = model._thresholds().unsqueeze(1)
+    logged_steps: list[int] = []
+    logged: list[np.ndarray] = []
+    import time
+
+    t0 = time.perf_counter()
+    bar = tqdm(range(1, steps + 1), disable=not progress, desc="train_toy", mininterval=0.5)
+    for step in bar:
+        want = step % log_every == 0 or step == steps
+        if lr_schedule != "constant":
+            for grp in opt.param_groups:
+                grp["lr"] = lr * _lr_multiplier(lr_schedule, step - 1, steps)
+        if step_fn is not None:
+            losses = step_fn(gen, want)
+        else:
+            U, V = model._shared_uniforms(batch_size, gen)
+            x = (U.unsqueeze(0) < T) * V.unsqueeze(0)
+            opt.zero_grad(set_to_none=True)
+            li = model.loss(x, per_instance=True)
+            li.sum().backward()
+            losses = li.detach().numpy() if want else None
+        opt.step()
+        if want:
+            logged_steps.append(step)
+            logged.append(np.asarray(losses, dtype=np.float64))
+            if progress:
+                bar.set_postfix(loss=f"{float(np.sum(losses)):.4g}", refresh=False)
+    seconds = time.perf_counter() - t0
+    model.W.grad = None
+    model.b_final.grad = None
+    return TrainHistory(np.asarray(logged_steps), np.stack(logged), seconds)
+
+
+def evaluate_loss(model: Any, batch_size: int = 10_000, seed: int = 12345) -> np.ndarray:
+    """Per-instance loss on a fresh batch (no gradient), shape (n_instances,). Use it to pick
+    the best of several instances trained at the same sparsity (training has local minima)."""
+    with torch.no_grad():
+        x = model.generate_batch(batch_size, seed=seed)
+        return model.loss(x, per_instance=True).double().numpy()
+
+
+# ====================================================================================
+# metrics: functions of W
+# ====================================================================================
+def _as_W(W: Any) -> np.ndarray:
+    """W as a float64 numpy array of shape (n_instances, m, n); accepts (m, n) or a ToyModel."""
+    if hasattr(W, "W") and hasattr(W, "n_hidden"):
+        W = W.W
+    if hasattr(W, "detach"):
+        W = W.detach().cpu().double().numpy()
+    arr = np.asarray(W, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(f"W must have shape (n_hidden, n_features) or (n_instances, n_hidden, "
+                         f"n_features); got {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("W contains NaN or inf.")
+    return arr
+
+
+def _squeeze(out: np.ndarray, W: Any) -> np.ndarray:
+    was_2d = (np.ndim(W.detach().cpu() if hasattr(W, "detach") else W) == 2
+              if not hasattr(W, "n_hidden") else False)
+    return out[0] if was_2d else out
+
+
+def dimensions_per_feature(W: Any) -> np.ndarray:
+    """D* = m / ‖W‖²_F (Elhage et al. 2022; PAPER.md §5): hidden dimensions per represented
+    feature (‖W‖²_F ≈ number of represented features).
+
+    Args: W of shape (m, n) or (n_instances, m, n), or a ToyModel.
+    Returns: (n_instances,) array (a scalar array for 2-D input). inf where W = 0.
+    """
+    arr = _as_W(W)
+    fro = (arr ** 2).sum(axis=(1, 2))
+    with np.errstate(divide="ignore"):
+        out = arr.shape[1] / fro
+    return _squeeze(out, W)
+
+
+def feature_dimensionality(W: Any, eps: float = 1e-8) -> np.ndarray:
+    """Per-feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)² (j includes i; PAPER.md §5).
+
+    With the Gram matrix G = WᵀW this is D_i = G_ii² / Σ_j G_ij². D_i = 1 for a dedicated
+    dimension, 1/2 for an antipodal pair, 2/5 for a pentagon; features with ‖W_i‖² < eps get 0.
+
+    Args: W of shape (m, n) or (n_instances, m, n), or a ToyModel.
+    Returns: (n_instances, n) array ((n,) for 2-D input).
+    """
+    arr = _as_W(W)
+    G = np.einsum("imf,img->ifg", arr, arr)
+    diag = np.einsum("iff->if", G)
+    denom = (G ** 2).sum(axis=2)
+    out = np.where(diag > eps, diag ** 2 / np.maximum(denom, 1e-300), 0.0)
+    return _squeeze(out, W)
+
+
+def features_represented(W: Any, threshold: float = 0.5) -> np.ndarray:
+    """Number of features with ‖W_i‖ > threshold (a hard count; ‖W‖²_F is the soft count).
+
+    Returns: (n_instances,) int array (scalar for 2-D input)."""
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}.")
+    arr = _as_W(W)
+    norms = np.sqrt((arr ** 2).sum(axis=1))
+    return _squeeze((norms > threshold).sum(axis=1), W)
+
+
+def interference(W: Any, eps: float = 1e-8) -> np.ndarray:
+    """Superposition / interference per feature: Σ_{j≠i} (Ŵ_i·W_j)² (PAPER.md §5).
+
+    0 when feature i has its own orthogonal direction, ≈ ‖W_j‖² per feature sharing its line
+    (1 for an antipodal partner). Features with ‖W_i‖² < eps get 0.
+    Returns: (n_instances, n) array ((n,) for 2-D input)."""
+    arr = _as_W(W)
+    G = np.einsum("imf,img->ifg", arr, arr)
+    diag = np.einsum("iff->if", G)
+    off = (G ** 2).sum(axis=2) - diag ** 2
+    out = np.where(diag > eps, off / np.maximum(diag, 1e-300), 0.0)
+    return _squeeze(out, W)
+
+
+def neuron_polysemanticity(W: Any, threshold: float | None = None) -> np.ndarray:
+    """How many features load on each hidden unit (meaningful in the "hidden_relu" variant,
+    whose hidden basis is privileged).
+
+    With ``threshold=None``: the participation ratio of the unit's squared weights,
+    (Σ_f W_kf²)² / Σ_f W_kf⁴ — 1 for a monosemantic unit, k for k equal loads.
+    With a threshold: the count of features f with |W_kf| > threshold.
+
+    Returns: (n_instances, m) array ((m,) for 2-D input); 0 for a dead unit."""
+    arr = _as_W(W)
+    if threshold is not None:
+        if threshold < 0:
+            raise ValueError(f"threshold must be >= 0, got {threshold}.")
+        out = (np.abs(arr) > threshold).sum(axis=2).astype(np.float64)
+    else:
+        sq = arr ** 2
+        num = sq.sum(axis=2) ** 2
+        den = (sq ** 2).sum(axis=2)
+        out = np.where(den > 0, num / np.maximum(den, 1e-300), 0.0)
+    return _squeeze(out, W)
