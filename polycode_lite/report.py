@@ -22,8 +22,8 @@ __all__ = ["write_report", "render_report"]
 _VERDICT_CLASS = {"holds": "holds", "partly": "partly", "does not hold at this scale": "fails"}
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.4}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
 table{border-collapse:collapse;width:100%;margin:1em 0}
 th,td{border:1px solid #ccc;padding:.35em .6em;text-align:left;vertical-align:top;font-size:.92em}
 th{background:#f2f2f2}
@@ -81,7 +81,8 @@ def render_report(
     n_ok = sum(bool(_run_field(r, "ok")) for r in runs)
     if total_seconds is None:
         total_seconds = sum(float(_run_field(r, "seconds", 0.0) or 0.0) for r in runs)
-    mode = "fast mode (embedded defaults, reduced sizes)" if fast else "full mode (embedded defaults)"
+    mode = ("fast mode (embedded defaults, reduced sizes)" if fast
+            else "full mode (embedded defaults)")
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",

@@ -94,7 +94,8 @@ def execute_notebook(
 
 def _failing_cell(executed: Path) -> tuple[int | None, dict[str, Any]]:
     """The failing cell of an executed notebook: its 1-based position in the *source* notebook
-    (papermill's injected-parameters and error-marker cells not counted) and the start of its source."""
+    (papermill's injected-parameters and error-marker cells not counted) and the start of its
+    source."""
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
