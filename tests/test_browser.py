@@ -149,6 +149,21 @@ def _widget_outputs(page) -> str:
         "() => [...document.querySelectorAll('.widget-output')].map(e => e.innerHTML).join('\\n')")
 
 
+def _settle(page, quiet_s: float = 3.0, timeout_s: float = 120.0) -> str:
+    """Wait until the kernel is idle and the widget outputs stop changing; return them."""
+    status = page.locator("#jp-main-statusbar")
+    deadline = time.monotonic() + timeout_s
+    last, since = _widget_outputs(page), time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        now = _widget_outputs(page)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s and "| Idle" in status.inner_text():
+            return now
+    pytest.fail("the widget output kept changing or the kernel stayed busy after the slider move")
+
+
 def _drive_notebook(lab: dict, name: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -191,12 +206,11 @@ def _drive_notebook(lab: dict, name: str) -> None:
                 "(before) => [...document.querySelectorAll('.widget-output')]"
                 ".map(e => e.innerHTML).join('\\n') !== before",
                 arg=before, timeout=120_000, polling=500)
-            page.wait_for_timeout(1000)  # then let the kernel finish redrawing the figure
-            page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle")).first.wait_for(
-                timeout=120_000)
-            page.wait_for_timeout(500)
+            after = _settle(page)
             page.screenshot(path=str(BUILD / f"browser_{stem}_slider.png"), full_page=False)
-            assert _widget_outputs(page) != before
+            assert after != before
+            if "<img" in before:
+                assert "<img" in after, f"{name}: the widget's figure vanished after the slider move"
 
             # save, then read the notebook back through the server: no error outputs
             page.locator(".jp-NotebookPanel").first.click(position={"x": 5, "y": 5})
