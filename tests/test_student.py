@@ -195,3 +195,23 @@ def test_every_real_notebook_converts_to_valid_python(path: Path) -> None:
             src = "\n".join(line for line in s.source.splitlines()
                             if not line.lstrip().startswith(("%", "!")))
             ast.parse(src)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_student_version_runs_to_the_end(path: Path, tmp_path: Path, monkeypatch) -> None:
+    """The student version of each notebook runs headless in fast mode without stopping, and
+    every exercise reports "Not attempted" (slow: executes every notebook a second time)."""
+    from polycode_lite.reproduce import execute_notebook
+
+    master = nbformat.read(str(path), as_version=4)
+    n_checks = sum(c.source.count("check(") for c in master.cells
+                   if c.cell_type == "code" and BEGIN in c.source)
+    written = convert_notebooks([path], tmp_path / "student", mode="student")
+    monkeypatch.setenv("POLYCODE_RESULTS_DIR", str(tmp_path / "results"))
+    run = execute_notebook(written[0], tmp_path / "out", fast=True, html=False)
+    assert run.ok, f"student {path.name} stopped in cell {run.failing_cell}: {run.error}"
+    executed = nbformat.read(str(run.output), as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                   for o in c.outputs if o.output_type == "stream")
+    assert text.count("Not attempted") >= n_checks
