@@ -34,6 +34,53 @@ NETWORK_CALL = re.compile(
 )
 IMAGE_MIME = ("image/png", "image/jpeg", "image/svg+xml")
 
+# Installed into the notebook kernel (via PYTHONPATH): any connection or name lookup beyond the
+# loopback is logged to $POLYCODE_NETLOG and refused, so an attempted download fails the test
+# even when the notebook catches the error.
+OFFLINE_SITECUSTOMIZE = """
+import os, socket
+
+_LOG = os.environ.get("POLYCODE_NETLOG")
+_LOCAL = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "", None)
+
+
+def _blocked(what):
+    if _LOG:
+        with open(_LOG, "a") as f:
+            f.write(what + "\\n")
+    raise OSError("network access blocked in the notebook tests: " + what)
+
+
+def _is_local(host):
+    return host in _LOCAL or str(host).startswith("127.")
+
+
+_connect, _connect_ex, _getaddrinfo = (socket.socket.connect, socket.socket.connect_ex,
+                                       socket.getaddrinfo)
+
+
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+        _blocked("connect %r" % (address,))
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+        _blocked("connect %r" % (address,))
+    return _connect_ex(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if not _is_local(host):
+        _blocked("resolve %r" % (host,))
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = (connect, connect_ex,
+                                                                       getaddrinfo)
+"""
+
 
 def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
@@ -64,8 +111,17 @@ def test_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch) -> None:
     budget = _budget(nb)
     monkeypatch.setenv("POLYCODE_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel uses the inline backend, as in Lab
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    (offline / "sitecustomize.py").write_text(OFFLINE_SITECUSTOMIZE)
+    netlog = tmp_path / "network_attempts.txt"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(offline)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    monkeypatch.setenv("POLYCODE_NETLOG", str(netlog))
     run = execute_notebook(path, tmp_path, fast=True, html=False,
                            timeout=int(max(budget, 60) * 2))
+    attempts = netlog.read_text().splitlines() if netlog.exists() else []
+    assert not attempts, f"{path.name} tried to reach the network: {attempts[:5]}"
     assert run.ok, (f"{path.name} failed in cell {run.failing_cell}: {run.error}\n"
                     f"{run.extra.get('failing_source', '')}")
     assert run.seconds <= budget, (
@@ -148,6 +204,25 @@ def test_science_notebooks_have_checked_exercises(path: Path) -> None:
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
     assert "difficulty" in text and "importance" in text, (
         f"{path.name}: mark each exercise with its difficulty and importance")
+
+
+def test_offline_guard_blocks_and_logs(tmp_path: Path) -> None:
+    """The kernel-side guard refuses and logs a non-local connection, and allows loopback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(OFFLINE_SITECUSTOMIZE)
+    log = tmp_path / "net.txt"
+    code = ("import socket\n"
+            "try:\n    socket.create_connection(('example.org', 80), timeout=1)\n"
+            "except OSError as e:\n    print('blocked:', e)\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+            "c = socket.create_connection(s.getsockname(), timeout=1); print('local ok')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "POLYCODE_NETLOG": str(log)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert "blocked: network access blocked" in out and "local ok" in out
+    assert "example.org" in log.read_text()
 
 
 def test_hygiene_patterns_catch_offenders() -> None:
