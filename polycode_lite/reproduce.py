@@ -72,7 +72,7 @@ def execute_notebook(
         pm.execute_notebook(
             str(path), str(out_path), parameters=params, kernel_name="python3",
             progress_bar=False, cwd=str(path.parent), execution_timeout=timeout,
-            log_output=False,
+            log_output=False, kernel_manager_class=_ipc_kernel_manager(),
         )
     except pm.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
@@ -90,6 +90,31 @@ def execute_notebook(
             extra["html_error"] = f"{type(exc).__name__}: {exc}"
     return NotebookRun(path.stem, error is None, seconds, out_path, html_path, error,
                        failing_cell, extra)
+
+
+_IPC_KM: Any = None
+
+
+def _ipc_kernel_manager() -> Any:
+    """A KernelManager talking to the kernel over local IPC sockets (no TCP ports, and no
+    "running over TCP without encryption" warning from ipykernel 7)."""
+    global _IPC_KM
+    if _IPC_KM is None:
+        from jupyter_client.manager import KernelManager
+
+        class IPCKernelManager(KernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                import tempfile
+                import uuid
+
+                kwargs.setdefault("transport", "ipc")
+                # IPC socket files live in the temp folder, never next to the notebooks
+                kwargs.setdefault("ip", str(Path(tempfile.gettempdir())
+                                            / f"polycode-kernel-{uuid.uuid4().hex[:12]}"))
+                super().__init__(**kwargs)
+
+        _IPC_KM = IPCKernelManager
+    return _IPC_KM
 
 
 def _failing_cell(executed: Path) -> tuple[int | None, dict[str, Any]]:
