@@ -73,6 +73,15 @@ def _api(base: str, token: str, path: str, method: str = "GET") -> object:
     return json.loads(body) if body else None
 
 
+def _shutdown_kernels(lab: dict) -> None:
+    """Shut down the kernels of our own server (through its API)."""
+    try:
+        for k in _api(lab["base"], lab["token"], "/api/kernels") or []:
+            _api(lab["base"], lab["token"], f"/api/kernels/{k['id']}", method="DELETE")
+    except OSError:
+        pass
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server of our own, serving fast-mode copies of the notebooks."""
@@ -122,11 +131,7 @@ def lab(tmp_path_factory):
         yield {"base": base, "token": token, "dir": served, "log": root / "jupyter.log"}
     finally:
         # stop only what we started: our kernels through our server's API, then our server
-        try:
-            for k in _api(base, token, "/api/kernels") or []:
-                _api(base, token, f"/api/kernels/{k['id']}", method="DELETE")
-        except OSError:
-            pass
+        _shutdown_kernels({"base": base, "token": token})
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # Jupyter's graceful shutdown (needs two ^C)
             time.sleep(0.5)
@@ -144,24 +149,56 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def _widget_outputs(page) -> str:
-    return page.evaluate(
-        "() => [...document.querySelectorAll('.widget-output')].map(e => e.innerHTML).join('\\n')")
+def _widget_outputs(scope) -> str:
+    """innerHTML of every widget Output area under ``scope`` (a page or a locator)."""
+    return scope.locator(".widget-output").evaluate_all(
+        "els => els.map(e => e.innerHTML).join('\\n')")
 
 
-def _settle(page, quiet_s: float = 3.0, timeout_s: float = 120.0) -> str:
+def _settle(page, scope, quiet_s: float = 3.0, timeout_s: float = 180.0) -> str:
     """Wait until the kernel is idle and the widget outputs stop changing; return them."""
     status = page.locator("#jp-main-statusbar")
     deadline = time.monotonic() + timeout_s
-    last, since = _widget_outputs(page), time.monotonic()
+    last, since = _widget_outputs(scope), time.monotonic()
     while time.monotonic() < deadline:
         page.wait_for_timeout(500)
-        now = _widget_outputs(page)
+        now = _widget_outputs(scope)
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet_s and "| Idle" in status.inner_text():
             return now
     pytest.fail("the widget output kept changing or the kernel stayed busy after the slider move")
+
+
+def _move_slider_and_check(page, name: str, stem: str) -> None:
+    """Move the first slider by two steps (pressing the widget's own button when it is a
+    manual `interactive`, e.g. "Retrain"), and check that its output changed."""
+    handles = page.locator(".widget-slider .noUi-handle")
+    assert handles.count() > 0, f"{name}: no slider widget found after Run All"
+    handle = handles.first
+    handle.scroll_into_view_if_needed()
+    box = handle.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '),"
+                         " ' widget-interact ')][1]")
+    scope = box if box.count() else page
+    before = _widget_outputs(scope)
+    handle.focus()
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    buttons = box.locator("button") if box.count() else None
+    if buttons is not None and buttons.count():
+        page.wait_for_timeout(500)
+        buttons.first.click()
+    deadline = time.monotonic() + 180
+    while _widget_outputs(scope) == before:
+        assert time.monotonic() < deadline, (
+            f"{name}: the widget output did not change within 180 s of moving the slider")
+        page.wait_for_timeout(500)
+    after = _settle(page, scope)
+    scope.screenshot(path=str(BUILD / f"browser_{stem}_widget.png"))
+    page.screenshot(path=str(BUILD / f"browser_{stem}_slider.png"), full_page=False)
+    assert after != before
+    if "<img" in before:
+        assert "<img" in after, f"{name}: the widget's figure vanished after the slider move"
 
 
 def _drive_notebook(lab: dict, name: str) -> None:
@@ -177,7 +214,8 @@ def _drive_notebook(lab: dict, name: str) -> None:
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error"
                     else None)
             page.on("pageerror", lambda e: console_errors.append(f"page error: {e}"))
-            page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}")
+            # a workspace of its own, so no tab of an earlier notebook is restored next to it
+            page.goto(f"{lab['base']}/lab/workspaces/{stem}/tree/{name}?reset&token={lab['token']}")
             page.wait_for_selector(".jp-NotebookPanel", timeout=90_000)
             # the kernel must be connected and idle before Run All (waiting on the toolbar
             # indicator alone was racy: Run All fired before the kernel connected)
@@ -187,30 +225,13 @@ def _drive_notebook(lab: dict, name: str) -> None:
             page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
             page.wait_for_function(
                 """() => {
-                    const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                    const p = [...document.querySelectorAll(
+                        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
                         .map(e => e.textContent);
                     return p.length > 0 && !p.some(t => t.includes('*'))
                         && p.some(t => /\\d/.test(t));
                 }""", timeout=300_000, polling=1000)
             page.screenshot(path=str(BUILD / f"browser_{stem}_ran.png"), full_page=False)
-
-            handles = page.locator(".widget-slider .noUi-handle")
-            assert handles.count() > 0, f"{name}: no slider widget found after Run All"
-            handle = handles.first
-            handle.scroll_into_view_if_needed()
-            before = _widget_outputs(page)
-            handle.focus()
-            for _ in range(2):
-                page.keyboard.press("ArrowRight")
-            page.wait_for_function(
-                "(before) => [...document.querySelectorAll('.widget-output')]"
-                ".map(e => e.innerHTML).join('\\n') !== before",
-                arg=before, timeout=120_000, polling=500)
-            after = _settle(page)
-            page.screenshot(path=str(BUILD / f"browser_{stem}_slider.png"), full_page=False)
-            assert after != before
-            if "<img" in before:
-                assert "<img" in after, f"{name}: the widget's figure vanished after the slider move"
 
             # save, then read the notebook back through the server: no error outputs
             page.locator(".jp-NotebookPanel").first.click(position={"x": 5, "y": 5})
@@ -219,6 +240,9 @@ def _drive_notebook(lab: dict, name: str) -> None:
             while True:
                 model = _api(lab["base"], lab["token"], f"/api/contents/{name}?content=1")
                 cells = [c for c in model["content"]["cells"] if c["cell_type"] == "code"]
+                errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(cells)
+                          for o in c.get("outputs", []) if o.get("output_type") == "error"]
+                assert not errors, f"{name}: error outputs (code cell, name, value): {errors}"
                 if all(c.get("execution_count") for c in cells):
                     break
                 if time.monotonic() > deadline:
@@ -227,11 +251,10 @@ def _drive_notebook(lab: dict, name: str) -> None:
                                 f"unexecuted: {missing}")
                 time.sleep(1)
                 page.keyboard.press("Control+s")
-            errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(cells)
-                      for o in c.get("outputs", []) if o.get("output_type") == "error"]
-            assert not errors, f"{name}: error outputs {errors}"
+            _move_slider_and_check(page, name, stem)
         finally:
             browser.close()
+            _shutdown_kernels(lab)
     real = [e for e in console_errors if not any(p.search(e) for p in IGNORED_CONSOLE)]
     assert not real, f"{name}: JavaScript console errors: {real}"
 
