@@ -19,9 +19,10 @@ pairs (both present or both absent) and anticorrelated pairs (never both present
 
 Loss: Σ_instances mean_{batch, features} I_f (x_f − x'_f)², Adam(W) at lr 1e-3, batch 1024.
 
-Speed (benchmarks/bench_toy.py): :func:`train_toy` draws two (batch, features) uniform
-tensors per step that are shared by all instances (x_i = 1[U < p_i]·V has exactly the
-per-instance distribution and instances never interact), computes the gradient analytically
+Speed (benchmarks/bench_toy.py): :func:`train_toy` draws one (batch, features) uniform
+tensor U per step that is shared by all instances (x_i = 1[U < p_i]·U/p_i has exactly the
+per-instance distribution and instances never interact; feature pairs need a second tensor),
+computes the gradient analytically
 (no autograd graph), folds the importance into the small weight matrices and streams the
 big (instances, batch, features) tensors through preallocated buffers in cache-sized chunks
 of instances.
@@ -46,6 +47,9 @@ __all__ = [
     "TrainHistory",
     "train_toy",
     "evaluate_loss",
+    "DimensionalityResult",
+    "dimensionality_sweep",
+    "sticky_fraction_share",
     "importance_decay",
     "sparsity_sweep",
     "dimensions_per_feature",
@@ -211,10 +215,16 @@ class ToyModel(torch.nn.Module):
         return T
 
     def _shared_uniforms(self, batch_size: int, generator: "torch.Generator"):
-        """U (presence) and V (values), both (batch, n), shared by all instances; the
-        pair structure is written into U and V so that x_i = 1[U < T_i]·V."""
+        """Uniform draws shared by all instances: (U, V), each (batch, n), or (U, None).
+
+        Without pairs one tensor suffices: x_i = 1[U < p_i]·U/p_i is exactly "0 with
+        probability 1 − p_i, else U[0, 1]" for every instance (given U < p, U/p is uniform).
+        With pairs, U decides presence and V carries the values, x_i = 1[U < T_i]·V, and the pair
+        structure is written into U and V."""
         n = self.n_features
         U = torch.rand(batch_size, n, generator=generator)
+        if not (self.n_correlated_pairs or self.n_anticorrelated_pairs):
+            return U, None
         V = torch.rand(batch_size, n, generator=generator)
         lo = 2 * self.n_correlated_pairs
         hi = lo + 2 * self.n_anticorrelated_pairs
@@ -227,6 +237,13 @@ class ToyModel(torch.nn.Module):
             V[:, lo + 1:hi:2] *= ~first
         return U, V
 
+    def _batch_from_uniforms(self, U: "torch.Tensor", V: "torch.Tensor | None") -> "torch.Tensor":
+        """The (n_instances, batch, n) batch defined by the shared draws of _shared_uniforms."""
+        if V is None:
+            x = U.unsqueeze(0) * (1.0 / self.feature_probability).unsqueeze(1)
+            return torch.where(x < 1.0, x, torch.zeros(()))
+        return (U.unsqueeze(0) < self._thresholds().unsqueeze(1)) * V.unsqueeze(0)
+
     def generate_batch(self, batch_size: int, seed: int | None = None,
                        generator: "torch.Generator | None" = None) -> "torch.Tensor":
         """Sample a batch (n_instances, batch_size, n_features): each feature is 0 with
@@ -237,9 +254,7 @@ class ToyModel(torch.nn.Module):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-        U, V = self._shared_uniforms(batch_size, generator)
-        T = self._thresholds()
-        return (U.unsqueeze(0) < T.unsqueeze(1)) * V.unsqueeze(0)
+        return self._batch_from_uniforms(*self._shared_uniforms(batch_size, generator))
 
     # ---------------------------------------------------------------- model
     def forward(self, x: "torch.Tensor") -> "torch.Tensor":
@@ -327,6 +342,7 @@ class _AnalyticStep:
         self.gW2 = torch.empty(c, m, n)
         self.gb = torch.empty(I, n)
         self.T = model._thresholds().unsqueeze(1)  # (I, 1, n)
+        self.neg_inv_p = (-1.0 / model.feature_probability).unsqueeze(1)  # (I, 1, n)
         self.imp = model.importance  # (I, n)
         self.uniform_importance = bool(torch.all(self.imp == self.imp.flatten()[0]))
 
@@ -335,27 +351,31 @@ class _AnalyticStep:
         W, bias = model.W.detach(), model.b_final.detach()
         I, n = model.n_instances, model.n_features
         U, V = model._shared_uniforms(B, generator)
-        U3, V3 = U.unsqueeze(0), V.unsqueeze(0)
+        U3 = U.unsqueeze(0)
         scale = 2.0 / (B * n)
+        Wn = -W  # we hold xn = −x (one fused pass fewer), so h = x Wᵀ = xn (−W)ᵀ
         WI = W * self.imp.unsqueeze(1)  # (I, m, n): importance folded into W for dh
         losses = np.zeros(I) if want_loss else None
         variant = model.variant
         for s in range(0, I, self.chunk):
             e = min(I, s + self.chunk)
             k = e - s
-            x, mask, z, r, h, dh = (t[:k] for t in (self.x, self.mask, self.z, self.r, self.h, self.dh))
-            Wc = W[s:e]
-            torch.lt(U3, self.T[s:e], out=mask)
-            torch.mul(V3, mask, out=x)
-            torch.bmm(x, Wc.transpose(1, 2), out=h)
+            xn, mask, z, r, h, dh = (t[:k] for t in (self.x, self.mask, self.z, self.r, self.h, self.dh))
+            if V is None:  # xn = −U/p where U < p, else 0   (threshold keeps values > −1)
+                torch.mul(U3, self.neg_inv_p[s:e], out=xn)
+                torch.nn.functional.threshold_(xn, -1.0, 0.0)
+            else:
+                torch.lt(U3, self.T[s:e], out=mask)
+                torch.mul(V.unsqueeze(0), mask, out=xn)
+                xn.neg_()
+            torch.bmm(xn, Wn[s:e].transpose(1, 2), out=h)
             if variant == "hidden_relu":
                 torch.relu_(h)
-            torch.baddbmm(bias[s:e].unsqueeze(1), h, Wc, out=z)
-            torch.sub(z, x, out=r)
+            torch.baddbmm(bias[s:e].unsqueeze(1), h, W[s:e], out=z)
+            torch.add(z, xn, out=r)  # r = z − x
             if variant != "linear":
                 if want_loss:  # the loss needs y − x = ReLU(z) − x where z <= 0 as well
-                    y_minus_x = torch.relu(z).sub_(x)
-                    sq = y_minus_x.square_().sum(dim=1)
+                    sq = torch.relu(z).add_(xn).square_().sum(dim=1)
                     losses[s:e] = (sq * self.imp[s:e]).sum(-1).numpy() / (B * n)
                 torch.ops.aten.threshold_backward.grad_input(r, z, 0.0, grad_input=r)
             elif want_loss:
@@ -370,10 +390,10 @@ class _AnalyticStep:
             if variant == "hidden_relu":
                 dh.mul_(h > 0)
             gW2 = self.gW2[:k]
-            torch.bmm(dh.transpose(1, 2), x, out=gW2)
+            torch.bmm(dh.transpose(1, 2), xn, out=gW2)  # = −dhᵀ x
             if not self.uniform_importance:
                 gW.mul_(self.imp[s:e].unsqueeze(1))
-            gW.add_(gW2)
+            gW.sub_(gW2)
         if not self.uniform_importance:
             self.gb.mul_(self.imp)
         model.W.grad = self.gW.mul_(scale).clone()
@@ -446,7 +466,6 @@ def train_toy(
         raise ValueError(f"optimizer must be 'adamw' or 'adam', got {optimizer!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     step_fn = _AnalyticStep(model, batch_size, chunk) if method == "analytic" else None
-    T = model._thresholds().unsqueeze(1)
     logged_steps: list[int] = []
     logged: list[np.ndarray] = []
     import time
@@ -461,8 +480,7 @@ def train_toy(
         if step_fn is not None:
             losses = step_fn(gen, want)
         else:
-            U, V = model._shared_uniforms(batch_size, gen)
-            x = (U.unsqueeze(0) < T) * V.unsqueeze(0)
+            x = model._batch_from_uniforms(*model._shared_uniforms(batch_size, gen))
             opt.zero_grad(set_to_none=True)
             li = model.loss(x, per_instance=True)
             li.sum().backward()
@@ -485,6 +503,73 @@ def evaluate_loss(model: Any, batch_size: int = 10_000, seed: int = 12345) -> np
     with torch.no_grad():
         x = model.generate_batch(batch_size, seed=seed)
         return model.loss(x, per_instance=True).double().numpy()
+
+
+@dataclass(frozen=True)
+class DimensionalityResult:
+    """Outcome of :func:`dimensionality_sweep` (Elhage's dimensionality experiment).
+
+    inverse_density: (K,) 1/(1−S) of each instance.
+    dims_per_feature: (K,) D* = m/‖W‖²_F.
+    feature_dims: (K, n) per-feature D_i.
+    final_loss: (K,) loss on a fresh batch.
+    n_features, n_hidden, steps, seconds: the run's settings and wall time.
+    """
+
+    inverse_density: np.ndarray
+    dims_per_feature: np.ndarray
+    feature_dims: np.ndarray
+    final_loss: np.ndarray
+    n_features: int
+    n_hidden: int
+    steps: int
+    seconds: float
+
+    @property
+    def sparsity(self) -> np.ndarray:
+        """S = 1 − p for each instance, shape (K,)."""
+        return 1.0 - 1.0 / self.inverse_density
+
+
+def dimensionality_sweep(
+    n_features: int = 200,
+    n_hidden: int = 20,
+    n_instances: int = 20,
+    max_inverse_density: float = 20.0,
+    steps: int = 10_000,
+    batch_size: int = 1024,
+    seed: int = 0,
+    progress: bool = True,
+    **train_kwargs: Any,
+) -> DimensionalityResult:
+    """Elhage's dimensionality experiment (PAPER.md §3 E1): train one instance per sparsity
+    (p_k = max_inverse_density^(−k/(K−1)), uniform importance) and measure D* and D_i.
+
+    Defaults are the official settings (n=200, m=20, 20 instances, 1/(1−S) from 1 to 20,
+    batch 1024, 10,000 steps, AdamW lr 1e-3); extra keyword arguments go to :func:`train_toy`."""
+    p = sparsity_sweep(n_instances, max_inverse_density)
+    model = ToyModel(n_features, n_hidden, n_instances, feature_probability=p, seed=seed)
+    hist = train_toy(model, steps=steps, batch_size=batch_size, seed=seed, progress=progress,
+                     **train_kwargs)
+    return DimensionalityResult(
+        inverse_density=1.0 / p,
+        dims_per_feature=np.asarray(dimensions_per_feature(model)),
+        feature_dims=np.asarray(feature_dimensionality(model)),
+        final_loss=evaluate_loss(model, batch_size=4096, seed=seed + 1),
+        n_features=n_features, n_hidden=n_hidden, steps=steps, seconds=hist.seconds)
+
+
+def sticky_fraction_share(feature_dims: Any, fractions: Any = STICKY_FRACTIONS,
+                          tol: float = 0.02, min_dim: float = 0.05) -> float:
+    """Share of represented features (D_i > min_dim) whose D_i lies within ±tol of one of the
+    sticky fractions (default 1, 3/4, 2/3, 1/2, 2/5, 3/8). A re-check of Elhage's own models
+    found about 26% within ±0.02 of the six named fractions (PAPER.md §3 E1)."""
+    d = np.asarray(feature_dims, dtype=np.float64).ravel()
+    d = d[d > min_dim]
+    if d.size == 0:
+        raise ValueError("no represented features (all D_i <= min_dim).")
+    f = np.asarray(fractions, dtype=np.float64)
+    return float((np.abs(d[:, None] - f[None, :]) <= tol).any(axis=1).mean())
 
 
 # ====================================================================================

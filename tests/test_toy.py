@@ -20,10 +20,11 @@ def _one_thread():
 
 @pytest.mark.parametrize("variant", toy.VARIANTS)
 @pytest.mark.parametrize("uniform_importance", [True, False])
-def test_analytic_gradient_matches_autograd(variant, uniform_importance):
+@pytest.mark.parametrize("pairs", [0, 2])
+def test_analytic_gradient_matches_autograd(variant, uniform_importance, pairs):
     imp = 1.0 if uniform_importance else importance_decay(30, 0.9)
     model = ToyModel(30, 6, 5, feature_probability=np.linspace(0.5, 0.05, 5), importance=imp,
-                     variant=variant, n_correlated_pairs=2, n_anticorrelated_pairs=2, seed=3)
+                     variant=variant, n_correlated_pairs=pairs, n_anticorrelated_pairs=pairs, seed=3)
     with torch.no_grad():
         model.b_final.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
     step = toy._AnalyticStep(model, 128, chunk=2)
@@ -36,6 +37,17 @@ def test_analytic_gradient_matches_autograd(variant, uniform_importance):
     torch.testing.assert_close(gW, model.W.grad, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(gb, model.b_final.grad, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(losses, li.detach().numpy(), rtol=1e-4)
+
+
+def test_single_uniform_sampler_is_exact():
+    # x = 1[U < p]·U/p: density p and U[0, 1] values, for every instance
+    model = ToyModel(50, 3, 3, feature_probability=[1.0, 0.3, 0.05])
+    x = model.generate_batch(4000, seed=2).numpy()
+    np.testing.assert_allclose((x > 0).mean(axis=(1, 2)), [1.0, 0.3, 0.05], atol=0.005)
+    for i in range(3):
+        nz = x[i][x[i] > 0]
+        assert nz.max() < 1.0
+        np.testing.assert_allclose(np.quantile(nz, [0.1, 0.5, 0.9]), [0.1, 0.5, 0.9], atol=0.02)
 
 
 def test_sampler_distribution_and_pairs():
