@@ -175,3 +175,27 @@ def test_train_toy_history_and_autograd_agree():
     torch.testing.assert_close(a.W, b.W, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-3)
     assert ha.loss[-1].sum() < ha.loss[0].sum()
+
+
+def test_plot_helpers_make_labelled_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from polycode_lite.results import check_figure
+    from polycode_lite.toy_plots import (plot_dimensionality, plot_feature_dimensionality,
+                                         plot_features_2d, plot_wtw)
+
+    model = ToyModel(5, 2, 3, feature_probability=[1.0, 0.3, 0.05])
+    x = np.array([1.0, 3.0, 10.0])
+    figs = [plot_wtw(model), plot_features_2d(model, importance=model.importance),
+            plot_dimensionality(x, [1.0, 0.5, 0.3], predictions={"pred": (x, [1.0, 0.4, 0.2])}, floor=0.1),
+            plot_feature_dimensionality(x, feature_dimensionality(model), dims_per_feature=[1, .5, .3])]
+    for fig in figs:
+        assert check_figure(fig) == []
+        plt.close(fig)
+    with pytest.raises(ValueError, match="n_hidden = 2"):
+        plot_features_2d(ToyModel(5, 3))
+    with pytest.raises(ValueError, match="out of range"):
+        plot_wtw(model, instances=[7])
