@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -166,7 +167,10 @@ def _settle(page, scope, quiet_s: float = 3.0, timeout_s: float = 180.0) -> str:
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet_s and "| Idle" in status.inner_text():
-            return now
+            images_ready = scope.locator(".widget-output img").evaluate_all(
+                "els => els.every(e => e.complete && e.naturalWidth > 0)")
+            if images_ready:
+                return now
     pytest.fail("the widget output kept changing or the kernel stayed busy after the slider move")
 
 
@@ -238,7 +242,13 @@ def _drive_notebook(lab: dict, name: str) -> None:
             page.keyboard.press("Control+s")
             deadline = time.monotonic() + 60
             while True:
-                model = _api(lab["base"], lab["token"], f"/api/contents/{name}?content=1")
+                try:
+                    model = _api(lab["base"], lab["token"], f"/api/contents/{name}?content=1")
+                except urllib.error.HTTPError as exc:  # read while the save was writing it
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"{name}: the server cannot read the saved notebook: {exc}")
+                    time.sleep(1)
+                    continue
                 cells = [c for c in model["content"]["cells"] if c["cell_type"] == "code"]
                 errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(cells)
                           for o in c.get("outputs", []) if o.get("output_type") == "error"]
