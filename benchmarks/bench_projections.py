@@ -58,9 +58,9 @@ def bench_projected_energy(T: int, m: int, n_proj: int) -> dict:
     t_full = best_of(lambda: path_energy(acts))
     t_proj = best_of(lambda: projected_energy(acts, k=3, n_projections=n_proj, seed=0))
     t_naive = best_of(naive)
-    return dict(T=T, m=m, n_projections=n_proj, t_full_energy_s=t_full, t_projected_energy_s=t_proj,
-                t_project_then_energy_s=t_naive, projected_over_full=t_proj / t_full,
-                rel_sem_of_projected_mean=res.sem / res.expected, max_rel_diff_vs_naive=max_rel)
+    return {"T": T, "m": m, "n_projections": n_proj, "t_full_energy_s": t_full, "t_projected_energy_s": t_proj,
+                "t_project_then_energy_s": t_naive, "projected_over_full": t_proj / t_full,
+                "rel_sem_of_projected_mean": res.sem / res.expected, "max_rel_diff_vs_naive": max_rel}
 
 
 def bench_slopes(n_dims: int) -> list[dict]:
@@ -68,8 +68,8 @@ def bench_slopes(n_dims: int) -> list[dict]:
     for a, ref in PAPER_REF.items():
         t = time.perf_counter()
         fit = energy_scaling_slope(lambda T, a=a: power_law_circle_code(a, T, n_dims), (64, 128, 256, 512, 1024))
-        rows.append(dict(alpha=a, slope=fit.slope, slope_se=fit.slope_se, paper_ref=ref,
-                         theory=theoretical_energy_slope(a), seconds=time.perf_counter() - t))
+        rows.append({"alpha": a, "slope": fit.slope, "slope_se": fit.slope_se, "paper_ref": ref,
+                         "theory": theoretical_energy_slope(a), "seconds": time.perf_counter() - t})
     return rows
 
 
@@ -78,8 +78,8 @@ def bench_noise(n_proj: int) -> list[dict]:
     rows = []
     for k in (1, 3, 10, 30):
         r = projected_energy(acts, k=k, n_projections=n_proj, seed=1)
-        rows.append(dict(k=k, rel_sd=r.sd / r.expected, rel_sd_pred=r.predicted_sd / r.expected,
-                         sqrt_2_over_k=float(np.sqrt(2 / k)), ratio_mean_expected=r.ratio))
+        rows.append({"k": k, "rel_sd": r.sd / r.expected, "rel_sd_pred": r.predicted_sd / r.expected,
+                         "sqrt_2_over_k": float(np.sqrt(2 / k)), "ratio_mean_expected": r.ratio})
     return rows
 
 

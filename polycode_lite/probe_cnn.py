@@ -28,7 +28,7 @@ __all__ = ["PROBE_LAYERS", "make_probe_cnn", "train_probe_cnn"]
 PROBE_LAYERS = ("stem", "layer1", "layer2", "layer3", "pool")
 
 
-def make_probe_cnn(width: int = 16, n_classes: int = 3, seed: int = 0) -> "nn.Module":
+def make_probe_cnn(width: int = 16, n_classes: int = 3, seed: int = 0) -> nn.Module:
     """Build the randomly initialised probe CNN (see module docstring) with seeded weights.
 
     The global torch RNG is left untouched (initialisation runs inside ``torch.random.fork_rng``).
@@ -63,7 +63,7 @@ def make_probe_cnn(width: int = 16, n_classes: int = 3, seed: int = 0) -> "nn.Mo
 
 
 def train_probe_cnn(
-    model: "nn.Module",
+    model: nn.Module,
     n_train: int = 4000,
     n_test: int = 1000,
     steps: int = 300,

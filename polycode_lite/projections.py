@@ -19,26 +19,27 @@ code). Tensors of shape (T, ...) are flattened to (T, m); torch tensors are acce
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "random_projection",
-    "project",
-    "path_energy",
-    "normalised_path_energy",
-    "expected_projected_energy",
-    "ProjectedEnergy",
-    "projected_energy",
-    "powerlaw_trace",
-    "expected_projected_action",
-    "theoretical_energy_slope",
     "EnergyScaling",
+    "ProjectedEnergy",
     "energy_scaling_slope",
+    "expected_projected_action",
+    "expected_projected_energy",
     "input_projection_correlation",
+    "normalised_path_energy",
+    "path_energy",
+    "powerlaw_trace",
+    "project",
+    "projected_energy",
     "projection_correlations",
+    "random_projection",
+    "theoretical_energy_slope",
     "trajectory_table",
 ]
 
@@ -226,7 +227,7 @@ def projected_energy(
     if int(k) < 1 or int(n_projections) < 1:
         raise ValueError(f"k and n_projections must be >= 1, got k={k}, n_projections={n_projections}.")
     k, n_projections = int(k), int(n_projections)
-    t, m = a.shape
+    _t, m = a.shape
     d = _increments(a, closed)
     rng = np.random.default_rng(seed)
     values = np.empty(n_projections)
@@ -355,7 +356,7 @@ def energy_scaling_slope(
     """
     from tqdm.auto import tqdm
 
-    ts = np.asarray(sorted(set(int(t) for t in Ts)), dtype=np.float64)
+    ts = np.asarray(sorted({int(t) for t in Ts}), dtype=np.float64)
     if ts.size < 2:
         raise ValueError(f"need at least 2 distinct values in Ts to fit a slope, got {list(Ts)}.")
     if ts[0] < 2:
@@ -445,7 +446,7 @@ def trajectory_table(
     seed: int = 0,
     closed: bool = True,
     progress: bool = True,
-) -> "Any":
+) -> Any:
     """One row per layer: the smoothness statistics of its (T, m) trajectory (PAPER.md §3 E3).
 
     Columns: layer, m, energy_norm (:func:`normalised_path_energy`, full space), rsa_mean and
@@ -462,9 +463,9 @@ def trajectory_table(
         a = _as_trajectory(traj, f"trajectory {name!r}")
         pe = projected_energy(a, k=k, n_projections=n_projections, seed=seed, closed=closed)
         rsa = projection_correlations(inputs, a, k=k, n_projections=n_projections, seed=seed)
-        rows.append(dict(
-            layer=name, m=a.shape[1], energy_norm=normalised_path_energy(a, closed),
-            rsa_mean=float(rsa.mean()), rsa_sd=float(rsa.std(ddof=1)) if rsa.size > 1 else float("nan"),
-            rsa_full=input_projection_correlation(inputs, a), proj_energy_ratio=pe.ratio,
-        ))
+        rows.append({
+            "layer": name, "m": a.shape[1], "energy_norm": normalised_path_energy(a, closed),
+            "rsa_mean": float(rsa.mean()), "rsa_sd": float(rsa.std(ddof=1)) if rsa.size > 1 else float("nan"),
+            "rsa_full": input_projection_correlation(inputs, a), "proj_energy_ratio": pe.ratio,
+        })
     return pd.DataFrame(rows)

@@ -16,18 +16,18 @@ point after the last one is the first one).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = [
     "circle_angles",
-    "torus_loop_angles",
-    "torus_frequencies",
-    "power_law_torus_code",
-    "power_law_circle_code",
     "dot_centres",
     "moving_dot_images",
+    "power_law_circle_code",
+    "power_law_torus_code",
+    "torus_frequencies",
+    "torus_loop_angles",
 ]
 
 
@@ -64,7 +64,7 @@ def torus_frequencies(n_pairs: int, d: int) -> np.ndarray:
         return np.arange(1, n_pairs + 1, dtype=np.int64)[:, None]
     # half of the lattice points inside a d-ball of radius R: n ≈ V_d R^d / 2
     unit_ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
-    radius = int(math.ceil((2.0 * n_pairs / unit_ball) ** (1.0 / d))) + 2
+    radius = math.ceil((2.0 * n_pairs / unit_ball) ** (1.0 / d)) + 2
     axis = np.arange(-radius, radius + 1)
     grid = np.stack(np.meshgrid(*([axis] * d), indexing="ij"), axis=-1).reshape(-1, d)
     first_nz = np.argmax(grid != 0, axis=1)

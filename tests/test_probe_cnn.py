@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from polycode_lite.activations import record_activations  # noqa: E402
-from polycode_lite.probe_cnn import PROBE_LAYERS, make_probe_cnn, train_probe_cnn  # noqa: E402
+from polycode_lite.activations import record_activations
+from polycode_lite.probe_cnn import PROBE_LAYERS, make_probe_cnn, train_probe_cnn
 
 
 def test_layers_shapes_and_seeded_init():

@@ -57,10 +57,10 @@ def test_moving_dot_anti_aliased_path_is_smooth():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(n_frames=1), "n_frames >= 2"),
-        (dict(n_frames=10, radius=15.0), "outside"),
-        (dict(n_frames=10, sigma=0.0), "sigma"),
-        (dict(n_frames=10, color=(1.0, 1.0)), "color"),
+        ({"n_frames": 1}, "n_frames >= 2"),
+        ({"n_frames": 10, "radius": 15.0}, "outside"),
+        ({"n_frames": 10, "sigma": 0.0}, "sigma"),
+        ({"n_frames": 10, "color": (1.0, 1.0)}, "color"),
     ],
 )
 def test_moving_dot_bad_inputs(kwargs, match):
@@ -110,9 +110,9 @@ def test_torus_code_d2_shape_and_loop_closes():
     np.testing.assert_allclose(nxt[0], code[0], atol=1e-10)
 
 
-@pytest.mark.parametrize("bad", [dict(n_dims=7), dict(n_dims=0), dict(alpha=-1.0)])
+@pytest.mark.parametrize("bad", [{"n_dims": 7}, {"n_dims": 0}, {"alpha": -1.0}])
 def test_code_bad_inputs(bad):
-    kw = dict(alpha=2.0, n_points=16, n_dims=10) | bad
+    kw = {"alpha": 2.0, "n_points": 16, "n_dims": 10} | bad
     with pytest.raises(ValueError):
         power_law_circle_code(**kw)
     with pytest.raises(ValueError, match="at least 2 points"):
