@@ -1,0 +1,189 @@
+"""Training CLI: checkpoints (safetensors + JSON + sha256), resume after a kill, CIFAR loader."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from polycode_lite.train import (
+    TrainConfig,
+    cli_main,
+    load_autoencoder,
+    load_checkpoint,
+    train_autoencoder,
+    verify_manifest,
+    write_manifest,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_ARGS = ["--widths", "4", "8", "8", "8", "--latent-dim", "4", "--n-train", "64",
+             "--n-test", "32", "--batch-size", "32", "--threads", "1", "--no-progress"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """2 CPU threads thrash on a busy 2-core machine; restore the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_cfg(**kw) -> TrainConfig:
+    base = dict(epochs=1, n_train=64, n_test=32, batch_size=32, widths=(4, 8, 8, 8), latent_dim=4)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_checkpoint_round_trip_and_sha256(tmp_path):
+    meta = train_autoencoder(tiny_cfg(dropout=0.2), tmp_path, progress=False)
+    assert meta["epoch"] == 1 and len(meta["history"]) == 1
+    for key in ("model_config", "train_config", "seed", "package_version", "baseline_mean_image"):
+        assert key in meta
+    exported = tmp_path / "lite_shapes_p0.2.safetensors"
+    model, saved = load_autoencoder(exported)
+    assert saved["dropout"] == 0.2 and saved["dataset"] == "shapes"
+    assert not model.training
+    # the training checkpoint and the float32 export hold the same weights
+    from polycode_lite.models import ResNetAutoencoder
+
+    ref = ResNetAutoencoder(model.config, dropout=0.2, seed=None)
+    load_checkpoint(tmp_path / "_train" / "lite_shapes_p0.2", ref)
+    for (k, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
+        assert torch.equal(a, b), k
+    # manifest + sha256 checks catch a modified file
+    write_manifest(tmp_path, [exported, exported.with_suffix(".json")], "cmd")
+    assert verify_manifest(tmp_path)["command"] == "cmd"
+    data = bytearray(exported.read_bytes())
+    data[-1] ^= 0xFF
+    exported.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="sha256 mismatch"):
+        load_autoencoder(exported)
+    with pytest.raises(ValueError, match="sha256 mismatch"):
+        verify_manifest(tmp_path)
+
+
+def test_float16_export_is_close_and_config_change_is_refused(tmp_path):
+    cli_main(["--dropout", "0", "--epochs", "1", "--out", str(tmp_path), "--save-dtype", "float16",
+              *TINY_ARGS])
+    model16, meta = load_autoencoder(tmp_path / "lite_shapes_p0.0.safetensors")
+    assert meta["save_dtype"] == "float16"
+    assert json.loads((tmp_path / "MANIFEST.json").read_text())["command"].startswith(
+        "polycode-lite train-autoencoder")
+    from polycode_lite.models import ResNetAutoencoder
+
+    ref = ResNetAutoencoder(model16.config, dropout=0.0, seed=None)
+    load_checkpoint(tmp_path / "_train" / "lite_shapes_p0.0", ref)
+    ref.eval()
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model16(x)[0], ref(x)[0], atol=2e-2)
+    # same output folder, different settings: refuse instead of mixing runs
+    with pytest.raises(ValueError, match="different configuration"):
+        train_autoencoder(tiny_cfg(lr=5e-4, epochs=2), tmp_path, progress=False)
+
+
+def _wait_for_epoch(path: Path, epoch: int, proc: subprocess.Popen, timeout: float = 240) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if path.exists():
+            try:
+                if json.loads(path.read_text())["epoch"] >= epoch:
+                    return
+            except (json.JSONDecodeError, KeyError):
+                pass
+        if proc.poll() is not None:
+            raise AssertionError(f"training exited early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared in time")
+
+
+def test_resume_after_kill_loses_no_finished_epoch(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "polycode_lite.cli", "train-autoencoder", "--dropout", "0.4",
+           "--epochs", "2", "--out", str(out), *TINY_ARGS]
+    env = dict(os.environ, POLYCODE_TRAIN_STEP_DELAY="1.0")  # each epoch takes >= 2 s
+    ckpt = out / "_train" / "lite_shapes_p0.4" / "checkpoint.json"
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_epoch(ckpt, 1, proc)
+        time.sleep(0.3)  # now inside epoch 2's first (delayed) step
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    killed = json.loads(ckpt.read_text())
+    assert killed["epoch"] == 1
+    assert not (out / "lite_shapes_p0.4.safetensors").exists()
+
+    env.pop("POLYCODE_TRAIN_STEP_DELAY")
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "resuming after epoch 1" in res.stdout
+    final = json.loads(ckpt.read_text())
+    assert [h["epoch"] for h in final["history"]] == [1, 2]
+    assert final["history"][0] == killed["history"][0]  # the finished epoch was kept as is
+    assert (out / "lite_shapes_p0.4.safetensors").exists()
+
+    # the resumed run matches an uninterrupted one (per-epoch seeds, restored Adam state)
+    ref = train_autoencoder(tiny_cfg(dropout=0.4, epochs=2), tmp_path / "ref", progress=False)
+    for a, b in zip(final["history"], ref["history"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
+        assert a["test_bce"] == pytest.approx(b["test_bce"], rel=1e-3)
+
+
+# -------------------------------------------------------------------------------------------
+# CIFAR-10 loader on a fake folder in the real (pickled batch) format
+# -------------------------------------------------------------------------------------------
+def write_fake_cifar(root: Path, per_batch: int = 3) -> None:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        batch = {"batch_label": name, "labels": [int(v) for v in rng.integers(0, 10, per_batch)],
+                 "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "filenames": [f"img{i}.png" for i in range(per_batch)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                            "horse", "ship", "truck"], "num_cases_per_batch": per_batch,
+            "num_vis": 3072}
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+
+
+def test_cifar10_loader_on_fake_files(tmp_path):
+    from polycode_lite.datasets import cifar10
+
+    write_fake_cifar(tmp_path)
+    train = cifar10(tmp_path, train=True, image_size=32)
+    test = cifar10(tmp_path, train=False, image_size=64)
+    assert len(train) == 15 and len(test) == 3
+    img, label = train[0]
+    assert img.shape == (3, 32, 32) and img.dtype == torch.float32
+    assert 0.0 <= float(img.min()) and float(img.max()) <= 1.0
+    assert 0 <= label < 10
+    # the pixels are the pickled bytes / 255 (CIFAR stores channel-major rows of 1024)
+    raw = pickle.load(open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "rb"))["data"][0]
+    assert torch.allclose(img, torch.from_numpy(raw.reshape(3, 32, 32) / 255.0).float())
+    assert test[0][0].shape == (3, 64, 64)
+
+
+def test_cifar10_missing_data_message(tmp_path):
+    from polycode_lite.datasets import cifar10
+
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        cifar10(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="data_root"):
+        train_autoencoder(TrainConfig(dataset="cifar10"), tmp_path, progress=False)
