@@ -209,13 +209,17 @@ def _clear_results(results: Path, stem: str) -> None:
 
 
 def cli_main(argv: list[str] | None = None) -> int:
-    """``polycode-lite reproduce [--fast] [--only NAME] [--out DIR]``."""
+    """``polycode-lite reproduce [--fast] [--only NAME] [--out DIR] [--notebooks DIR]``."""
     ap = argparse.ArgumentParser(prog="polycode-lite reproduce", description=__doc__)
     ap.add_argument("--fast", action="store_true", help="run each notebook in its fast mode")
     ap.add_argument("--only", default=None, help="run only notebooks whose name contains this")
     ap.add_argument("--out", default=str(REPO_ROOT / "build"), help="output folder")
+    ap.add_argument("--notebooks", default=str(NOTEBOOK_DIR),
+                    help="folder of NN_*.ipynb notebooks to run (default: the sequence; e.g. a "
+                         "student's submitted notebooks, with POLYCODE_STRICT_CHECKS=1)")
     args = ap.parse_args(argv)
-    runs = reproduce(Path(args.out), fast=args.fast, only=args.only)
+    runs = reproduce(Path(args.out), fast=args.fast, only=args.only,
+                     notebook_dir=Path(args.notebooks))
     return 0 if all(r.ok for r in runs) else 1
 
 

@@ -127,3 +127,25 @@ def test_cli_rejects_unknown_notebook(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="no notebook"):
         cli_main(["--only", "no_such_notebook_xyz", "--out", str(tmp_path)])
+
+
+def test_grading_a_submission_with_strict_checks(tmp_path: Path, monkeypatch, capsys) -> None:
+    """An instructor runs a student's folder with POLYCODE_STRICT_CHECKS=1: a wrong answer
+    fails the notebook at its check cell, and the report names that cell and the feedback."""
+    from polycode_lite.reproduce import cli_main
+
+    subs = tmp_path / "alice"
+    subs.mkdir()
+    nb = _nb([("md", "# hw"), ("code", "FAST = False"),
+              ("code", "from polycode_lite.exercises import check"),
+              ("code", "def smoothness_threshold(d):\n    return 1 + 1 / d\n"
+                       "check('orientation.smoothness_threshold', smoothness_threshold);")])
+    nbformat.write(nb, str(subs / "00_hw.ipynb"))
+    monkeypatch.setenv("POLYCODE_STRICT_CHECKS", "1")
+    monkeypatch.setenv("POLYCODE_RESULTS_DIR", str(tmp_path / "build" / "results"))
+    rc = cli_main(["--fast", "--notebooks", str(subs), "--out", str(tmp_path / "build")])
+    assert rc == 1
+    printed = capsys.readouterr().out
+    assert "00_hw.ipynb: FAILED in cell 4: AssertionError" in printed
+    page = (tmp_path / "build" / "report.html").read_text()
+    assert "case &#x27;gratings, d=1&#x27;: expected 3, got 2" in page
