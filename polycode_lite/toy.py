@@ -413,6 +413,7 @@ def train_toy(
     log_every: int = 10,
     method: str = "analytic",
     chunk: int | None = None,
+    num_threads: int | None = 1,
     progress: bool = True,
 ) -> TrainHistory:
     """Train all instances of a :class:`ToyModel` in place; return the loss history.
@@ -434,6 +435,9 @@ def train_toy(
             "autograd" (same sampler, PyTorch autograd; slower, for checking).
         chunk: instances processed together by the analytic step (cache blocking); None picks
             about 2^18 elements per (chunk, batch, features) buffer (1 MB, fits in L2).
+        num_threads: torch CPU threads while training (restored afterwards). The default 1 is
+            fastest for these small matrices on a laptop and robust on a shared machine, where
+            multi-threaded small ops wait for each other; None keeps torch's setting.
         progress: show a tqdm bar.
 
     Returns:
@@ -466,10 +470,24 @@ def train_toy(
         raise ValueError(f"optimizer must be 'adamw' or 'adam', got {optimizer!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     step_fn = _AnalyticStep(model, batch_size, chunk) if method == "analytic" else None
-    logged_steps: list[int] = []
-    logged: list[np.ndarray] = []
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        if num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}.")
+        torch.set_num_threads(int(num_threads))
+    try:
+        return _train_loop(model, opt, step_fn, gen, steps, batch_size, lr, lr_schedule, log_every,
+                           progress, tqdm)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train_loop(model, opt, step_fn, gen, steps, batch_size, lr, lr_schedule, log_every, progress,
+                tqdm) -> TrainHistory:
     import time
 
+    logged_steps: list[int] = []
+    logged: list[np.ndarray] = []
     t0 = time.perf_counter()
     bar = tqdm(range(1, steps + 1), disable=not progress, desc="train_toy", mininterval=0.5)
     for step in bar:
