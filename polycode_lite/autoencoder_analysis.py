@@ -21,7 +21,7 @@ Two spectrum estimators (PAPER.md pitfall 5):
   fitted with the simulation-matched finite-sample correction and its parametric-bootstrap CI.
 * ``mode="cvpca"``: BN in eval mode but dropout *on*; the same images go through twice with
   independent dropout masks and :func:`~polycode_lite.spectrum.cv_pca` keeps only the variance
-  shared by the two passes (the dropout noise averages out). CI: bootstrap over images. At
+  shared by the two passes (the dropout noise averages out). CI: basic bootstrap over images. At
   p = 0 both passes are identical and cvPCA equals plain PCA.
 """
 
@@ -184,7 +184,7 @@ def layer_alphas(
             bad = np.flatnonzero(lam[lo - 1 : hi] <= 0)
             if bad.size:  # the cvPCA tail can be negative: end the window before it
                 hi = lo - 1 + int(bad[0])
-            if hi - lo + 1 < 3:
+            if hi - lo + 1 < 5:  # fewer than 5 positive ranks: no meaningful slope
                 rows.append(dict(layer=name, depth=depth, m=m, n_samples=n, alpha=np.nan,
                                  ci_low=np.nan, ci_high=np.nan, lo=lo, hi=hi, r2=np.nan,
                                  alpha_plain=np.nan, mode=mode, eigenvalues=lam,
@@ -199,7 +199,10 @@ def layer_alphas(
                 lb = cv_pca(x1[idx], x2[idx], n_shuffles=1, seed=int(rng.integers(2**31)))
                 if lb.size >= hi and np.all(lb[lo - 1 : hi] > 0):
                     boots.append(_wls_loglog(rr, lb[lo - 1 : hi])[0])
-            ci = ((float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)))
+            # basic (pivotal) bootstrap interval 2α̂ − q: resampling images with replacement
+            # duplicates rows, which shifts the cvPCA fit; the pivot removes that shift
+            ci = ((2 * fit.alpha - float(np.quantile(boots, 0.975)),
+                   2 * fit.alpha - float(np.quantile(boots, 0.025)))
                   if len(boots) >= max(5, n_boot // 2) else (float("nan"), float("nan")))
             rows.append(dict(layer=name, depth=depth, m=m, n_samples=n, alpha=fit.alpha,
                              ci_low=ci[0], ci_high=ci[1], lo=lo, hi=hi, r2=fit.r2,
