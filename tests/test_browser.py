@@ -198,6 +198,7 @@ def _move_slider_and_check(page, name: str, stem: str) -> None:
             f"{name}: the widget output did not change within 180 s of moving the slider")
         page.wait_for_timeout(500)
     after = _settle(page, scope)
+    page.wait_for_timeout(1000)  # let Chromium paint the new figure before the screenshots
     scope.screenshot(path=str(BUILD / f"browser_{stem}_widget.png"))
     page.screenshot(path=str(BUILD / f"browser_{stem}_slider.png"), full_page=False)
     assert after != before
