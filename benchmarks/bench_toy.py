@@ -3,6 +3,8 @@ benchmarks/results/toy.json.
 
     .venv/bin/python benchmarks/bench_toy.py [--steps 300] [--threads N] [--full]
 
+Results are stored per torch thread count under "runs" in the JSON file.
+
 1. The dimensionality run (n=200 features, m=20 hidden, 20 instances, batch 1024, Adam lr 1e-3):
    the straightforward REFERENCE written below (two torch.rand calls of (batch, inst, feats) per
    step, einsum forward, autograd, torch.optim.Adam) against polycode_lite.toy's analytic
@@ -98,6 +100,20 @@ def make_fast_step(n: int, m: int, n_inst: int, p: np.ndarray, batch: int, metho
     return step
 
 
+def on_one_thread(step):
+    """Run a step function on one torch thread (what train_toy does by default)."""
+
+    def wrapped() -> None:
+        old = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            step()
+        finally:
+            torch.set_num_threads(old)
+
+    return wrapped
+
+
 def interleaved_ms_per_step(steps_by_name: dict, n_steps: int, block: int = 10) -> dict:
     """Run every step function n_steps times in interleaved blocks; return ms per step."""
     for f in steps_by_name.values():  # warm-up
@@ -154,6 +170,9 @@ def main() -> None:
         "polycode_lite (shared uniforms + analytic grad + chunked buffers)":
             make_fast_step(n, m, n_inst, p, batch, "analytic"),
     }
+    if torch.get_num_threads() > 1:  # train_toy's default: the analytic step on one thread
+        steps["polycode_lite, 1 thread (train_toy default)"] = on_one_thread(
+            make_fast_step(n, m, n_inst, p, batch, "analytic"))
     ms = interleaved_ms_per_step(steps, args.steps)
     ref = ms[next(iter(ms))]
     rows = []
@@ -187,8 +206,13 @@ def main() -> None:
         print(f"| {label} | {r['batched_s']:.2f} s | {r['one_by_one_s']:.2f} s | {r['speedup']:.1f}× |")
     results["batched_vs_one_by_one"] = bvs
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "toy.json").write_text(json.dumps(results, indent=2))
-    print(f"\nwrote {OUT / 'toy.json'}")
+    path = OUT / "toy.json"
+    # one entry per thread count, so runs with --threads 1 and --threads 2 sit side by side
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    merged = merged if "runs" in merged else {"runs": {}}
+    merged["runs"][f"threads={results['torch_threads']}"] = results
+    path.write_text(json.dumps(merged, indent=2))
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":
