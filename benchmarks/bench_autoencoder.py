@@ -50,8 +50,8 @@ def train_throughput(threads: int, steps: int, batch: int = 32) -> dict:
         step(i)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     n = steps * batch
-    return dict(threads=threads, images=n, wall_s=wall, cpu_s=cpu, images_per_s_wall=n / wall,
-                cpu_s_per_image=cpu / n)
+    return {"threads": threads, "images": n, "wall_s": wall, "cpu_s": cpu, "images_per_s_wall": n / wall,
+                "cpu_s_per_image": cpu / n}
 
 
 def main() -> None:
@@ -86,9 +86,9 @@ def main() -> None:
     for p, (_, meta) in shipped.items():
         h = meta["history"]
         ips = sum(e["images_per_second"] for e in h) / len(h)
-        recorded.append(dict(dropout=p, epochs=meta["epoch"], seconds=meta["train_seconds_total"],
-                             images_per_s=ips, test_bce=h[-1]["test_bce"],
-                             baseline_bce=meta["baseline_mean_image"]["bce"]))
+        recorded.append({"dropout": p, "epochs": meta["epoch"], "seconds": meta["train_seconds_total"],
+                             "images_per_s": ips, "test_bce": h[-1]["test_bce"],
+                             "baseline_bce": meta["baseline_mean_image"]["bce"]})
         print(f"| {p:.1f} | {meta['epoch']} | {meta['train_seconds_total'] / 60:.1f} min | {ips:.1f} | "
               f"{h[-1]['test_bce']:.1f} | {meta['baseline_mean_image']['bce']:.1f} |")
     results["shipped_runs"] = recorded
@@ -97,9 +97,9 @@ def main() -> None:
     imgs = A.analysis_images(256, seed=1)
     model = shipped[0.4][0]
     timings = {}
-    for label, kw in [("eval, plain fit", dict(mode="eval", correct_bias=False)),
-                      ("eval, bias-corrected", dict(mode="eval", correct_bias=True)),
-                      ("cvPCA, 10 bootstraps", dict(mode="cvpca", n_boot=10))]:
+    for label, kw in [("eval, plain fit", {"mode": "eval", "correct_bias": False}),
+                      ("eval, bias-corrected", {"mode": "eval", "correct_bias": True}),
+                      ("cvPCA, 10 bootstraps", {"mode": "cvpca", "n_boot": 10})]:
         t = time.perf_counter()
         A.layer_alphas(model, imgs, **kw)
         timings[label] = time.perf_counter() - t

@@ -27,7 +27,8 @@ Two spectrum estimators (PAPER.md pitfall 5):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,19 +38,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 __all__ = [
+    "alpha_energy_table",
+    "alpha_table",
     "analysis_images",
+    "dot_trajectories",
     "fit_window_for",
     "layer_alphas",
-    "alpha_table",
     "reconstruction_table",
-    "dot_trajectories",
-    "trajectory_stats",
-    "alpha_energy_table",
     "set_dropout_only_train",
+    "trajectory_stats",
 ]
 
 
-def analysis_images(n: int = 1024, seed: int = 1) -> "torch.Tensor":
+def analysis_images(n: int = 1024, seed: int = 1) -> torch.Tensor:
     """Held-out shapes images (n, 3, 32, 32) in [0, 1]. Seed 1 is the test split of models
     trained with seed 0 (training images come from seed 0), so these were never trained on."""
     import torch
@@ -60,7 +61,7 @@ def analysis_images(n: int = 1024, seed: int = 1) -> "torch.Tensor":
     return torch.from_numpy(images)
 
 
-def _batches(images: "torch.Tensor", batch_size: int, size: int, device: Any):
+def _batches(images: torch.Tensor, batch_size: int, size: int, device: Any):
     import torch.nn.functional as F
 
     for start in range(0, images.shape[0], batch_size):
@@ -70,7 +71,7 @@ def _batches(images: "torch.Tensor", batch_size: int, size: int, device: Any):
         yield x
 
 
-def set_dropout_only_train(model: "nn.Module") -> "nn.Module":
+def set_dropout_only_train(model: nn.Module) -> nn.Module:
     """Put ``model`` in eval mode except its ``nn.Dropout`` modules (masks on, BN frozen)."""
     from torch import nn
 
@@ -97,8 +98,8 @@ def fit_window_for(m: int, n: int, ranks: tuple[int, int] | None = None) -> tupl
 
 
 def layer_alphas(
-    model: "nn.Module",
-    images: "torch.Tensor",
+    model: nn.Module,
+    images: torch.Tensor,
     layers: Sequence[str] | None = None,
     mode: str = "eval",
     ranks: tuple[int, int] | None = None,
@@ -107,7 +108,7 @@ def layer_alphas(
     seed: int = 0,
     progress: bool = False,
     correct_bias: bool = True,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """α of every layer of one model (PAPER.md §3 E5).
 
     Args:
@@ -159,10 +160,10 @@ def layer_alphas(
                 lo, hi = fit_window_for(acc.dim, acc.n, ranks)
                 fit = fit_power_law(lam, ranks=(lo, hi), n_samples=acc.n, seed=seed,
                                     correct_bias=correct_bias, n_boot=max(n_boot, 20))
-                rows.append(dict(layer=name, depth=depth, m=acc.dim, n_samples=acc.n,
-                                 alpha=fit.alpha, ci_low=fit.ci[0], ci_high=fit.ci[1], lo=lo, hi=hi,
-                                 r2=fit.r2, alpha_plain=fit.alpha_plain, mode=mode, eigenvalues=lam,
-                                 note=""))
+                rows.append({"layer": name, "depth": depth, "m": acc.dim, "n_samples": acc.n,
+                                 "alpha": fit.alpha, "ci_low": fit.ci[0], "ci_high": fit.ci[1], "lo": lo, "hi": hi,
+                                 "r2": fit.r2, "alpha_plain": fit.alpha_plain, "mode": mode, "eigenvalues": lam,
+                                 "note": ""})
             return pd.DataFrame(rows)
 
         set_dropout_only_train(model)
@@ -185,11 +186,11 @@ def layer_alphas(
             if bad.size:  # the cvPCA tail can be negative: end the window before it
                 hi = lo - 1 + int(bad[0])
             if hi - lo + 1 < 5:  # fewer than 5 positive ranks: no meaningful slope
-                rows.append(dict(layer=name, depth=depth, m=m, n_samples=n, alpha=np.nan,
-                                 ci_low=np.nan, ci_high=np.nan, lo=lo, hi=hi, r2=np.nan,
-                                 alpha_plain=np.nan, mode=mode, eigenvalues=lam,
-                                 note=f"cvPCA spectrum non-positive from rank {hi + 1}: the "
-                                      "dropout noise swamps the shared variance"))
+                rows.append({"layer": name, "depth": depth, "m": m, "n_samples": n, "alpha": np.nan,
+                                 "ci_low": np.nan, "ci_high": np.nan, "lo": lo, "hi": hi, "r2": np.nan,
+                                 "alpha_plain": np.nan, "mode": mode, "eigenvalues": lam,
+                                 "note": f"cvPCA spectrum non-positive from rank {hi + 1}: the "
+                                      "dropout noise swamps the shared variance"})
                 continue
             fit = fit_power_law(lam, ranks=(lo, hi), n_boot=50, seed=seed)
             boots = []
@@ -204,11 +205,11 @@ def layer_alphas(
             ci = ((2 * fit.alpha - float(np.quantile(boots, 0.975)),
                    2 * fit.alpha - float(np.quantile(boots, 0.025)))
                   if len(boots) >= max(5, n_boot // 2) else (float("nan"), float("nan")))
-            rows.append(dict(layer=name, depth=depth, m=m, n_samples=n, alpha=fit.alpha,
-                             ci_low=ci[0], ci_high=ci[1], lo=lo, hi=hi, r2=fit.r2,
-                             alpha_plain=fit.alpha_plain, mode=mode, eigenvalues=lam,
-                             note="" if len(boots) >= max(5, n_boot // 2)
-                             else "too few bootstrap resamples with a positive window"))
+            rows.append({"layer": name, "depth": depth, "m": m, "n_samples": n, "alpha": fit.alpha,
+                             "ci_low": ci[0], "ci_high": ci[1], "lo": lo, "hi": hi, "r2": fit.r2,
+                             "alpha_plain": fit.alpha_plain, "mode": mode, "eigenvalues": lam,
+                             "note": "" if len(boots) >= max(5, n_boot // 2)
+                             else "too few bootstrap resamples with a positive window"})
         return pd.DataFrame(rows)
     finally:
         model.train(was_training)
@@ -216,7 +217,7 @@ def layer_alphas(
 
 def alpha_table(
     models: Mapping[float, Any],
-    images: "torch.Tensor",
+    images: torch.Tensor,
     layers: Sequence[str] | None = None,
     modes: Sequence[str] = ("eval", "cvpca"),
     ranks: tuple[int, int] | None = None,
@@ -224,7 +225,7 @@ def alpha_table(
     seed: int = 0,
     progress: bool = True,
     correct_bias: bool = True,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """:func:`layer_alphas` for every model and mode, stacked with a ``dropout`` column.
 
     ``models`` maps dropout rate -> model (or -> (model, meta), as returned by
@@ -244,8 +245,8 @@ def alpha_table(
     return pd.concat(frames, ignore_index=True)
 
 
-def reconstruction_table(models: Mapping[float, Any], images: "torch.Tensor",
-                         baseline_images: "torch.Tensor | None" = None) -> "pd.DataFrame":
+def reconstruction_table(models: Mapping[float, Any], images: torch.Tensor,
+                         baseline_images: torch.Tensor | None = None) -> pd.DataFrame:
     """Per-image BCE and MSE of each model (eval mode) against the mean-image baseline.
 
     ``baseline_images`` supply the mean image (default: the same images; pass training
@@ -278,15 +279,15 @@ def reconstruction_table(models: Mapping[float, Any], images: "torch.Tensor",
                 bce += float(vae_loss(recon, xb, mu, logvar)["bce"]) * xb.shape[0]
                 mse += float(((recon - xb) ** 2).sum())
         bce, mse = bce / x.shape[0], mse / x.shape[0]
-        rows.append(dict(dropout=float(p), bce=bce, mse=mse, baseline_bce=base_bce,
-                         baseline_mse=base_mse, bce_floor=floor,
-                         bce_gain=1 - (bce - floor) / (base_bce - floor),
-                         mse_ratio=mse / base_mse))
+        rows.append({"dropout": float(p), "bce": bce, "mse": mse, "baseline_bce": base_bce,
+                         "baseline_mse": base_mse, "bce_floor": floor,
+                         "bce_gain": 1 - (bce - floor) / (base_bce - floor),
+                         "mse_ratio": mse / base_mse})
     return pd.DataFrame(rows)
 
 
 def dot_trajectories(
-    model: "nn.Module",
+    model: nn.Module,
     n_frames: int = 128,
     layers: Sequence[str] | None = None,
     sigma: float = 1.25,
@@ -318,14 +319,14 @@ def dot_trajectories(
 
 
 def trajectory_stats(
-    model: "nn.Module",
+    model: nn.Module,
     n_frames: int = 128,
     layers: Sequence[str] | None = None,
     k: int = 3,
     n_projections: int = 50,
     Ts: Sequence[int] = (64, 128, 256),
     seed: int = 0,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Smoothness of the dot trajectory in each layer (PAPER.md §3 E3).
 
     Columns from :func:`polycode_lite.projections.trajectory_table` (layer, m, energy_norm =
@@ -351,9 +352,9 @@ def trajectory_stats(
     return df
 
 
-def alpha_energy_table(models: Mapping[float, Any], alphas: "pd.DataFrame", n_frames: int = 128,
+def alpha_energy_table(models: Mapping[float, Any], alphas: pd.DataFrame, n_frames: int = 128,
                        n_projections: int = 50, Ts: Sequence[int] = (64, 128, 256),
-                       seed: int = 0, progress: bool = True) -> "pd.DataFrame":
+                       seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """:func:`trajectory_stats` for every model, joined with the eval-mode α of ``alphas`` (from
     :func:`alpha_table`) on (dropout, layer). Input rows keep α = NaN."""
     import pandas as pd

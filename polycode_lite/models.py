@@ -36,16 +36,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 __all__ = [
-    "AutoencoderConfig",
-    "CONFIGS",
     "ANALYSIS_LAYERS",
+    "CONFIGS",
+    "AutoencoderConfig",
+    "ResNetAutoencoder",
+    "build_autoencoder",
+    "count_dropout_after_relu_uses",
     "get_config",
     "insert_dropout_after_relu",
-    "count_dropout_after_relu_uses",
-    "build_autoencoder",
-    "ResNetAutoencoder",
-    "vae_loss",
     "layer_features",
+    "vae_loss",
 ]
 
 ANALYSIS_LAYERS = (
@@ -93,7 +93,7 @@ class AutoencoderConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AutoencoderConfig":
+    def from_dict(cls, d: dict[str, Any]) -> AutoencoderConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
         known = set(cls.__dataclass_fields__)
         extra = set(d) - known
@@ -119,7 +119,7 @@ def get_config(name: str, **overrides: Any) -> AutoencoderConfig:
     return replace(CONFIGS[name], **overrides) if overrides else CONFIGS[name]
 
 
-def insert_dropout_after_relu(module: "nn.Module", p: float) -> int:
+def insert_dropout_after_relu(module: nn.Module, p: float) -> int:
     """Replace every ``nn.ReLU`` inside ``module`` by ``Sequential(ReLU, Dropout(p))``, in place.
 
     A ReLU module that is *called* several times (BasicBlock's ``self.relu`` runs after conv1
@@ -140,7 +140,7 @@ def insert_dropout_after_relu(module: "nn.Module", p: float) -> int:
     return n
 
 
-def count_dropout_after_relu_uses(module: "nn.Module", x: "torch.Tensor") -> tuple[int, int]:
+def count_dropout_after_relu_uses(module: nn.Module, x: torch.Tensor) -> tuple[int, int]:
     """Run ``x`` through ``module`` and count (ReLU calls, ReLU calls followed by a Dropout).
 
     Used by the tests to prove dropout follows *every* ReLU use, including the second use of
@@ -167,7 +167,7 @@ def count_dropout_after_relu_uses(module: "nn.Module", x: "torch.Tensor") -> tup
     return calls["relu"], calls["relu_then_dropout"]
 
 
-def _basicblock_encoder(cfg: AutoencoderConfig) -> "nn.Module":
+def _basicblock_encoder(cfg: AutoencoderConfig) -> nn.Module:
     """ResNet-18 layout ([2, 2, 2, 2] BasicBlocks) at ``cfg.widths``, output (B, widths[3])."""
     from torch import nn
     from torchvision.models.resnet import BasicBlock
@@ -209,7 +209,7 @@ def _basicblock_encoder(cfg: AutoencoderConfig) -> "nn.Module":
     return Encoder()
 
 
-def _build_encoder(cfg: AutoencoderConfig) -> tuple["nn.Module", int]:
+def _build_encoder(cfg: AutoencoderConfig) -> tuple[nn.Module, int]:
     from torch import nn
 
     if cfg.encoder == "torchvision_resnet18":
@@ -313,7 +313,7 @@ _MODEL_CLASS = None
 
 
 def ResNetAutoencoder(config: str | AutoencoderConfig = "lite", dropout: float = 0.0,
-                      variational: bool | None = None, seed: int | None = 0) -> "nn.Module":
+                      variational: bool | None = None, seed: int | None = 0) -> nn.Module:
     """Build the ResNet-encoder (V)AE.
 
     Args:
@@ -332,7 +332,7 @@ def ResNetAutoencoder(config: str | AutoencoderConfig = "lite", dropout: float =
     global _MODEL_CLASS
     cfg = get_config(config) if isinstance(config, str) else config
     if not isinstance(cfg, AutoencoderConfig):
-        raise ValueError(f"config must be a preset name or AutoencoderConfig, got {type(config).__name__}.")
+        raise TypeError(f"config must be a preset name or AutoencoderConfig, got {type(config).__name__}.")
     if variational is not None:
         cfg = replace(cfg, variational=bool(variational))
     if _MODEL_CLASS is None:
@@ -347,8 +347,8 @@ def ResNetAutoencoder(config: str | AutoencoderConfig = "lite", dropout: float =
 build_autoencoder = ResNetAutoencoder
 
 
-def vae_loss(recon: "torch.Tensor", x: "torch.Tensor", mu: "torch.Tensor",
-             logvar: "torch.Tensor | None", beta: float = 1.0) -> dict[str, "torch.Tensor"]:
+def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
+             logvar: torch.Tensor | None, beta: float = 1.0) -> dict[str, torch.Tensor]:
     """BCE(sum) + β·KL, averaged over the batch (per-image values; the authors summed).
 
     BCE = -Σ_pixels [x log x̂ + (1-x) log(1-x̂)];  KL = -½ Σ (1 + log σ² - μ² - σ²).
@@ -368,7 +368,7 @@ def vae_loss(recon: "torch.Tensor", x: "torch.Tensor", mu: "torch.Tensor",
     return {"loss": bce + beta * kl, "bce": bce, "kl": kl}
 
 
-def layer_features(t: "torch.Tensor") -> "torch.Tensor":
+def layer_features(t: torch.Tensor) -> torch.Tensor:
     """Activation -> (samples, features) for the analysis: conv outputs (B, C, H, W) are
     averaged over space to (B, C) (channels are the features; PAPER.md pitfall 7); (B, D) is
     returned unchanged."""

@@ -31,9 +31,10 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -41,21 +42,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "TrainConfig",
-    "run_name",
-    "sha256_file",
-    "load_images",
-    "mean_image_baseline",
+    "cli_main",
     "evaluate",
-    "train_autoencoder",
-    "save_checkpoint",
-    "load_checkpoint",
     "export_model",
     "load_autoencoder",
-    "write_manifest",
-    "verify_manifest",
+    "load_checkpoint",
+    "load_images",
+    "mean_image_baseline",
+    "run_name",
+    "save_checkpoint",
+    "sha256_file",
     "shipped_dir",
     "shipped_models",
-    "cli_main",
+    "train_autoencoder",
+    "verify_manifest",
+    "write_manifest",
 ]
 
 SHIPPED_COMMAND = (
@@ -126,7 +127,7 @@ def _package_version() -> str:
 # ------------------------------------------------------------------------------------------
 # data
 # ------------------------------------------------------------------------------------------
-def load_images(cfg: TrainConfig, split: str) -> "torch.utils.data.Dataset":
+def load_images(cfg: TrainConfig, split: str) -> torch.utils.data.Dataset:
     """The ``split`` ("train" or "test") dataset of ``cfg``; items are (image (3, H, W) in
     [0, 1], label/factors). Shapes: n images from seed (train) or seed + 1 (test), 32×32."""
     if split not in {"train", "test"}:
@@ -150,7 +151,7 @@ def load_images(cfg: TrainConfig, split: str) -> "torch.utils.data.Dataset":
     return ds
 
 
-def _loader(ds: Any, cfg: TrainConfig, shuffle: bool, epoch: int) -> "torch.utils.data.DataLoader":
+def _loader(ds: Any, cfg: TrainConfig, shuffle: bool, epoch: int) -> torch.utils.data.DataLoader:
     import torch
 
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
@@ -159,7 +160,7 @@ def _loader(ds: Any, cfg: TrainConfig, shuffle: bool, epoch: int) -> "torch.util
                                        drop_last=shuffle)
 
 
-def _prepare(x: "torch.Tensor", size: int, device: Any) -> "torch.Tensor":
+def _prepare(x: torch.Tensor, size: int, device: Any) -> torch.Tensor:
     import torch.nn.functional as F
 
     x = x.to(device, non_blocking=True).float()
@@ -192,7 +193,7 @@ def mean_image_baseline(train: Any, test: Any, image_size: int, batch_size: int 
     return {"bce": bce / m, "mse": mse / m, "mean_image": mean.tolist()}
 
 
-def evaluate(model: "nn.Module", ds: Any, batch_size: int = 256, device: Any = "cpu",
+def evaluate(model: nn.Module, ds: Any, batch_size: int = 256, device: Any = "cpu",
              beta: float = 1.0) -> dict[str, float]:
     """Per-image test losses in eval mode (dropout off, z = μ): bce, kl, loss, mse."""
     import torch
@@ -227,7 +228,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(run_dir: str | Path, model: "nn.Module", optimizer: Any,
+def save_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any,
                     meta: dict[str, Any]) -> Path:
     """Write ``checkpoint.safetensors`` (model + Adam state) and ``checkpoint.json`` (meta plus
     the safetensors sha256 and the optimizer's param groups) atomically. Returns the json path."""
@@ -266,7 +267,7 @@ def _read_verified(json_path: Path, st_path: Path) -> tuple[dict[str, Any], dict
     return meta, load_file(str(st_path))
 
 
-def load_checkpoint(run_dir: str | Path, model: "nn.Module", optimizer: Any = None) -> dict[str, Any]:
+def load_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any = None) -> dict[str, Any]:
     """Restore model (and optimizer) from ``run_dir``; verify the sha256. Returns the meta."""
     run_dir = Path(run_dir)
     meta, tensors = _read_verified(run_dir / "checkpoint.json", run_dir / "checkpoint.safetensors")
@@ -281,7 +282,7 @@ def load_checkpoint(run_dir: str | Path, model: "nn.Module", optimizer: Any = No
     return meta
 
 
-def export_model(model: "nn.Module", meta: dict[str, Any], path: str | Path,
+def export_model(model: nn.Module, meta: dict[str, Any], path: str | Path,
                  dtype: str = "float32") -> Path:
     """Write weights-only ``path`` (.safetensors, floats cast to ``dtype``) and ``path``.json
     with the run metadata and the file's sha256. Returns the safetensors path."""
@@ -304,7 +305,7 @@ def export_model(model: "nn.Module", meta: dict[str, Any], path: str | Path,
     return path
 
 
-def load_autoencoder(path: str | Path, device: Any = "cpu") -> tuple["nn.Module", dict[str, Any]]:
+def load_autoencoder(path: str | Path, device: Any = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load an exported model (``X.safetensors`` + ``X.json``), checking its sha256.
 
     Returns (model in eval mode, float32 weights, metadata). Raises ValueError on a sha256
@@ -358,7 +359,7 @@ def shipped_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "resnet_ae"
 
 
-def shipped_models(device: Any = "cpu") -> dict[float, tuple["nn.Module", dict[str, Any]]]:
+def shipped_models(device: Any = "cpu") -> dict[float, tuple[nn.Module, dict[str, Any]]]:
     """Load the five shipped lite VAEs, {dropout: (model, meta)}, after verifying the manifest."""
     d = shipped_dir()
     manifest = verify_manifest(d)
@@ -375,7 +376,7 @@ def shipped_models(device: Any = "cpu") -> dict[float, tuple["nn.Module", dict[s
 # ------------------------------------------------------------------------------------------
 # training
 # ------------------------------------------------------------------------------------------
-def _pick_device(requested: str | None) -> "torch.device":
+def _pick_device(requested: str | None) -> torch.device:
     import torch
 
     if requested:

@@ -16,7 +16,12 @@ from polycode_lite.autoencoder_analysis import (
     set_dropout_only_train,
     trajectory_stats,
 )
-from polycode_lite.models import ANALYSIS_LAYERS, AutoencoderConfig, ResNetAutoencoder, layer_features
+from polycode_lite.models import (
+    ANALYSIS_LAYERS,
+    AutoencoderConfig,
+    ResNetAutoencoder,
+    layer_features,
+)
 from polycode_lite.spectrum import eigenspectrum, fit_power_law
 
 SMALL = AutoencoderConfig(name="small", image_size=16, widths=(12, 12, 16, 16), fc_hidden=24,

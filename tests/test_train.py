@@ -38,7 +38,7 @@ def one_thread():
 
 
 def tiny_cfg(**kw) -> TrainConfig:
-    base = dict(epochs=1, n_train=64, n_test=32, batch_size=32, widths=(4, 8, 8, 8), latent_dim=4)
+    base = {"epochs": 1, "n_train": 64, "n_test": 32, "batch_size": 32, "widths": (4, 8, 8, 8), "latent_dim": 4}
     base.update(kw)
     return TrainConfig(**base)
 
@@ -127,7 +127,7 @@ def test_resume_after_kill_loses_no_finished_epoch(tmp_path):
     assert not (out / "lite_shapes_p0.4.safetensors").exists()
 
     env.pop("POLYCODE_TRAIN_STEP_DELAY")
-    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert "resuming after epoch 1" in res.stdout
     final = json.loads(ckpt.read_text())
@@ -175,7 +175,8 @@ def test_cifar10_loader_on_fake_files(tmp_path):
     assert 0.0 <= float(img.min()) and float(img.max()) <= 1.0
     assert 0 <= label < 10
     # the pixels are the pickled bytes / 255 (CIFAR stores channel-major rows of 1024)
-    raw = pickle.load(open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "rb"))["data"][0]
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "rb") as f:
+        raw = pickle.load(f)["data"][0]
     assert torch.allclose(img, torch.from_numpy(raw.reshape(3, 32, 32) / 255.0).float())
     assert test[0][0].shape == (3, 64, 64)
 
