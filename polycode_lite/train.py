@@ -79,7 +79,7 @@ class TrainConfig:
     dataset: str = "shapes"
     config: str = "lite"
     dropout: float = 0.0
-    epochs: int = 5
+    epochs: int = 6
     batch_size: int = 32
     lr: float = 1e-3
     beta: float = 1.0
@@ -499,7 +499,7 @@ def cli_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", choices=["shapes", "cifar10"], default="shapes")
     ap.add_argument("--config", choices=["lite", "paper"], default="lite")
     ap.add_argument("--dropout", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6, 0.8])
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="default 32 (lite) / 50 (paper, as the authors)")
