@@ -829,7 +829,7 @@ class LayerSpectrum:
     alpha, ci: rank exponent and its 95% CI (bootstrap over document groups, shifted by the
     finite-sample correction when it was applied; else the fit's own CI). fit: the
     :class:`~polycode_lite.spectrum.PowerLawFit` on all tokens. participation_ratio: (Σλ)²/Σλ².
-    eigenvalues: the top of the spectrum (all of it for widths <= 2048).
+    eigenvalues: the top of the spectrum (at least to the end of the fit window).
     """
 
     hook: str
@@ -865,9 +865,10 @@ def layer_alpha(
 ) -> LayerSpectrum:
     """Fit alpha of one hook with a bootstrap CI over document groups (PAPER.md §3 E6, pitfalls 2, 8).
 
-    The spectrum is exact for widths <= ``full_spectrum_max``; wider layers use the randomized
-    top-k eigenvalues (k = end of the fit window + 50), and the participation ratio then comes
-    from the identity PR = (tr C)² / ‖C‖_F², which needs no eigenvalues.
+    The top of the spectrum is exact (LAPACK MRRR on the top K eigenpairs) for widths <=
+    ``full_spectrum_max``; wider layers use the randomized top-k eigenvalues (k = end of the fit
+    window + 50). The participation ratio comes from the identity PR = (tr C)² / ‖C‖_F², which
+    needs no eigenvalues.
     ``correct=None`` applies the finite-sample correction (simulation matching in
     :func:`~polycode_lite.spectrum.fit_power_law`) when tokens < 10 · width.
 
@@ -877,7 +878,7 @@ def layer_alpha(
     slightly underestimates the replicate's tail, so the CI is the *centred* interval
     α̂ + quantiles(α_b − median α_b). Wider layers recompute a randomized top-k per replicate.
     """
-    from .spectrum import default_fit_window, eigenspectrum, fit_power_law, participation_ratio
+    from .spectrum import default_fit_window, eigenspectrum, fit_power_law
 
     acc = grouped.total(hook)
     n, m = acc.n, acc.dim
@@ -887,16 +888,19 @@ def layer_alpha(
         ranks = default_fit_window(m, n)
     lo, hi = ranks
     k_top = None if m <= full_spectrum_max else min(m, hi + 50)
+    cov = acc.covariance()
+    pr = float(np.trace(cov) ** 2 / np.sum(cov * cov))  # = (Σλ)² / Σλ², no eigenvalues needed
     basis = None
     if k_top is None:
-        vals, vecs = np.linalg.eigh(acc.covariance())
+        import scipy.linalg
+
+        k_sub = min(m, hi + max(100, hi // 2))
+        vals, vecs = scipy.linalg.eigh(cov, subset_by_index=[m - k_sub, m - 1], driver="evr")
         lam = np.ascontiguousarray(vals[::-1])
-        basis = np.ascontiguousarray(vecs[:, ::-1][:, : min(m, hi + max(100, hi // 2))])
-        pr = participation_ratio(lam)
+        basis = np.ascontiguousarray(vecs[:, ::-1])
     else:
         lam = eigenspectrum(acc, k=k_top, seed=seed)
-        cov = acc.covariance()
-        pr = float(np.trace(cov) ** 2 / np.sum(cov * cov))
+    del cov
     do_correct = (n < 10 * m) if correct is None else bool(correct)
     fit = fit_power_law(lam, ranks=(lo, hi), n_samples=n if do_correct else None,
                         n_features=m if do_correct else None, seed=seed)
