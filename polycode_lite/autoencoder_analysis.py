@@ -128,7 +128,8 @@ def layer_alphas(
         DataFrame, one row per layer: layer, depth (0-based position in ``layers``), m,
         n_samples, alpha, ci_low, ci_high, lo, hi, r2, alpha_plain, mode, the spectrum
         (column ``eigenvalues``, numpy array) for plotting, and ``note``: empty, or why α is
-        NaN (a cvPCA spectrum that turns non-positive inside the window).
+        NaN (a cvPCA spectrum that turns non-positive inside the window, or whose log-log fit
+        has a non-positive slope or r² < 0.5).
 
     Raises:
         ValueError: unknown mode, or too few images/features for a fit.
@@ -193,6 +194,13 @@ def layer_alphas(
                                       "dropout noise swamps the shared variance"})
                 continue
             fit = fit_power_law(lam, ranks=(lo, hi), n_boot=50, seed=seed)
+            if fit.alpha_plain <= 0 or fit.r2 < 0.5:  # a rising or shapeless shared spectrum
+                rows.append(dict(layer=name, depth=depth, m=m, n_samples=n, alpha=np.nan,
+                                 ci_low=np.nan, ci_high=np.nan, lo=lo, hi=hi, r2=fit.r2,
+                                 alpha_plain=fit.alpha_plain, mode=mode, eigenvalues=lam,
+                                 note=f"no power law in the cvPCA spectrum (slope {fit.alpha_plain:.2f}, "
+                                      f"r2 {fit.r2:.2f}): the dropout noise swamps the shared variance"))
+                continue
             boots = []
             rr = np.arange(lo, hi + 1, dtype=np.float64)
             for _ in range(n_boot):
