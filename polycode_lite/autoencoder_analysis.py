@@ -195,11 +195,11 @@ def layer_alphas(
                 continue
             fit = fit_power_law(lam, ranks=(lo, hi), n_boot=50, seed=seed)
             if fit.alpha_plain <= 0 or fit.r2 < 0.5:  # a rising or shapeless shared spectrum
-                rows.append(dict(layer=name, depth=depth, m=m, n_samples=n, alpha=np.nan,
-                                 ci_low=np.nan, ci_high=np.nan, lo=lo, hi=hi, r2=fit.r2,
-                                 alpha_plain=fit.alpha_plain, mode=mode, eigenvalues=lam,
-                                 note=f"no power law in the cvPCA spectrum (slope {fit.alpha_plain:.2f}, "
-                                      f"r2 {fit.r2:.2f}): the dropout noise swamps the shared variance"))
+                rows.append({"layer": name, "depth": depth, "m": m, "n_samples": n, "alpha": np.nan,
+                                 "ci_low": np.nan, "ci_high": np.nan, "lo": lo, "hi": hi, "r2": fit.r2,
+                                 "alpha_plain": fit.alpha_plain, "mode": mode, "eigenvalues": lam,
+                                 "note": f"no power law in the cvPCA spectrum (slope {fit.alpha_plain:.2f}, "
+                                      f"r2 {fit.r2:.2f}): the dropout noise swamps the shared variance"})
                 continue
             boots = []
             rr = np.arange(lo, hi + 1, dtype=np.float64)
