@@ -161,8 +161,8 @@ def main() -> None:
     n, m, n_inst, batch = 200, 20, 20, 1024
     p = sparsity_sweep(n_inst, 20.0)
     results: dict = {"torch_threads": torch.get_num_threads(), "timed_steps": args.steps,
-                     "setting": dict(n=n, m=m, n_instances=n_inst, batch=batch, steps=10_000,
-                                     feature_probability="20^-linspace(0,1,20)")}
+                     "setting": {"n": n, "m": m, "n_instances": n_inst, "batch": batch, "steps": 10_000,
+                                     "feature_probability": "20^-linspace(0,1,20)"}}
 
     steps = {
         "reference (2× torch.rand, einsum, autograd, Adam)": make_reference_step(n, m, n_inst, p, batch),

@@ -24,23 +24,24 @@ import numpy as np
 
 __all__ = [
     "binary_entropy",
-    "sparse_entropy",
-    "units_capacity",
-    "predicted_dims_per_feature",
-    "dropout_epsilon",
+    "bits_lost_per_unit_alpha",
+    "bsc_mi",
     "dropout_capacity_bounds",
+    "dropout_epsilon",
+    "erasure_channel_mi",
+    "gaussian_channel_mi",
+    "plugin_mutual_information",
     "powerlaw_entropy_bound",
     "powerlaw_entropy_stirling",
-    "bits_lost_per_unit_alpha",
-    "erasure_channel_mi",
-    "bsc_mi",
-    "gaussian_channel_mi",
-    "uniform_wraparound_gaussian_mi",
+    "predicted_dims_per_feature",
     "quantiser_mi",
-    "plugin_mutual_information",
+    "sparse_entropy",
+    "uniform_wraparound_gaussian_mi",
+    "units_capacity",
 ]
 
-_LOG_BASE = {"bits": math.log(2.0), "nats": 1.0}
+_LN2 = math.log(2.0)
+_LOG_BASE = {"bits": _LN2, "nats": 1.0}
 
 
 def _log_unit(base: str) -> float:
@@ -186,7 +187,7 @@ def bits_lost_per_unit_alpha(m: Any) -> Any:
 # --------------------------------------------------------------------------------------
 # reference channels (analytic mutual information)
 # --------------------------------------------------------------------------------------
-def erasure_channel_mi(p_erase: Any, input_entropy: Any = math.log(2.0), base: str = "nats") -> Any:
+def erasure_channel_mi(p_erase: Any, input_entropy: Any = _LN2, base: str = "nats") -> Any:
     """I(X;Y) = (1 − p)·H(X) of an erasure channel. Dropout of a unit whose input never takes
     the value 0 (e.g. ±1) is an erasure channel (PAPER.md §2.2): ±1 input, p = 0.5 → 0.347 nats.
 

@@ -42,22 +42,22 @@ import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
 __all__ = [
+    "STICKY_FRACTIONS",
     "VARIANTS",
+    "DimensionalityResult",
     "ToyModel",
     "TrainHistory",
-    "train_toy",
-    "evaluate_loss",
-    "DimensionalityResult",
     "dimensionality_sweep",
-    "sticky_fraction_share",
-    "importance_decay",
-    "sparsity_sweep",
     "dimensions_per_feature",
+    "evaluate_loss",
     "feature_dimensionality",
     "features_represented",
+    "importance_decay",
     "interference",
     "neuron_polysemanticity",
-    "STICKY_FRACTIONS",
+    "sparsity_sweep",
+    "sticky_fraction_share",
+    "train_toy",
 ]
 
 VARIANTS = ("relu", "linear", "hidden_relu")
@@ -206,7 +206,7 @@ class ToyModel(torch.nn.Module):
         self.register_buffer("importance", torch.tensor(imp, dtype=torch.float32))
 
     # ---------------------------------------------------------------- data
-    def _thresholds(self) -> "torch.Tensor":
+    def _thresholds(self) -> torch.Tensor:
         """Per (instance, feature) presence threshold T: feature present iff U < T."""
         T = self.feature_probability.clone()
         lo = 2 * self.n_correlated_pairs
@@ -214,7 +214,7 @@ class ToyModel(torch.nn.Module):
         T[:, lo:hi] *= 2.0  # one of an anticorrelated pair is present with prob. 2p
         return T
 
-    def _shared_uniforms(self, batch_size: int, generator: "torch.Generator"):
+    def _shared_uniforms(self, batch_size: int, generator: torch.Generator):
         """Uniform draws shared by all instances: (U, V), each (batch, n), or (U, None).
 
         Without pairs one tensor suffices: x_i = 1[U < p_i]·U/p_i is exactly "0 with
@@ -237,7 +237,7 @@ class ToyModel(torch.nn.Module):
             V[:, lo + 1:hi:2] *= ~first
         return U, V
 
-    def _batch_from_uniforms(self, U: "torch.Tensor", V: "torch.Tensor | None") -> "torch.Tensor":
+    def _batch_from_uniforms(self, U: torch.Tensor, V: torch.Tensor | None) -> torch.Tensor:
         """The (n_instances, batch, n) batch defined by the shared draws of _shared_uniforms."""
         if V is None:
             x = U.unsqueeze(0) * (1.0 / self.feature_probability).unsqueeze(1)
@@ -245,7 +245,7 @@ class ToyModel(torch.nn.Module):
         return (U.unsqueeze(0) < self._thresholds().unsqueeze(1)) * V.unsqueeze(0)
 
     def generate_batch(self, batch_size: int, seed: int | None = None,
-                       generator: "torch.Generator | None" = None) -> "torch.Tensor":
+                       generator: torch.Generator | None = None) -> torch.Tensor:
         """Sample a batch (n_instances, batch_size, n_features): each feature is 0 with
         probability S = 1 − p, else U[0, 1] (pairs as configured).
 
@@ -257,7 +257,7 @@ class ToyModel(torch.nn.Module):
         return self._batch_from_uniforms(*self._shared_uniforms(batch_size, generator))
 
     # ---------------------------------------------------------------- model
-    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction x' for a batch x of shape (n_instances, batch, n_features)."""
         if x.dim() != 3 or x.shape[0] != self.n_instances or x.shape[2] != self.n_features:
             raise ValueError(f"x must have shape (n_instances={self.n_instances}, batch, "
@@ -268,7 +268,7 @@ class ToyModel(torch.nn.Module):
         out = torch.baddbmm(self.b_final.unsqueeze(1), h, self.W)
         return out if self.variant == "linear" else torch.relu(out)
 
-    def loss(self, x: "torch.Tensor", per_instance: bool = False) -> "torch.Tensor":
+    def loss(self, x: torch.Tensor, per_instance: bool = False) -> torch.Tensor:
         """Importance-weighted reconstruction loss, mean over batch and features, summed
         over instances (or returned per instance, shape (n_instances,))."""
         err = self.importance.unsqueeze(1) * (x - self(x)) ** 2
@@ -346,7 +346,7 @@ class _AnalyticStep:
         self.imp = model.importance  # (I, n)
         self.uniform_importance = bool(torch.all(self.imp == self.imp.flatten()[0]))
 
-    def __call__(self, generator: Any, want_loss: bool) -> "np.ndarray | None":
+    def __call__(self, generator: Any, want_loss: bool) -> np.ndarray | None:
         model, B = self.model, self.B
         W, bias = model.W.detach(), model.b_final.detach()
         I, n = model.n_instances, model.n_features

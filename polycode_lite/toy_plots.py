@@ -12,11 +12,12 @@ Every helper returns a labelled matplotlib Figure (title, x and y labels), ready
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_wtw", "plot_features_2d", "plot_dimensionality", "plot_feature_dimensionality"]
+__all__ = ["plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw"]
 
 _FRACTION_LABELS = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "2/5", 3 / 8: "3/8"}
 

@@ -5,9 +5,18 @@ import pytest
 import torch
 
 from polycode_lite import toy
-from polycode_lite.toy import (ToyModel, dimensions_per_feature, evaluate_loss, feature_dimensionality,
-                               features_represented, importance_decay, interference,
-                               neuron_polysemanticity, sparsity_sweep, train_toy)
+from polycode_lite.toy import (
+    ToyModel,
+    dimensions_per_feature,
+    evaluate_loss,
+    feature_dimensionality,
+    features_represented,
+    importance_decay,
+    interference,
+    neuron_polysemanticity,
+    sparsity_sweep,
+    train_toy,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +176,7 @@ def test_dimensionality_sweep_has_half_plateau():
 
 
 def test_train_toy_history_and_autograd_agree():
-    kw = dict(n_features=8, n_hidden=3, n_instances=2, feature_probability=[1.0, 0.2], seed=1)
+    kw = {"n_features": 8, "n_hidden": 3, "n_instances": 2, "feature_probability": [1.0, 0.2], "seed": 1}
     a, b = ToyModel(**kw), ToyModel(**kw)
     ha = train_toy(a, steps=50, batch_size=64, log_every=10, progress=False)
     hb = train_toy(b, steps=50, batch_size=64, log_every=10, progress=False, method="autograd")
@@ -184,8 +193,12 @@ def test_plot_helpers_make_labelled_figures():
     import matplotlib.pyplot as plt
 
     from polycode_lite.results import check_figure
-    from polycode_lite.toy_plots import (plot_dimensionality, plot_feature_dimensionality,
-                                         plot_features_2d, plot_wtw)
+    from polycode_lite.toy_plots import (
+        plot_dimensionality,
+        plot_feature_dimensionality,
+        plot_features_2d,
+        plot_wtw,
+    )
 
     model = ToyModel(5, 2, 3, feature_probability=[1.0, 0.3, 0.05])
     x = np.array([1.0, 3.0, 10.0])
