@@ -30,6 +30,8 @@ th{background:#f2f2f2}
 .holds{background:#e3f6e3}.partly{background:#fff5d6}.fails{background:#fde2e2}
 .ok{color:#17702a;font-weight:600}.failed{color:#b00020;font-weight:600}
 .stale{color:#888;font-style:italic}
+table.claims{table-layout:fixed}
+table.claims td{overflow-wrap:anywhere}
 figure{display:inline-block;width:31%;margin:.5%;vertical-align:top}
 figure img{width:100%;border:1px solid #ddd}
 figcaption{font-size:.85em}
@@ -67,6 +69,21 @@ def _figures(results: Path) -> list[tuple[str, Path, str]]:
     return out
 
 
+def _find_figure(results: Path, notebook: str, figure: str | None) -> str | None:
+    """File name of a claim's figure under ``results``: the name as recorded, or the name
+    :func:`polycode_lite.results.show_figure` gives it (``<notebook>__<slug>.png``)."""
+    from .results import _slug
+
+    if not figure:
+        return None
+    stem = Path(figure).stem
+    for name in (Path(figure).name, f"{notebook}__{Path(figure).name}",
+                 f"{notebook}__{_slug(stem)}.png"):
+        if (results / name).is_file():
+            return name
+    return None
+
+
 def render_report(
     runs: Sequence[Any],
     out_dir: Path,
@@ -100,7 +117,10 @@ def render_report(
     else:
         counts = {v: sum(c.get("verdict") == v for c in claims) for v in _VERDICT_CLASS}
         parts.append("<p>" + ", ".join(f"{n} {_e(v)}" for v, n in counts.items()) + ".</p>")
-        parts.append("<table><tr><th>paper claim</th><th>notebook</th><th>expected</th>"
+        parts.append("<table class='claims'><colgroup><col style='width:27%'>"
+                     "<col style='width:13%'><col style='width:20%'><col style='width:27%'>"
+                     "<col style='width:8%'><col style='width:5%'></colgroup>"
+                     "<tr><th>paper claim</th><th>notebook</th><th>expected</th>"
                      "<th>measured (CI / tolerance)</th><th>verdict</th><th>figure</th></tr>")
         for c in claims:
             nb = c.get("notebook", "")
@@ -115,11 +135,11 @@ def render_report(
             elif not _run_field(run, "ok"):
                 stale = "<br><span class='stale'>(notebook failed in this run)</span>"
             fig_cell = ""
-            fig = c.get("figure")
-            if fig:
-                fig_path = out_dir / "results" / fig
-                fig_cell = (f"<a href='results/{_e(fig)}'>{_e(fig)}</a>" if fig_path.exists()
-                            else _e(fig))
+            fig = _find_figure(out_dir / "results", nb, c.get("figure"))
+            if fig is not None:
+                fig_cell = f"<a href='results/{_e(fig)}' title='{_e(fig)}'>figure</a>"
+            elif c.get("figure"):
+                fig_cell = _e(c.get("figure"))
             verdict = c.get("verdict", "")
             parts.append(
                 f"<tr class='{_VERDICT_CLASS.get(verdict, '')}'><td>{_e(c.get('claim'))}</td>"

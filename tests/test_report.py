@@ -149,3 +149,15 @@ def test_grading_a_submission_with_strict_checks(tmp_path: Path, monkeypatch, ca
     assert "00_hw.ipynb: FAILED in cell 4: AssertionError" in printed
     page = (tmp_path / "build" / "report.html").read_text()
     assert "case &#x27;gratings, d=1&#x27;: expected 3, got 2" in page
+
+
+def test_claim_figure_found_by_show_figure_name(tmp_path: Path) -> None:
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "07_lm__alpha-depth.png").write_bytes(b"png")
+    claims = [dict(notebook="07_lm", claim="c", measured="m", verdict="holds",
+                   figure="alpha_depth.png"),
+              dict(notebook="07_lm", claim="d", measured="m", verdict="holds",
+                   figure="missing.png")]
+    page = render_report([], tmp_path, True, claims, [])
+    assert "href='results/07_lm__alpha-depth.png'" in page
+    assert "missing.png" in page and "href='results/missing.png'" not in page
