@@ -161,7 +161,8 @@ class DeepDropoutNet(nn.Module):
         layers: list[nn.Module] = []
         width_in = config.in_dim
         for i in range(config.n_dense):
-            lin = nn.Linear(width_in, config.width)
+            with torch.random.fork_rng(devices=[]):  # default init is overwritten below
+                lin = nn.Linear(width_in, config.width)
             _glorot_(lin, gen)
             layers.append(nn.Sequential(lin, nn.Tanh()))
             width_in = config.width
@@ -169,7 +170,8 @@ class DeepDropoutNet(nn.Module):
                 layers.append(nn.Dropout(config.dropout))
                 if config.authors_scaling:
                     layers.append(Scale(1.0 - config.dropout))
-        out = nn.Linear(width_in, config.in_dim)
+        with torch.random.fork_rng(devices=[]):
+            out = nn.Linear(width_in, config.in_dim)
         _glorot_(out, gen)
         layers.append(out)
         self.layers = nn.ModuleList(layers)
@@ -498,13 +500,14 @@ class ShapesMLP(nn.Module):
 
         self.hidden = nn.Sequential()
         w = in_dim
-        for k, h in enumerate(widths, 1):
-            self.hidden.add_module(f"fc{k}", nn.Linear(w, h))
-            self.hidden.add_module(f"relu{k}", nn.ReLU())
-            self.hidden.add_module(f"drop{k}", nn.Dropout(dropout))
-            w = h
-        self.reg = nn.Linear(w, n_reg)
-        self.cls = nn.Linear(w, n_cls)
+        with torch.random.fork_rng(devices=[]):  # default init is overwritten below
+            for k, h in enumerate(widths, 1):
+                self.hidden.add_module(f"fc{k}", nn.Linear(w, h))
+                self.hidden.add_module(f"relu{k}", nn.ReLU())
+                self.hidden.add_module(f"drop{k}", nn.Dropout(dropout))
+                w = h
+            self.reg = nn.Linear(w, n_reg)
+            self.cls = nn.Linear(w, n_cls)
         reset_parameters(self, torch.Generator().manual_seed(int(seed)))
         self.n_layers = len(widths)
 
@@ -690,9 +693,11 @@ def _alpha_rows_for_layer(k: int, name: str, eval_act: torch.Tensor, act1: torch
             if w.size == rr.size and np.all(w > 0):
                 boots.append(fit_power_law(cb, ranks=(lo, hi), n_boot=2).alpha_plain)
         if len(boots) >= max(5, n_boot // 2):
-            row["ci_low"], row["ci_high"] = (float(np.quantile(boots, 0.025)),
-                                             float(np.quantile(boots, 0.975)))
-            row["note"] = f"CI: bootstrap over images ({len(boots)} resamples)"
+            # normal-approximation interval around the estimate: resampling with replacement
+            # duplicates images, which biases cvPCA's alpha, so percentile intervals drift
+            half = 1.96 * float(np.std(boots, ddof=1))
+            row["ci_low"], row["ci_high"] = row["alpha"] - half, row["alpha"] + half
+            row["note"] = f"CI: ±1.96 s.d. of {len(boots)} image-bootstrap fits"
         else:
             row["note"] = (f"CI: residual bootstrap (only {len(boots)} image resamples had a "
                            "positive spectrum in the window)")
@@ -725,18 +730,24 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     return pd.DataFrame(rows)
 
 
-def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0) -> Any:
+def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9) -> Any:
     """Least-squares slope dα/dD of alpha against the dropout rate, per (method, layer), with a
     95% CI from a parametric bootstrap: each measurement is redrawn from a normal with the s.d.
     implied by its own CI (width / 3.92), and, when several seeds exist, the seeds at each rate
-    are resampled too. Also Spearman's ρ of alpha with D. Returns a DataFrame: method, layer,
-    slope, ci_low, ci_high, spearman, rises (CI above 0), falls (CI below 0)."""
+    are resampled too. Also Spearman's ρ of alpha with D. Fits whose log-log r² is below
+    ``min_r2`` (not a power law: e.g. a layer collapsed to a few directions) are left out and
+    counted in ``n_excluded``. Returns a DataFrame: method, layer, slope, ci_low, ci_high,
+    spearman, rises (CI above 0), falls (CI below 0), n_points, n_excluded."""
     import pandas as pd
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(seed)
     out = []
-    for (method, layer), d in df.dropna(subset=["alpha"]).groupby(["method", "layer"]):
+    for (method, layer), d_all in df.groupby(["method", "layer"]):
+        d = d_all.dropna(subset=["alpha"])
+        if "r2" in d:
+            d = d[d["r2"] >= min_r2]
+        n_excluded = len(d_all) - len(d)
         D = d["dropout"].to_numpy(float)
         a = d["alpha"].to_numpy(float)
         sd = np.nan_to_num((d["ci_high"] - d["ci_low"]).to_numpy(float) / 3.92)
@@ -751,14 +762,17 @@ def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0) -> Any:
         lo, hi = float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
         rho = float(spearmanr(D, a).statistic) if np.unique(a).size > 1 else float("nan")
         out.append(dict(method=method, layer=int(layer), slope=slope, ci_low=lo, ci_high=hi,
-                        spearman=rho, rises=lo > 0, falls=hi < 0))
+                        spearman=rho, rises=lo > 0, falls=hi < 0, n_points=len(d),
+                        n_excluded=n_excluded))
     return pd.DataFrame(out)
 
 
-def alpha_table(df: Any) -> Any:
-    """Layer × dropout table of "α [lo, hi]" strings (mean over seeds; CI = mean of the
-    per-seed CI bounds when one seed, else the range of per-seed CI bounds), one block per
-    method. Returns a pandas DataFrame indexed by (method, layer), columns = dropout rates."""
+def alpha_table(df: Any, min_r2: float = 0.9) -> Any:
+    """Layer × dropout table of "α [lo, hi]" strings (mean over seeds; CI from the lowest to
+    the highest per-seed CI bound, so it covers seed-to-seed spread), one block per method.
+    A "*" marks cells where some fit has log-log r² < ``min_r2`` (not a power law); "n/a" where
+    no fit was possible (e.g. a cvPCA spectrum with too few positive values). Returns a pandas
+    DataFrame indexed by (method, layer), columns = dropout rates."""
     import pandas as pd
 
     rows = {}
@@ -768,6 +782,8 @@ def alpha_table(df: Any) -> Any:
         else:
             d = d.dropna(subset=["alpha"])
             cell = f"{d['alpha'].mean():.2f} [{d['ci_low'].min():.2f}, {d['ci_high'].max():.2f}]"
+            if "r2" in d and (d["r2"] < min_r2).any():
+                cell += " *"
         rows.setdefault((method, int(layer)), {})[f"D={p:g}"] = cell
     tab = pd.DataFrame.from_dict(rows, orient="index")
     tab.index = pd.MultiIndex.from_tuples(tab.index, names=["method", "layer"])

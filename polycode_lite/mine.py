@@ -363,7 +363,8 @@ def estimate_mutual_information(
         xt, xv = _std(xt, xv)
         zt, zv = _std(zt, zv)
 
-    net = StatisticsNetwork(xt.shape[1], zt.shape[1], tuple(cfg.hidden))
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's own init draws from the global RNG
+        net = StatisticsNetwork(xt.shape[1], zt.shape[1], tuple(cfg.hidden))
     reset_parameters(net, gen)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     val_perms = [torch.randperm(n_val, generator=gen) for _ in range(cfg.n_marginal_perms)]

@@ -194,3 +194,10 @@ def test_shipped_alpha_sweep_has_every_cell():
     assert sorted(df["dropout"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
     assert set(df["method"]) == {"eval_pca", "dropout_cvpca"}
     assert df.groupby(["method", "layer", "dropout"]).size().min() >= 1
+
+
+def test_building_networks_leaves_the_global_rng_alone():
+    state = torch.random.get_rng_state()
+    dn.DeepDropoutNet(seed=3)
+    dn.ShapesMLP(12, (8,), 2, 3, dropout=0.1, seed=3)
+    assert torch.equal(state, torch.random.get_rng_state())
