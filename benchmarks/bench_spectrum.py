@@ -117,7 +117,7 @@ def bench_bias(alphas, ratios, m: int, seeds: int) -> list[dict]:
             for s in range(seeds):
                 x = powerlaw_gaussian(n, m, alpha, seed=100 + s, rotate=False)
                 lam = eigenspectrum(x, kind="activations")
-                f = fit_power_law(lam, n_samples=n, n_features=m, seed=s)
+                f = fit_power_law(lam, n_samples=n, n_features=m, seed=s, n_boot=20)
                 plain.append(f.alpha_plain)
                 corr.append(f.alpha)
             rows.append(dict(alpha=alpha, n_over_m=ratio, m=m, n=n, window=list(f.ranks),
