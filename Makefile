@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: install run run-fast test test-all lab browser-deps clean
+.PHONY: install run run-fast test test-all test-browser lab student instructor browser-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ test: install browser-deps
 
 test-all: install browser-deps
 	$(PY) -m pytest
+
+test-browser: install browser-deps
+	$(PY) -m pytest -m browser tests/test_browser.py
+
+## Student handout (solutions removed) and instructor key (all solutions shown)
+student: install
+	$(VENV)/bin/polycode-lite student-notebooks --out build/student
+
+instructor: install
+	$(VENV)/bin/polycode-lite student-notebooks --mode instructor --out build/instructor
 
 lab: install
 	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --notebook-dir=notebooks
