@@ -47,8 +47,8 @@ def test_init_is_seeded_glorot():
     a, b, c = dn.DeepDropoutNet(seed=1), dn.DeepDropoutNet(seed=1), dn.DeepDropoutNet(seed=2)
     wa, wb, wc = (n.layers[6][0].weight for n in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
-    assert float(wa.abs().max()) <= math.sqrt(6 / 64) + 1e-6
-    assert float(a.layers[6][0].bias.abs().max()) == 0.0
+    assert float(wa.detach().abs().max()) <= math.sqrt(6 / 64) + 1e-6
+    assert float(a.layers[6][0].bias.detach().abs().max()) == 0.0
 
 
 def test_bad_settings_raise():
