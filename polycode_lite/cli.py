@@ -13,6 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("polycode_lite.reproduce", "run the notebook sequence headless and write build/"),
     "train-autoencoder": ("polycode_lite.train", "train ResNet autoencoders across dropout rates"),
     "language-spectra": ("polycode_lite.language", "alpha across depth of a language model"),
+    "dropout-experiments": ("polycode_lite.dropout_nets",
+                            "MI through a deep dropout net, and alpha against dropout"),
     "student-notebooks": ("polycode_lite.student", "write student (or instructor) notebook versions"),
 }
 
