@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import capacity
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
@@ -68,7 +70,8 @@ def gaussian_mi(rho: float, dim: int = 1) -> float:
         raise ValueError(f"rho must lie strictly between -1 and 1 (|rho|=1 has infinite MI), got {rho}.")
     if int(dim) < 1:
         raise ValueError(f"dim must be a positive integer, got {dim}.")
-    return -0.5 * int(dim) * math.log(1.0 - rho**2)
+    # a correlated pair is a Gaussian channel with SNR = ρ²/(1 − ρ²): ½ ln(1 + SNR) = −½ ln(1 − ρ²)
+    return int(dim) * float(capacity.gaussian_channel_mi(rho**2 / (1.0 - rho**2)))
 
 
 def sample_correlated_gaussian(
@@ -87,7 +90,7 @@ def dropout_channel_mi(p: float) -> float:
     I = (1 − p) · ln 2 nats (an erasure channel; PAPER.md §2.2, Theorem 3)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"the dropout probability p must lie in [0, 1], got {p}.")
-    return (1.0 - p) * math.log(2.0)
+    return float(capacity.erasure_channel_mi(p, input_entropy=math.log(2.0)))
 
 
 def sample_dropout_channel(n: int, p: float, dim: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +108,7 @@ def bsc_mi(p: float) -> float:
     I = ln 2 + p ln p + (1 − p) ln(1 − p) nats."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"the flip probability p must lie in [0, 1], got {p}.")
-    h = sum(-q * math.log(q) for q in (p, 1.0 - p) if q > 0)
-    return math.log(2.0) - h
+    return float(capacity.bsc_mi(p))
 
 
 def sample_bsc(n: int, p: float, dim: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
