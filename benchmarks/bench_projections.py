@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_of  # benchmarks/timing.py, next to this script
 
 from polycode_lite.projections import (
     energy_scaling_slope,
@@ -34,15 +35,6 @@ from polycode_lite.stimuli import power_law_circle_code
 
 OUT = Path(__file__).resolve().parent / "results"
 PAPER_REF = {1.5: 0.43, 2.0: -0.01, 2.5: -0.46, 3.0: -0.80, 3.5: -0.95, 4.0: -0.99}
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_projected_energy(T: int, m: int, n_proj: int) -> dict:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timing import best_of  # benchmarks/timing.py, next to this script
 
 from polycode_lite.spectrum import (
     CovarianceAccumulator,
@@ -32,15 +33,6 @@ from polycode_lite.spectrum import (
 )
 
 OUT = Path(__file__).resolve().parent / "results"
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_accumulator(n: int, m: int, batch: int) -> dict:
