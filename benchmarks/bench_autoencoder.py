@@ -22,9 +22,10 @@ from pathlib import Path
 
 import torch
 
-from polycode_lite import autoencoder_analysis as A
-from polycode_lite.models import ResNetAutoencoder, vae_loss
-from polycode_lite.train import TrainConfig, shipped_models
+from polycode_lite.experiments import autoencoder as A
+from polycode_lite.experiments.train import TrainConfig
+from polycode_lite.models.checkpoints import shipped_models
+from polycode_lite.models.resnet_vae import ResNetAutoencoder, vae_loss
 
 OUT = Path(__file__).resolve().parent / "results"
 

@@ -1,4 +1,4 @@
-"""Benchmarks of polycode_lite.language (issue 7). Prints a markdown table, writes
+"""Benchmarks of polycode_lite.experiments.language_depth (issue 7). Prints a markdown table, writes
 benchmarks/results/language.json.
 
 1. Hook + accumulation overhead: tokens/s of ``collect_covariances`` against a bare forward pass
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,14 @@ sys.path.insert(0, str(ROOT.parent))
 def bench_overhead(reps: int, n_windows: int = 64, batch: int = 16) -> list[dict]:
     import torch
 
-    from polycode_lite import language as L
+    from polycode_lite.data.corpus import load_documents, make_windows
+    from polycode_lite.experiments.covariance_collection import (
+        collect_covariances,
+    )
+    from polycode_lite.models.language_models import load_language_model
 
-    lm = L.load_language_model("minilm", device="cpu")
-    w = L.make_windows(lm, L.load_documents("pydoc"), window=64)
+    lm = load_language_model("minilm", device="cpu")
+    w = make_windows(lm, load_documents("pydoc"), window=64)
     w = w.subset(np.sort(np.random.default_rng(0).choice(len(w), n_windows, replace=False)))
     configs = {
         "bare forward": None,
@@ -60,7 +63,7 @@ def bench_overhead(reps: int, n_windows: int = 64, batch: int = 16) -> list[dict
             if cfg is None:
                 bare()
             else:
-                L.collect_covariances(lm, w, cfg[0], n_groups=1, batch_size=batch, dtype=cfg[1], progress=False)
+                collect_covariances(lm, w, cfg[0], n_groups=1, batch_size=batch, dtype=cfg[1], progress=False)
             times[name].append(time.perf_counter() - t0)
     base = np.median(times["bare forward"])
     n_tok = len(w) * w.length
@@ -75,8 +78,11 @@ def bench_overhead(reps: int, n_windows: int = 64, batch: int = 16) -> list[dict
 def bench_alpha(n_layers: int, width: int) -> dict:
     import torch
 
-    from polycode_lite import language as L
-    from polycode_lite.spectrum import CovarianceAccumulator
+    from polycode_lite.experiments.covariance_collection import (
+        GroupedCovariances,
+    )
+    from polycode_lite.experiments.language_depth import layer_alpha
+    from polycode_lite.science.covariance import CovarianceAccumulator
 
     g = torch.Generator().manual_seed(0)
     q, _ = torch.linalg.qr(torch.randn(width, width, generator=g))
@@ -89,9 +95,9 @@ def bench_alpha(n_layers: int, width: int) -> dict:
         acc = CovarianceAccumulator.from_state_dict(
             {"n": torch.tensor([n]), "mean": torch.zeros(width, dtype=torch.float64), "m2": cov * (n - 1)})
         del cov
-        grouped = L.GroupedCovariances({"blocks.0.mlp.post": [acc]}, [1], drop_first=4)
+        grouped = GroupedCovariances({"blocks.0.mlp.post": [acc]}, [1], drop_first=4)
         t0 = time.perf_counter()
-        s = L.layer_alpha(grouped, "blocks.0.mlp.post", n_boot=0)
+        s = layer_alpha(grouped, "blocks.0.mlp.post", n_boot=0)
         seconds.append(time.perf_counter() - t0)
         errors.append(abs(s.alpha - a))
         del grouped, acc
@@ -103,28 +109,33 @@ def bench_alpha(n_layers: int, width: int) -> dict:
 MEMORY_CHILD = r"""
 import json, resource, sys, numpy as np, torch
 from transformers import GPT2Config, GPT2Model
-from polycode_lite import language as L
+from polycode_lite.experiments.covariance_collection import GroupedCovariances, collect_covariances, peak_memory_estimate
+from polycode_lite.experiments.language_depth import layer_alpha
+from polycode_lite.data.corpus import load_documents, make_windows
+from polycode_lite.models.language_models import load_language_model
 torch.set_num_threads(1)
 d, layers, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 GPT2Model(GPT2Config(vocab_size=50257, n_positions=64, n_embd=d, n_layer=layers, n_head=4,
                      bos_token_id=50256, eos_token_id=50256)).save_pretrained(folder)
-lm = L.load_language_model(folder, device="cpu")
-w = L.make_windows(lm, L.load_documents("pydoc", max_documents=10), window=64, max_windows=48)
+lm = load_language_model(folder, device="cpu")
+w = make_windows(lm, load_documents("pydoc", max_documents=10), window=64, max_windows=48)
 with torch.no_grad():
     for b in w.batches(16):
         lm.model(**b)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 hooks = lm.hook_names()
-g = L.collect_covariances(lm, w, hooks, n_groups=1, batch_size=16, progress=False)
+g = collect_covariances(lm, w, hooks, n_groups=1, batch_size=16, progress=False)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-est = L.peak_memory_estimate(sum(p.numel() for p in lm.model.parameters()), [lm.width(h) for h in hooks],
+est = peak_memory_estimate(sum(p.numel() for p in lm.model.parameters()), [lm.width(h) for h in hooks],
                              16 * 60, d, layers)
 print(json.dumps(dict(measured_increase=after - before, estimate=est)))
 """
 
 
 def bench_memory(d: int = 384, layers: int = 6) -> dict:
-    from polycode_lite import language as L
+    from polycode_lite.experiments.covariance_collection import (
+        peak_memory_estimate,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(d), str(layers), tmp],
@@ -134,7 +145,7 @@ def bench_memory(d: int = 384, layers: int = 6) -> dict:
     # the weights and the forward pass were already resident before the measurement
     res["estimate_collection_only"] = est["accumulators"] + est["batch_cross_product"] + est["batch_copies"]
     res["ratio_measured_to_estimate"] = res["measured_increase"] / res["estimate_collection_only"]
-    xl = L.peak_memory_estimate(1_557_611_200, [6400] * 48 + [1600] * 48, 16 * 64, 1600, 48, weight_bytes=2)
+    xl = peak_memory_estimate(1_557_611_200, [6400] * 48 + [1600] * 48, 16 * 64, 1600, 48, weight_bytes=2)
     res["gpt2_xl_fp16_weights_all_layers_float64"] = xl
     res["tiny_model"] = dict(d_model=d, n_layers=layers, d_mlp=4 * d)
     return res

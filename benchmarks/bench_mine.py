@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from polycode_lite import mine
+from polycode_lite.science import mine
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Benchmarks of polycode_lite.projections (issue 4). Prints markdown tables and writes
+"""Benchmarks of polycode_lite.science.projections (issue 4). Prints markdown tables and writes
 benchmarks/results/projections.json.
 
     .venv/bin/python benchmarks/bench_projections.py [--quick]
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from timing import best_of  # benchmarks/timing.py, next to this script
 
-from polycode_lite.projections import (
+from polycode_lite.data.stimuli import power_law_circle_code
+from polycode_lite.science.projections import (
     energy_scaling_slope,
     path_energy,
     project,
@@ -31,7 +32,6 @@ from polycode_lite.projections import (
     random_projection,
     theoretical_energy_slope,
 )
-from polycode_lite.stimuli import power_law_circle_code
 
 OUT = Path(__file__).resolve().parent / "results"
 PAPER_REF = {1.5: 0.43, 2.0: -0.01, 2.5: -0.46, 3.0: -0.80, 3.5: -0.95, 4.0: -0.99}

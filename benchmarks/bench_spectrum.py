@@ -24,13 +24,9 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py, next to this script
 
-from polycode_lite.spectrum import (
-    CovarianceAccumulator,
-    eigenspectrum,
-    fit_power_law,
-    powerlaw_gaussian,
-    topk_eigenvalues,
-)
+from polycode_lite.science.covariance import CovarianceAccumulator
+from polycode_lite.science.eigen import eigenspectrum, topk_eigenvalues
+from polycode_lite.science.powerlaw import fit_power_law, powerlaw_gaussian
 
 OUT = Path(__file__).resolve().parent / "results"
 

@@ -7,7 +7,7 @@ Results are stored per torch thread count under "runs" in the JSON file.
 
 1. The dimensionality run (n=200 features, m=20 hidden, 20 instances, batch 1024, Adam lr 1e-3):
    the straightforward REFERENCE written below (two torch.rand calls of (batch, inst, feats) per
-   step, einsum forward, autograd, torch.optim.Adam) against polycode_lite.toy's analytic
+   step, einsum forward, autograd, torch.optim.Adam) against polycode_lite.models.toy's analytic
    trainer, plus the ablation "shared uniforms + autograd". Each variant runs ``--steps`` steps,
    interleaved in blocks of 10 so that all see the same machine load; the time for the real
    10,000-step run is EXTRAPOLATED from the per-step time (stated in the table).
@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polycode_lite.toy import ToyModel, _AnalyticStep, sparsity_sweep, train_toy
+from polycode_lite.models.toy import ToyModel, sparsity_sweep
+from polycode_lite.models.toy_training import _AnalyticStep, train_toy
 
 OUT = Path(__file__).resolve().parent / "results"
 

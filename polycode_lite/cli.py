@@ -10,12 +10,12 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "reproduce": ("polycode_lite.reproduce", "run the notebook sequence headless and write build/"),
-    "train-autoencoder": ("polycode_lite.train", "train ResNet autoencoders across dropout rates"),
-    "language-spectra": ("polycode_lite.language", "alpha across depth of a language model"),
-    "dropout-experiments": ("polycode_lite.dropout_nets",
+    "reproduce": ("polycode_lite.course.reproduce", "run the notebook sequence headless and write build/"),
+    "train-autoencoder": ("polycode_lite.experiments.train", "train ResNet autoencoders across dropout rates"),
+    "language-spectra": ("polycode_lite.experiments.language_depth", "alpha across depth of a language model"),
+    "dropout-experiments": ("polycode_lite.experiments.alpha_vs_dropout",
                             "MI through a deep dropout net, and alpha against dropout"),
-    "student-notebooks": ("polycode_lite.student", "write student (or instructor) notebook versions"),
+    "student-notebooks": ("polycode_lite.course.student", "write student (or instructor) notebook versions"),
 }
 
 

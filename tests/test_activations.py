@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_lite.activations import (
+from polycode_lite.models.hooks import (
     ActivationRecorder,
     accumulate_covariances,
     channel_features,

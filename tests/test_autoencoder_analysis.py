@@ -5,8 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_lite.activations import record_activations
-from polycode_lite.autoencoder_analysis import (
+from polycode_lite.experiments.autoencoder import (
     alpha_energy_table,
     alpha_table,
     dot_trajectories,
@@ -16,13 +15,15 @@ from polycode_lite.autoencoder_analysis import (
     set_dropout_only_train,
     trajectory_stats,
 )
-from polycode_lite.models import (
+from polycode_lite.models.hooks import record_activations
+from polycode_lite.models.resnet_vae import (
     ANALYSIS_LAYERS,
     AutoencoderConfig,
     ResNetAutoencoder,
     layer_features,
 )
-from polycode_lite.spectrum import eigenspectrum, fit_power_law
+from polycode_lite.science.eigen import eigenspectrum
+from polycode_lite.science.powerlaw import fit_power_law
 
 SMALL = AutoencoderConfig(name="small", image_size=16, widths=(12, 12, 16, 16), fc_hidden=24,
                           latent_dim=12, decoder_channels=(8, 4, 4, 3))

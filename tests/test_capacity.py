@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from polycode_lite import capacity as cap
+from polycode_lite.science import capacity as cap
 
 INV_DENSITY = np.array([1, 2, 5, 10, 20, 100, 1000], dtype=float)
 S_TABLE = 1 - 1 / INV_DENSITY

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from polycode_lite.datasets import FACTOR_NAMES, INTRINSIC_DIM, ShapesDataset, make_shapes, render_shapes
+from polycode_lite.data.shapes import (
+    FACTOR_NAMES,
+    INTRINSIC_DIM,
+    ShapesDataset,
+    make_shapes,
+    render_shapes,
+)
 
 
 def test_shapes_deterministic_and_in_range():

@@ -13,13 +13,15 @@ torch = pytest.importorskip("torch")
 
 WORKER = textwrap.dedent('''
     import sys, numpy as np, torch, torch.distributed as dist
-    from polycode_lite import language as L
+    from polycode_lite.experiments.covariance_collection import collect_covariances
+    from polycode_lite.data.corpus import load_documents, make_windows
+    from polycode_lite.models.language_models import load_language_model
     model_dir, out = sys.argv[1], sys.argv[2]
     dist.init_process_group("gloo")
-    lm = L.load_language_model(model_dir, device="cpu")
-    w = L.make_windows(lm, L.load_documents("pydoc", max_documents=8, seed=2), window=32, max_windows=40)
+    lm = load_language_model(model_dir, device="cpu")
+    w = make_windows(lm, load_documents("pydoc", max_documents=8, seed=2), window=32, max_windows=40)
     hooks = lm.hook_names()
-    g = L.collect_covariances(lm, w, hooks, n_groups=3, drop_first=4, progress=False)
+    g = collect_covariances(lm, w, hooks, n_groups=3, drop_first=4, progress=False)
     if dist.get_rank() == 0:
         arrays = {}
         for h in hooks:
@@ -36,7 +38,9 @@ WORKER = textwrap.dedent('''
 def test_two_gloo_processes_equal_one_process(tmp_path):
     from transformers import GPT2Config, GPT2Model
 
-    from polycode_lite import language as L
+    from polycode_lite.data.corpus import load_documents, make_windows
+    from polycode_lite.experiments.covariance_collection import collect_covariances
+    from polycode_lite.models.language_models import load_language_model
 
     torch.manual_seed(0)
     model_dir = tmp_path / "tiny"
@@ -53,9 +57,9 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     merged = np.load(out)
 
-    lm = L.load_language_model(str(model_dir), device="cpu")
-    w = L.make_windows(lm, L.load_documents("pydoc", max_documents=8, seed=2), window=32, max_windows=40)
-    single = L.collect_covariances(lm, w, lm.hook_names(), n_groups=3, drop_first=4, progress=False)
+    lm = load_language_model(str(model_dir), device="cpu")
+    w = make_windows(lm, load_documents("pydoc", max_documents=8, seed=2), window=32, max_windows=40)
+    single = collect_covariances(lm, w, lm.hook_names(), n_groups=3, drop_first=4, progress=False)
     # both ranks really had work: documents are sharded by index
     assert len(set(w.doc_ids % 2)) == 2
     for h in lm.hook_names():

@@ -6,22 +6,44 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch import nn
 
-from polycode_lite import dropout_nets as dn
-from polycode_lite.mine import MINEConfig
+from polycode_lite.experiments.alpha_vs_dropout import (
+    AlphaSweepConfig,
+    alpha_by_layer,
+    alpha_table,
+    alpha_trend,
+    load_shipped,
+    shapes_targets,
+    train_shapes_mlp,
+)
+from polycode_lite.experiments.mi_depth import (
+    NECESSARY_INFORMATION_NATS,
+    DepthResult,
+    IdentityTraining,
+    capacity_line_nats,
+    layer_mutual_information,
+    train_identity,
+)
+from polycode_lite.models.deep_dropout import (
+    DeepDropoutNet,
+    DeepNetConfig,
+    ShapesMLP,
+    first_stochastic_layer,
+    keras_layer_kind,
+)
+from polycode_lite.science.mine import MINEConfig
 
 
 # -- architecture ------------------------------------------------------------------------
 def test_layer_list_mirrors_keras():
-    net = dn.DeepDropoutNet()
+    net = DeepDropoutNet()
     assert len(net.layers) == 61  # 40 dense + 10 dropout + 10 scale + output
-    assert dn.first_stochastic_layer(net) == 4
-    assert dn.keras_layer_kind(net, 3) == "dense (last before dropout)"
-    assert dn.keras_layer_kind(net, 4) == "dropout"
-    assert dn.keras_layer_kind(net, 5) == "scale"
-    assert dn.keras_layer_kind(net, 6) == "dense (first after dropout)"
-    assert dn.keras_layer_kind(net, 60) == "output"
+    assert first_stochastic_layer(net) == 4
+    assert keras_layer_kind(net, 3) == "dense (last before dropout)"
+    assert keras_layer_kind(net, 4) == "dropout"
+    assert keras_layer_kind(net, 5) == "scale"
+    assert keras_layer_kind(net, 6) == "dense (first after dropout)"
+    assert keras_layer_kind(net, 60) == "output"
     # every authors' plotted layer 3, 6, ..., 60 is a dense layer
     assert all(l in net.dense_indices() for l in range(3, 61, 3))
     n_params = sum(p.numel() for p in net.parameters())
@@ -29,7 +51,7 @@ def test_layer_list_mirrors_keras():
 
 
 def test_dropout_is_not_inverted_like_the_authors():
-    net = dn.DeepDropoutNet()
+    net = DeepDropoutNet()
     h = torch.ones(2000, 32)
     drop, scale = net.layers[4], net.layers[5]
     net.train()
@@ -39,12 +61,12 @@ def test_dropout_is_not_inverted_like_the_authors():
     assert float((out == 0).float().mean()) == pytest.approx(0.2, abs=0.02)
     net.eval()
     assert torch.allclose(scale(drop(h)), 0.8 * h)
-    inverted = dn.DeepDropoutNet(dn.DeepNetConfig(authors_scaling=False))
+    inverted = DeepDropoutNet(DeepNetConfig(authors_scaling=False))
     assert len(inverted.layers) == 51
 
 
 def test_init_is_seeded_glorot():
-    a, b, c = dn.DeepDropoutNet(seed=1), dn.DeepDropoutNet(seed=1), dn.DeepDropoutNet(seed=2)
+    a, b, c = DeepDropoutNet(seed=1), DeepDropoutNet(seed=1), DeepDropoutNet(seed=2)
     wa, wb, wc = (n.layers[6][0].weight for n in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
     assert float(wa.detach().abs().max()) <= math.sqrt(6 / 64) + 1e-6
@@ -53,16 +75,16 @@ def test_init_is_seeded_glorot():
 
 def test_bad_settings_raise():
     with pytest.raises(ValueError, match="dropout"):
-        dn.DeepNetConfig(dropout=1.0)
+        DeepNetConfig(dropout=1.0)
     with pytest.raises(ValueError, match="upto"):
-        dn.DeepDropoutNet()(torch.zeros(1, 3), upto=99)
+        DeepDropoutNet()(torch.zeros(1, 3), upto=99)
     with pytest.raises(ValueError, match="outside"):
-        dn.layer_mutual_information(dn.DeepDropoutNet(), [70], n_samples=100)
+        layer_mutual_information(DeepDropoutNet(), [70], n_samples=100)
 
 
 def test_identity_training_learns():
-    net = dn.DeepDropoutNet(dn.DeepNetConfig(n_dense=8, width=16), seed=0)
-    hist = dn.train_identity(net, dn.IdentityTraining(n_samples=6000, epochs=2, batch_size=50),
+    net = DeepDropoutNet(DeepNetConfig(n_dense=8, width=16), seed=0)
+    hist = train_identity(net, IdentityTraining(n_samples=6000, epochs=2, batch_size=50),
                              progress=False)
     # predicting 0 gives MSE 1/3 for U[-1, 1] inputs
     assert hist["val_mse"][-1] < 0.15
@@ -71,19 +93,19 @@ def test_identity_training_learns():
 
 def test_untrained_deep_net_loses_information_with_depth():
     """Untrained 40-layer dropout net: information decays below 3 ln 2 by the output."""
-    net = dn.DeepDropoutNet(seed=45)
-    rows = dn.layer_mutual_information(
+    net = DeepDropoutNet(seed=45)
+    rows = layer_mutual_information(
         net, [3, 12, 60], n_samples=4000,
         mine=MINEConfig(steps=300, batch_size=256, eval_every=20), seed=0, progress=False)
     by = {r["layer"]: r for r in rows}
     assert by[3]["deterministic"] and not by[12]["deterministic"]
-    assert by[60]["mi"] < dn.NECESSARY_INFORMATION_NATS
+    assert by[60]["mi"] < NECESSARY_INFORMATION_NATS
     assert by[12]["mi"] > by[60]["mi"] + 0.5
 
 
 def test_capacity_line():
-    assert dn.capacity_line_nats(32, 0.2) == pytest.approx(0.8 * 32 * math.log(2))
-    assert dn.NECESSARY_INFORMATION_NATS == pytest.approx(2.079, abs=1e-3)
+    assert capacity_line_nats(32, 0.2) == pytest.approx(0.8 * 32 * math.log(2))
+    assert NECESSARY_INFORMATION_NATS == pytest.approx(2.079, abs=1e-3)
 
 
 # -- result object -----------------------------------------------------------------------
@@ -95,7 +117,7 @@ def _fake_result(trained_last=2.5, untrained_6=3.0):
             for l, v in vals.items():
                 rows.append(dict(model=model, trial=trial, layer=l, kind="dense",
                                  deterministic=l < 4, mi=v + 0.01 * trial, mi_sd=0.01))
-    return dn.DepthResult(rows=rows, history={"epoch": [1]}, config={"net": {"width": 32}})
+    return DepthResult(rows=rows, history={"epoch": [1]}, config={"net": {"width": 32}})
 
 
 def test_depth_result_checks_and_json(tmp_path):
@@ -107,7 +129,7 @@ def test_depth_result_checks_and_json(tmp_path):
     bad = _fake_result(trained_last=1.5, untrained_6=3.5).checks()
     assert not bad["trained_above_untrained"] and not bad["trained_last_above_necessary"]
     assert bad["worst_layer"] == 6
-    assert dn.DepthResult.from_json(res.to_json(tmp_path / "r.json")).rows == res.rows
+    assert DepthResult.from_json(res.to_json(tmp_path / "r.json")).rows == res.rows
     s = res.summary()
     assert set(s.columns) >= {"model", "layer", "mean", "sd"}
 
@@ -116,7 +138,7 @@ def test_depth_plot_is_labelled():
     import matplotlib
 
     matplotlib.use("Agg")
-    from polycode_lite.results import check_figure
+    from polycode_lite.course.claims import check_figure
 
     ax = _fake_result().plot()
     assert check_figure(ax.figure) == []
@@ -124,45 +146,45 @@ def test_depth_plot_is_labelled():
 
 def test_shipped_depth_result_reproduces_the_figure_qualitatively():
     """The shipped CPU-scale run (data/dropout/depth_cpu.json) reproduces the authors' figure."""
-    res = dn.load_shipped("depth_cpu")
+    res = load_shipped("depth_cpu")
     c = res.checks()
     past_first_block = {l: m for l, m in c["margins"].items() if l >= 12}
     assert all(m > 0 for m in past_first_block.values()), c["margins"]
-    assert c["trained_last"] > dn.NECESSARY_INFORMATION_NATS
-    assert c["untrained_last"] < dn.NECESSARY_INFORMATION_NATS
+    assert c["trained_last"] > NECESSARY_INFORMATION_NATS
+    assert c["untrained_last"] < NECESSARY_INFORMATION_NATS
 
 
 def test_load_shipped_names_the_command():
-    with pytest.raises(FileNotFoundError, match="python -m polycode_lite.dropout_nets"):
-        dn.load_shipped("depth_nonexistent")
+    with pytest.raises(FileNotFoundError, match="python -m polycode_lite.experiments.alpha_vs_dropout"):
+        load_shipped("depth_nonexistent")
 
 
 # -- alpha against dropout -----------------------------------------------------------------
 def test_shapes_targets_and_mlp_shapes():
-    from polycode_lite.datasets import make_shapes
+    from polycode_lite.data.shapes import make_shapes
 
     imgs, f = make_shapes(64, seed=0)
-    y, c = dn.shapes_targets(f)
+    y, c = shapes_targets(f)
     assert y.shape == (64, 11) and c.shape == (64,)
     assert np.allclose(y.mean(0), 0, atol=1e-5) and np.allclose(y.std(0), 1, atol=1e-4)
-    net = dn.ShapesMLP(3 * 32 * 32, (32, 16), 11, 3, dropout=0.5)
+    net = ShapesMLP(3 * 32 * 32, (32, 16), 11, 3, dropout=0.5)
     assert net.layer_names() == ["hidden.drop1", "hidden.drop2"]
     r, k = net(torch.from_numpy(imgs))
     assert r.shape == (64, 11) and k.shape == (64, 3)
     with pytest.raises(ValueError, match="dropout"):
-        dn.ShapesMLP(10, (4,), 1, 3, dropout=1.0)
+        ShapesMLP(10, (4,), 1, 3, dropout=1.0)
 
 
 def test_alpha_by_layer_two_methods_on_a_small_trained_net():
-    from polycode_lite.datasets import make_shapes
+    from polycode_lite.data.shapes import make_shapes
 
-    cfg = dn.AlphaSweepConfig(widths=(64, 64), n_train=600, epochs=2, batch_size=64)
+    cfg = AlphaSweepConfig(widths=(64, 64), n_train=600, epochs=2, batch_size=64)
     imgs, f = make_shapes(600, seed=1)
-    net, hist = dn.train_shapes_mlp(imgs, f, 0.3, cfg, seed=0, progress=False)
+    net, hist = train_shapes_mlp(imgs, f, 0.3, cfg, seed=0, progress=False)
     assert hist["loss"][-1] < hist["loss"][0]
     eval_imgs, _ = make_shapes(400, seed=2)
     state = torch.random.get_rng_state()
-    rows = dn.alpha_by_layer(net, eval_imgs, n_boot=5, seed=0)
+    rows = alpha_by_layer(net, eval_imgs, n_boot=5, seed=0)
     assert torch.equal(state, torch.random.get_rng_state())  # masks drawn from a forked RNG
     assert [(r["layer"], r["method"]) for r in rows] == [
         (1, "eval_pca"), (1, "dropout_cvpca"), (2, "eval_pca"), (2, "dropout_cvpca")]
@@ -181,16 +203,16 @@ def test_alpha_trend_and_table_on_synthetic_rows():
             rows.append(dict(dropout=p, seed=seed, layer=2, method="eval_pca",
                              alpha=2.0 - p, ci_low=1.95 - p, ci_high=2.05 - p))
     df = pd.DataFrame(rows)
-    tr = dn.alpha_trend(df, n_boot=300).set_index("layer")
+    tr = alpha_trend(df, n_boot=300).set_index("layer")
     assert tr.loc[1, "slope"] == pytest.approx(1.0, abs=0.02) and tr.loc[1, "rises"]
     assert tr.loc[2, "slope"] == pytest.approx(-1.0, abs=0.01) and tr.loc[2, "falls"]
-    tab = dn.alpha_table(df)
+    tab = alpha_table(df)
     assert list(tab.columns) == ["D=0", "D=0.2", "D=0.4", "D=0.6", "D=0.8"]
     assert tab.loc[("eval_pca", 1), "D=0.2"] == "1.21 [1.15, 1.25]"
 
 
 def test_shipped_alpha_sweep_has_every_cell():
-    df = dn.load_shipped("alpha_full")
+    df = load_shipped("alpha_full")
     assert sorted(df["dropout"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
     assert set(df["method"]) == {"eval_pca", "dropout_cvpca"}
     assert df.groupby(["method", "layer", "dropout"]).size().min() >= 1
@@ -198,6 +220,6 @@ def test_shipped_alpha_sweep_has_every_cell():
 
 def test_building_networks_leaves_the_global_rng_alone():
     state = torch.random.get_rng_state()
-    dn.DeepDropoutNet(seed=3)
-    dn.ShapesMLP(12, (8,), 2, 3, dropout=0.1, seed=3)
+    DeepDropoutNet(seed=3)
+    ShapesMLP(12, (8,), 2, 3, dropout=0.1, seed=3)
     assert torch.equal(state, torch.random.get_rng_state())

@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from polycode_lite.exercises import Case, Exercise, all_exercises, check, get, register
+from polycode_lite.course.exercises import Case, Exercise, all_exercises, check, get, register
 
 EXERCISES = all_exercises()
 IDS = [ex.id for ex in EXERCISES]

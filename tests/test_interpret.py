@@ -1,4 +1,4 @@
-"""Tests of polycode_lite.interpret: 0-10 scale, pooled correlation scoring, simulators, directions."""
+"""Tests of polycode_lite.experiments.pseudo_neurons: 0-10 scale, pooled correlation scoring, simulators, directions."""
 
 from __future__ import annotations
 
@@ -7,40 +7,61 @@ import math
 import numpy as np
 import pytest
 
-from polycode_lite import interpret as I
+from polycode_lite.experiments.explanation_scoring import (
+    ActivationRecord,
+    BigramSimulator,
+    LinearProbeSimulator,
+    PromptSimulator,
+    Simulator,
+    TokenLookupSimulator,
+    correlation_score,
+    expected_value_from_logprobs,
+    normalize_activations,
+    score_simulation,
+)
+from polycode_lite.experiments.pseudo_neurons import (
+    compare_kinds,
+    direction_traces,
+    make_directions,
+    make_records,
+    path_action,
+    random_unit_directions,
+    run_comparison,
+    select_min_action,
+)
 
 
 def rec(tokens, acts, ids=None):
     ids = np.arange(len(tokens)) if ids is None else np.asarray(ids)
-    return I.ActivationRecord(tuple(tokens), ids, np.asarray(acts, dtype=float))
+    return ActivationRecord(tuple(tokens), ids, np.asarray(acts, dtype=float))
 
 
 # -- scale and score --------------------------------------------------------------------------
 def test_normalize_activations_matches_openai_rule():
-    got = I.normalize_activations([-1.0, 0.0, 0.05, 0.5, 0.99, 1.0, 2.0], 1.0)
+    got = normalize_activations([-1.0, 0.0, 0.05, 0.5, 0.99, 1.0, 2.0], 1.0)
     np.testing.assert_array_equal(got, [0, 0, 0, 5, 9, 10, 10])
-    np.testing.assert_array_equal(I.normalize_activations([1.0, -2.0], 0.0), [0, 0])
+    np.testing.assert_array_equal(normalize_activations([1.0, -2.0], 0.0), [0, 0])
 
 
 def test_correlation_score_hand_computed():
     # t = [1,2,3], p = [1,3,2]: centred [-1,0,1] and [-1,1,0] -> 1 / sqrt(2*2) = 0.5
-    assert I.correlation_score([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
-    assert math.isnan(I.correlation_score([1, 2, 3], [4, 4, 4]))
+    assert correlation_score([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
+    assert math.isnan(correlation_score([1, 2, 3], [4, 4, 4]))
     with pytest.raises(ValueError, match="length"):
-        I.correlation_score([1, 2], [1, 2, 3])
+        correlation_score([1, 2], [1, 2, 3])
 
 
 def test_scores_are_pooled_over_records_not_averaged():
     # per record: corr +1 and corr -1 (mean 0); pooled t=[0,1,2,3], p=[0,1,3,2]:
     # centred t = [-1.5,-.5,.5,1.5], p = [-1.5,-.5,1.5,.5] -> 4.0 / 5.0 = 0.8
     records = [rec("ab", [0, 1]), rec("cd", [2, 3])]
-    assert I.score_simulation(records, [[0, 1], [3, 2]]) == pytest.approx(0.8)
+    assert score_simulation(records, [[0, 1], [3, 2]]) == pytest.approx(0.8)
 
 
 def test_expected_value_from_logprobs():
     lp = {"3": math.log(0.5), " 5": math.log(0.25), "cat": math.log(0.25)}
-    assert I.expected_value_from_logprobs(lp) == pytest.approx((2 * 3 + 5) / 3)
-    assert I.expected_value_from_logprobs({"x": 0.0}) == 0.0
+    assert expected_value_from_logprobs(lp) == pytest.approx((2 * 3 + 5) / 3)
+    assert expected_value_from_logprobs({"x": 0.0}) == 0.0
 
 
 # -- simulators ---------------------------------------------------------------------------------
@@ -56,7 +77,7 @@ def _cat_records(n=6, seed=0):
 
 
 def test_token_lookup_simulator_explains_a_token_detector():
-    sim = I.TokenLookupSimulator()
+    sim = TokenLookupSimulator()
     expl = sim.explain(_cat_records(seed=0))
     assert expl.text.startswith("tokens: 'cat'")
     assert sim.score(expl, _cat_records(seed=1)) > 0.95
@@ -75,7 +96,7 @@ def test_bigram_simulator_uses_the_previous_token():
         return out
 
     train, test = records(1), records(2)
-    uni, big = I.TokenLookupSimulator(), I.BigramSimulator()
+    uni, big = TokenLookupSimulator(), BigramSimulator()
     s_uni = uni.score(uni.explain(train), test)
     s_big = big.score(big.explain(train), test)
     assert s_big > 0.99 and s_big > s_uni + 0.2
@@ -96,7 +117,7 @@ def test_linear_probe_simulator_recovers_a_linear_readout():
             out.append(rec([str(i) for i in ids], np.maximum(emb[ids] @ w, 0), ids))
         return out
 
-    sim = I.LinearProbeSimulator(emb, ridge=1.0, use_previous=False)
+    sim = LinearProbeSimulator(emb, ridge=1.0, use_previous=False)
     assert sim.score(sim.explain(records(1)), records(2)) > 0.85
 
 
@@ -111,8 +132,8 @@ def test_simulator_interface_with_a_fake_llm():
         prompts["simulate"] = prompt
         return [{"10": 0.0} if "cat" in t else {"0": -0.1, "1": -2.5} for t in tokens]
 
-    sim = I.PromptSimulator(complete, token_logprobs)
-    assert isinstance(sim, I.Simulator)
+    sim = PromptSimulator(complete, token_logprobs)
+    assert isinstance(sim, Simulator)
     train = _cat_records(seed=0)
     expl = sim.explain(train)
     assert expl.text == "the word cat"
@@ -125,7 +146,7 @@ def test_simulator_interface_with_a_fake_llm():
         return [{"0": 0.0}]
 
     with pytest.raises(ValueError, match="positions"):
-        I.PromptSimulator(complete, broken).simulate(expl, ["a", "b"])
+        PromptSimulator(complete, broken).simulate(expl, ["a", "b"])
 
 
 # -- directions and records ----------------------------------------------------------------------
@@ -135,23 +156,23 @@ def test_path_action_and_min_action_selection():
     smooth = np.sin(t)[None, :, None].repeat(5, 0)
     noise = rng.standard_normal((5, 64, 3))
     traces = np.concatenate([noise[:, :, :1], smooth, noise[:, :, 1:]], axis=2)  # candidate 1 is smooth
-    act = I.path_action(traces)
+    act = path_action(traces)
     assert act[1] == pytest.approx(1 - np.cos(t[1]), rel=0.05) and np.all(act[[0, 2, 3]] > 0.5)
     cands = np.eye(4)
-    pick, pick_act, _ = I.select_min_action(cands, traces, 1)
+    pick, pick_act, _ = select_min_action(cands, traces, 1)
     assert list(pick) == [1] and pick_act[0] == act[1]
     with pytest.raises(ValueError):
-        I.select_min_action(cands, traces, 5)
+        select_min_action(cands, traces, 5)
 
 
 def test_make_directions_and_random_units():
-    dirs, cands = I.make_directions(40, n_neurons=5, n_random=3, n_min_action=2, pool_size=4, seed=0)
+    dirs, cands = make_directions(40, n_neurons=5, n_random=3, n_min_action=2, pool_size=4, seed=0)
     kinds = [d.kind for d in dirs]
     assert kinds.count("neuron") == 5 and kinds.count("random") == 6  # random: both signs
     assert cands.shape == (8, 40)
-    np.testing.assert_allclose(np.linalg.norm(I.random_unit_directions(40, 7, seed=1), axis=1), 1.0)
+    np.testing.assert_allclose(np.linalg.norm(random_unit_directions(40, 7, seed=1), axis=1), 1.0)
     with pytest.raises(ValueError, match="exceeds"):
-        I.make_directions(4, n_neurons=5)
+        make_directions(4, n_neurons=5)
 
 
 def test_make_records_splits_top_and_random():
@@ -159,7 +180,7 @@ def test_make_records_splits_top_and_random():
     trace = rng.standard_normal((30, 10))
     trace[np.arange(30), 0] = np.arange(30)  # window i has max activation i
     ids = rng.integers(0, 100, (30, 10))
-    rs = I.make_records(trace, ids, lambda x: [str(i) for i in x], n_top=6, n_random=4, seed=0)
+    rs = make_records(trace, ids, lambda x: [str(i) for i in x], n_top=6, n_random=4, seed=0)
     tops = [r.activations.max() for r in rs.explain_top + rs.score_top]
     assert sorted(tops, reverse=True) == [29, 28, 27, 26, 25, 24]
     assert [r.activations.max() for r in rs.explain_top] == [29, 27, 25]
@@ -167,7 +188,7 @@ def test_make_records_splits_top_and_random():
     assert all(r.activations.max() < 24 for r in rs.explain_random + rs.score_random)
     assert rs.max_activation == 29
     with pytest.raises(ValueError, match="too few"):
-        I.make_records(trace, ids, str, n_top=20, n_random=20)
+        make_records(trace, ids, str, n_top=20, n_random=20)
 
 
 def test_compare_kinds_bootstrap_and_nan_handling():
@@ -175,7 +196,7 @@ def test_compare_kinds_bootstrap_and_nan_handling():
 
     df = pd.DataFrame(dict(hook="h", simulator="s", kind=["neuron"] * 5 + ["random"] * 4,
                            score=[0.5, 0.6, 0.7, 0.6, np.nan, 0.1, 0.2, 0.1, 0.2]))
-    out = I.compare_kinds(df, n_boot=200, seed=0).set_index("kind")
+    out = compare_kinds(df, n_boot=200, seed=0).set_index("kind")
     assert out.loc["neuron", "mean"] == pytest.approx(0.48) and out.loc["neuron", "n_nan"] == 1
     assert out.loc["random", "diff_vs_neuron"] == pytest.approx(0.15 - 0.48)
     assert out.loc["random", "diff_ci_high"] < 0
@@ -185,15 +206,16 @@ def test_run_comparison_end_to_end_on_tiny_gpt2(tmp_path):
     torch = pytest.importorskip("torch")
     from transformers import GPT2Config, GPT2Model
 
-    from polycode_lite import language as L
+    from polycode_lite.data.corpus import load_documents, make_windows
+    from polycode_lite.models.language_models import load_language_model
 
     torch.manual_seed(0)
     GPT2Model(GPT2Config(vocab_size=50257, n_positions=32, n_embd=16, n_layer=1, n_head=2,
                          bos_token_id=50256, eos_token_id=50256)).save_pretrained(tmp_path)
-    lm = L.load_language_model(str(tmp_path), device="cpu")
-    windows = L.make_windows(lm, L.load_documents("pydoc", max_documents=6), window=32, max_windows=40)
+    lm = load_language_model(str(tmp_path), device="cpu")
+    windows = make_windows(lm, load_documents("pydoc", max_documents=6), window=32, max_windows=40)
     hooks = ["blocks.0.mlp.post"]
-    df = I.run_comparison(lm, windows, hooks, n_neurons=3, n_random=2, n_min_action=2, pool_size=4,
+    df = run_comparison(lm, windows, hooks, n_neurons=3, n_random=2, n_min_action=2, pool_size=4,
                           n_top=10, n_records_random=10, progress=False)
     assert set(df.kind) == {"neuron", "random", "min-action"}
     assert set(df.simulator) == {"token lookup", "bigram", "linear probe"}
@@ -201,11 +223,11 @@ def test_run_comparison_end_to_end_on_tiny_gpt2(tmp_path):
     ok = df.score.dropna()
     assert ((ok >= -1) & (ok <= 1)).all() and len(ok) > len(df) // 2
     # directions are traced from the real hook: a neuron's trace equals the hooked activation
-    from polycode_lite.activations import record_activations
+    from polycode_lite.models.hooks import record_activations
 
-    tr = I.direction_traces(lm, windows.subset(slice(0, 4)), {hooks[0]: np.eye(64)[:2]}, drop_first=4)[hooks[0]]
+    tr = direction_traces(lm, windows.subset(slice(0, 4)), {hooks[0]: np.eye(64)[:2]}, drop_first=4)[hooks[0]]
     acts = record_activations(lm.model, {"input_ids": torch.as_tensor(windows.input_ids[:4])},
                               lm.modules(hooks))[hooks[0]]
     np.testing.assert_allclose(tr, acts[:, 4:, :2].numpy(), rtol=1e-5, atol=1e-6)
-    summary = I.compare_kinds(df, n_boot=50)
+    summary = compare_kinds(df, n_boot=50)
     assert {"mean", "ci_low", "ci_high", "diff_vs_neuron"} <= set(summary.columns)

@@ -1,4 +1,4 @@
-"""Tests of polycode_lite.language: offline loading, hook names, windows, streaming covariances, alpha."""
+"""Tests of polycode_lite.experiments.language_depth: offline loading, hook names, windows, streaming covariances, alpha."""
 
 from __future__ import annotations
 
@@ -11,9 +11,27 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from polycode_lite import language as L  # noqa: E402
-from polycode_lite.activations import record_activations  # noqa: E402
-from polycode_lite.spectrum import CovarianceAccumulator, powerlaw_gaussian  # noqa: E402
+from polycode_lite.data.corpus import load_documents, make_windows, pydoc_documents
+from polycode_lite.experiments.covariance_collection import (
+    GroupedCovariances,
+    accumulator_bytes,
+    assign_groups,
+    collect_covariances,
+    peak_memory_estimate,
+    window_features,
+)
+from polycode_lite.experiments.language_depth import cli_main, layer_alpha
+from polycode_lite.models.hooks import record_activations  # noqa: E402
+from polycode_lite.models.language_models import (
+    EMBEDDED_MODEL,
+    ModelNotAvailableError,
+    embedded_model_dir,
+    load_gpt2_tokenizer,
+    load_language_model,
+    parse_layers,
+)
+from polycode_lite.science.covariance import CovarianceAccumulator
+from polycode_lite.science.powerlaw import powerlaw_gaussian  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
 transformers.utils.logging.set_verbosity_error()
@@ -35,13 +53,13 @@ def tiny_gpt2_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_gpt2_dir):
-    return L.load_language_model(str(tiny_gpt2_dir[0]), device="cpu")
+    return load_language_model(str(tiny_gpt2_dir[0]), device="cpu")
 
 
 @pytest.fixture(scope="module")
 def tiny_windows(tiny_lm):
-    docs = L.load_documents("pydoc", max_documents=12, seed=1)
-    return L.make_windows(tiny_lm, docs, window=32, max_windows=60, seed=0)
+    docs = load_documents("pydoc", max_documents=12, seed=1)
+    return make_windows(tiny_lm, docs, window=32, max_windows=60, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +72,15 @@ def tiny_bert_lm(tmp_path_factory):
                      intermediate_size=48, max_position_embeddings=64)
     path = tmp_path_factory.mktemp("tiny_bert")
     BertModel(cfg).save_pretrained(path)
-    src = L.embedded_model_dir(verify=False)
+    src = embedded_model_dir(verify=False)
     for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(src / f, path / f)
-    return L.load_language_model(str(path), device="cpu")
+    return load_language_model(str(path), device="cpu")
 
 
 # -- loading -------------------------------------------------------------------------------
 def test_gpt2_tokenizer_from_shipped_bpe_files():
-    tok = L.load_gpt2_tokenizer()
+    tok = load_gpt2_tokenizer()
     assert tok("Hello world!")["input_ids"] == [15496, 995, 0]
     assert len(tok) == 50257 and tok.eos_token_id == 50256
 
@@ -79,26 +97,28 @@ def test_tiny_gpt2_roundtrip_through_user_path(tiny_gpt2_dir, tiny_lm):
 
 
 def test_offline_missing_model_fails_fast_with_instructions():
-    with pytest.raises(L.ModelNotAvailableError, match="huggingface-cli download gpt2-xl"):
-        L.load_language_model("gpt2-xl", online=False)
-    with pytest.raises(L.ModelNotAvailableError, match="no such model folder"):
-        L.load_language_model("./does/not/exist")
+    with pytest.raises(ModelNotAvailableError, match="huggingface-cli download gpt2-xl"):
+        load_language_model("gpt2-xl", online=False)
+    with pytest.raises(ModelNotAvailableError, match="no such model folder"):
+        load_language_model("./does/not/exist")
 
 
 def test_offline_fallback_loads_embedded_minilm_with_one_line(capsys):
-    lm = L.load_language_model("gpt2-xl", online=False, allow_fallback=True, device="cpu")
+    lm = load_language_model("gpt2-xl", online=False, allow_fallback=True, device="cpu")
     lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
-    assert len(lines) == 1 and "gpt2-xl" in lines[0] and L.EMBEDDED_MODEL in lines[0]
+    assert len(lines) == 1 and "gpt2-xl" in lines[0] and EMBEDDED_MODEL in lines[0]
     assert lm.source == "embedded" and lm.arch == "bert"
     assert (lm.n_layers, lm.d_model, lm.d_mlp) == (6, 384, 1536)
     assert lm.module_path("blocks.5.mlp.post") == "encoder.layer.5.intermediate"
 
 
 def test_embedded_checksum_is_verified(monkeypatch):
-    assert L.embedded_model_dir().name == "model"
-    monkeypatch.setattr(L, "MINILM_SHA256", "0" * 64)
-    with pytest.raises(L.ModelNotAvailableError, match="sha256"):
-        L.embedded_model_dir()
+    assert embedded_model_dir().name == "model"
+    from polycode_lite.models import language_models
+
+    monkeypatch.setattr(language_models, "MINILM_SHA256", "0" * 64)
+    with pytest.raises(ModelNotAvailableError, match="sha256"):
+        embedded_model_dir()
 
 
 def test_unsupported_architecture_is_a_clear_error(tmp_path):
@@ -107,7 +127,7 @@ def test_unsupported_architecture_is_a_clear_error(tmp_path):
     OPTModel(OPTConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, ffn_dim=32,
                        num_attention_heads=2, word_embed_proj_dim=16)).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="not supported"):
-        L.load_language_model(str(tmp_path))
+        load_language_model(str(tmp_path))
 
 
 # -- hook names ------------------------------------------------------------------------------
@@ -140,46 +160,46 @@ def test_hook_shapes(which, tiny_lm, tiny_bert_lm):
 
 
 def test_parse_layers():
-    assert L.parse_layers("all", 4) == [0, 1, 2, 3]
-    assert L.parse_layers("0-47:16", 48) == [0, 16, 32]
-    assert L.parse_layers("1,3,-1", 6) == [1, 3, 5]
+    assert parse_layers("all", 4) == [0, 1, 2, 3]
+    assert parse_layers("0-47:16", 48) == [0, 16, 32]
+    assert parse_layers("1,3,-1", 6) == [1, 3, 5]
     with pytest.raises(ValueError, match="out of range"):
-        L.parse_layers("9", 6)
+        parse_layers("9", 6)
 
 
 # -- corpus ------------------------------------------------------------------------------------
 def test_pydoc_corpus_and_windows(tiny_lm, tiny_bert_lm):
-    docs = L.pydoc_documents()
+    docs = pydoc_documents()
     assert len(docs) >= 60 and sum(len(d.text) for d in docs) > 300_000
-    w = L.make_windows(tiny_lm, docs[:5], window=64)
+    w = make_windows(tiny_lm, docs[:5], window=64)
     assert w.input_ids.shape[1] == 64 and w.input_ids.dtype == np.int64
     assert set(np.unique(w.doc_ids)) <= set(range(5)) and w.n_prefix == w.n_suffix == 0
-    wb = L.make_windows(tiny_bert_lm, docs[:5], window=64)
+    wb = make_windows(tiny_bert_lm, docs[:5], window=64)
     assert (wb.input_ids[:, 0] == 101).all() and (wb.input_ids[:, -1] == 102).all()
     with pytest.raises(ValueError, match="window"):
-        L.make_windows(tiny_bert_lm, docs[:1], window=3)
+        make_windows(tiny_bert_lm, docs[:1], window=3)
 
 
 def test_user_text_files(tmp_path, tiny_lm):
     (tmp_path / "a.txt").write_text("The cat sat on the mat. " * 40)
     (tmp_path / "b.md").write_text("Dogs bark at night. " * 40)
-    docs = L.load_documents(tmp_path)
+    docs = load_documents(tmp_path)
     assert [d.name for d in docs] == ["a.txt", "b.md"]
-    assert L.make_windows(tiny_lm, docs, window=16).n_documents == 2
+    assert make_windows(tiny_lm, docs, window=16).n_documents == 2
     with pytest.raises(ValueError, match="neither"):
-        L.load_documents(tmp_path / "missing.txt")
+        load_documents(tmp_path / "missing.txt")
 
 
 # -- streaming covariances -------------------------------------------------------------------
 def _direct(lm, windows, hook, drop_first):
     acts = record_activations(lm.model, {"input_ids": torch.as_tensor(windows.input_ids)}, lm.modules([hook]))
-    x = L.window_features(drop_first, windows.n_suffix)(acts[hook]).double().numpy()
+    x = window_features(drop_first, windows.n_suffix)(acts[hook]).double().numpy()
     return x
 
 
 def test_streaming_covariance_equals_direct(tiny_lm, tiny_windows):
     hooks = tiny_lm.hook_names()
-    g = L.collect_covariances(tiny_lm, tiny_windows, hooks, drop_first=4, n_groups=3, batch_size=7,
+    g = collect_covariances(tiny_lm, tiny_windows, hooks, drop_first=4, n_groups=3, batch_size=7,
                               progress=False)
     assert g.n_groups == 3
     for h in hooks:
@@ -189,7 +209,7 @@ def test_streaming_covariance_equals_direct(tiny_lm, tiny_windows):
         np.testing.assert_allclose(total.covariance(), np.cov(x, rowvar=False), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(total.mean, x.mean(0), rtol=1e-9, atol=1e-12)
     # a bootstrap replicate equals the direct covariance of the duplicated documents
-    groups = L.assign_groups(tiny_windows, 3, seed=0)
+    groups = assign_groups(tiny_windows, 3, seed=0)
     h = hooks[0]
     x = _direct(tiny_lm, tiny_windows, h, 4)
     rows = np.repeat(groups, 28)
@@ -199,7 +219,7 @@ def test_streaming_covariance_equals_direct(tiny_lm, tiny_windows):
 
 
 def test_groups_keep_documents_together(tiny_windows):
-    groups = L.assign_groups(tiny_windows, 4, seed=3)
+    groups = assign_groups(tiny_windows, 4, seed=3)
     for d in np.unique(tiny_windows.doc_ids):
         assert np.unique(groups[tiny_windows.doc_ids == d]).size == 1
     assert np.unique(groups).size == 4
@@ -207,39 +227,39 @@ def test_groups_keep_documents_together(tiny_windows):
 
 def test_checkpoints_make_collection_resumable(tiny_lm, tiny_windows, tmp_path, monkeypatch):
     hooks = tiny_lm.hook_names(["mlp.post"])
-    first = L.collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, checkpoint_dir=tmp_path,
+    first = collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, checkpoint_dir=tmp_path,
                                   progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["group_000.safetensors", "group_001.safetensors"]
-    import polycode_lite.activations as acts_mod
+    from polycode_lite.models import hooks as acts_mod
 
     def boom(*a, **k):
         raise AssertionError("a finished group was recomputed")
 
     monkeypatch.setattr(acts_mod, "accumulate_covariances", boom)
-    again = L.collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, checkpoint_dir=tmp_path,
+    again = collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, checkpoint_dir=tmp_path,
                                   progress=False)
     np.testing.assert_allclose(again.total(hooks[0]).covariance(), first.total(hooks[0]).covariance())
     # different settings do not reuse the saved state
     with pytest.raises(AssertionError, match="recomputed"):
-        L.collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, drop_first=5,
+        collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, drop_first=5,
                               checkpoint_dir=tmp_path, progress=False)
 
 
 def test_drop_first_validation(tiny_lm, tiny_windows):
     with pytest.raises(ValueError, match="removes every position"):
-        L.collect_covariances(tiny_lm, tiny_windows, tiny_lm.hook_names(["mlp.post"]), drop_first=32,
+        collect_covariances(tiny_lm, tiny_windows, tiny_lm.hook_names(["mlp.post"]), drop_first=32,
                               progress=False)
 
 
 # -- alpha -----------------------------------------------------------------------------------
 def _grouped_from(x, n_groups):
     accs = [CovarianceAccumulator(x.shape[1]).update(part) for part in np.array_split(x, n_groups)]
-    return L.GroupedCovariances({"blocks.0.mlp.post": accs}, [1] * n_groups, drop_first=0)
+    return GroupedCovariances({"blocks.0.mlp.post": accs}, [1] * n_groups, drop_first=0)
 
 
 def test_layer_alpha_recovers_known_exponent():
     x = powerlaw_gaussian(8_000, 160, alpha=1.0, seed=0)
-    s = L.layer_alpha(_grouped_from(x, 10), "blocks.0.mlp.post", n_boot=30, seed=0)
+    s = layer_alpha(_grouped_from(x, 10), "blocks.0.mlp.post", n_boot=30, seed=0)
     assert not s.corrected  # 8000 >= 10 * 160
     assert abs(s.alpha - 1.0) < 0.06
     assert s.ci[0] < s.alpha < s.ci[1] and s.ci[1] - s.ci[0] < 0.2
@@ -249,18 +269,18 @@ def test_layer_alpha_recovers_known_exponent():
 
 def test_layer_alpha_applies_finite_sample_correction_when_few_tokens():
     x = powerlaw_gaussian(500, 160, alpha=1.0, seed=1)
-    s = L.layer_alpha(_grouped_from(x, 6), "blocks.0.mlp.post", n_boot=12, seed=0)
+    s = layer_alpha(_grouped_from(x, 6), "blocks.0.mlp.post", n_boot=12, seed=0)
     assert s.corrected and s.fit.method == "simulation-matched"
     assert abs(s.alpha - 1.0) < abs(s.fit.alpha_plain - 1.0) + 0.02
 
 
 def test_memory_formula_matches_accumulators(tiny_lm, tiny_windows):
     hooks = tiny_lm.hook_names()
-    g = L.collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=1, progress=False)
+    g = collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=1, progress=False)
     actual = sum(a._m2.element_size() * (a._m2.numel() + a._mean.numel()) for accs in g.groups.values()
                  for a in accs)
-    assert actual == L.accumulator_bytes([tiny_lm.width(h) for h in hooks])
-    xl = L.peak_memory_estimate(1_557_611_200, [6400] * 48 + [1600] * 48, 16 * 64, 1600, 48)
+    assert actual == accumulator_bytes([tiny_lm.width(h) for h in hooks])
+    xl = peak_memory_estimate(1_557_611_200, [6400] * 48 + [1600] * 48, 16 * 64, 1600, 48)
     assert 15e9 < xl["accumulators"] < 18e9  # "48 x 6400^2 float64 is about 16 GB"
 
 
@@ -269,7 +289,7 @@ def test_cli_runs_and_resumes(tiny_gpt2_dir, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["--model", str(tiny_gpt2_dir[0]), "--layers", "all", "--tokens", "3200", "--window", "32",
             "--groups", "4", "--n-boot", "10", "--out", str(out), "--device", "cpu", "--no-progress"]
-    assert L.cli_main(argv) == 0
+    assert cli_main(argv) == 0
     import pandas as pd
 
     table = pd.read_csv(out / "alpha_by_layer.csv")
@@ -278,6 +298,6 @@ def test_cli_runs_and_resumes(tiny_gpt2_dir, tmp_path, capsys):
     assert np.isfinite(table.alpha).all() and (table.n_tokens == 100 * 28).all()
     assert not (out / "partial" / "layers_0-1").exists()
     before = json.loads((out / "spectra" / "blocks.0.mlp.post.json").read_text())
-    assert L.cli_main(argv) == 0  # a rerun reuses finished layers
+    assert cli_main(argv) == 0  # a rerun reuses finished layers
     assert json.loads((out / "spectra" / "blocks.0.mlp.post.json").read_text()) == before
     assert "alpha_by_layer.csv" in capsys.readouterr().out

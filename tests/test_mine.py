@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_lite import mine
+from polycode_lite.science import mine
 
 
 # -- analytic values -------------------------------------------------------------------

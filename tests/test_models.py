@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_lite.models import (
+from polycode_lite.models.resnet_vae import (
     ANALYSIS_LAYERS,
     AutoencoderConfig,
     ResNetAutoencoder,

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from polycode_lite.reproduce import execute_notebook
+from polycode_lite.course.reproduce import execute_notebook
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -154,7 +154,7 @@ def test_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch) -> None:
                          if o.output_type == "stream")
         assert n_captions >= n_images, (
             f"{path.name} cell {i} shows {n_images} figure(s) but {n_captions} caption(s): "
-            "display figures with polycode_lite.results.show_figure(fig, name, caption)")
+            "display figures with polycode_lite.course.claims.show_figure(fig, name, caption)")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -5,8 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from polycode_lite.activations import record_activations
-from polycode_lite.probe_cnn import PROBE_LAYERS, make_probe_cnn, train_probe_cnn
+from polycode_lite.models.hooks import record_activations
+from polycode_lite.models.probe_cnn import PROBE_LAYERS, make_probe_cnn, train_probe_cnn
 
 
 def test_layers_shapes_and_seeded_init():

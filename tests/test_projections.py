@@ -3,26 +3,28 @@
 import numpy as np
 import pytest
 
-from polycode_lite.projections import (
+from polycode_lite.data.stimuli import (
+    circle_angles,
+    power_law_circle_code,
+    power_law_torus_code,
+    torus_loop_angles,
+)
+from polycode_lite.science.projections import (
     energy_scaling_slope,
     expected_projected_action,
     expected_projected_energy,
-    input_projection_correlation,
     normalised_path_energy,
     path_energy,
     powerlaw_trace,
     project,
     projected_energy,
-    projection_correlations,
     random_projection,
     theoretical_energy_slope,
-    trajectory_table,
 )
-from polycode_lite.stimuli import (
-    circle_angles,
-    power_law_circle_code,
-    power_law_torus_code,
-    torus_loop_angles,
+from polycode_lite.science.trajectory_similarity import (
+    input_projection_correlation,
+    projection_correlations,
+    trajectory_table,
 )
 
 TS = (64, 128, 256, 512, 1024)

@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from polycode_lite.report import render_report, write_report
-from polycode_lite.reproduce import NotebookRun, reproduce
-from polycode_lite.results import record_claim
+from polycode_lite.course.claims import record_claim
+from polycode_lite.course.report import render_report, write_report
+from polycode_lite.course.reproduce import NotebookRun, reproduce
 
 
 def _claims() -> list[dict]:
@@ -88,7 +88,7 @@ def test_reproduce_reports_failing_cell_and_keeps_going(tmp_path: Path, monkeypa
     good = _nb([
         ("md", "# good"), ("code", "FAST = False"),
         ("code", "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-                 "from polycode_lite.results import record_claim, show_figure\n"
+                 "from polycode_lite.course.claims import record_claim, show_figure\n"
                  "fig, ax = plt.subplots()\nax.plot([1, 2], [3, 4])\n"
                  "ax.set(title='t', xlabel='x', ylabel='y')\n"
                  "p = show_figure(fig, 'line', 'A rising line.', notebook='02_good')\n"
@@ -123,7 +123,7 @@ def test_reproduce_reports_failing_cell_and_keeps_going(tmp_path: Path, monkeypa
 
 
 def test_cli_rejects_unknown_notebook(tmp_path: Path) -> None:
-    from polycode_lite.reproduce import cli_main
+    from polycode_lite.course.reproduce import cli_main
 
     with pytest.raises(ValueError, match="no notebook"):
         cli_main(["--only", "no_such_notebook_xyz", "--out", str(tmp_path)])
@@ -132,12 +132,12 @@ def test_cli_rejects_unknown_notebook(tmp_path: Path) -> None:
 def test_grading_a_submission_with_strict_checks(tmp_path: Path, monkeypatch, capsys) -> None:
     """An instructor runs a student's folder with POLYCODE_STRICT_CHECKS=1: a wrong answer
     fails the notebook at its check cell, and the report names that cell and the feedback."""
-    from polycode_lite.reproduce import cli_main
+    from polycode_lite.course.reproduce import cli_main
 
     subs = tmp_path / "alice"
     subs.mkdir()
     nb = _nb([("md", "# hw"), ("code", "FAST = False"),
-              ("code", "from polycode_lite.exercises import check"),
+              ("code", "from polycode_lite.course.exercises import check"),
               ("code", "def smoothness_threshold(d):\n    return 1 + 1 / d\n"
                        "check('orientation.smoothness_threshold', smoothness_threshold);")])
     nbformat.write(nb, str(subs / "00_hw.ipynb"))

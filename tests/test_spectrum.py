@@ -1,23 +1,25 @@
-"""Tests of polycode_lite.spectrum against numpy/scipy oracles and known power laws."""
+"""Tests of polycode_lite.science.powerlaw against numpy/scipy oracles and known power laws."""
 
 import numpy as np
 import pytest
 import torch
 
-from polycode_lite.spectrum import (
-    CovarianceAccumulator,
-    alpha_window_scan,
-    bootstrap_alpha,
+from polycode_lite.science.covariance import CovarianceAccumulator
+from polycode_lite.science.eigen import (
     cv_pca,
-    default_fit_window,
     effective_rank,
     eigenspectrum,
-    fit_power_law,
     participation_ratio,
+    topk_eigenvalues,
+)
+from polycode_lite.science.powerlaw import (
+    alpha_window_scan,
+    bootstrap_alpha,
+    default_fit_window,
+    fit_power_law,
     powerlaw_gaussian,
     sample_powerlaw_spectrum,
     smoothness_threshold,
-    topk_eigenvalues,
 )
 
 

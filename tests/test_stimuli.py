@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from polycode_lite.spectrum import eigenspectrum, fit_power_law
-from polycode_lite.stimuli import (
+from polycode_lite.data.stimuli import (
     circle_angles,
     dot_centres,
     moving_dot_images,
@@ -13,6 +12,8 @@ from polycode_lite.stimuli import (
     torus_frequencies,
     torus_loop_angles,
 )
+from polycode_lite.science.eigen import eigenspectrum
+from polycode_lite.science.powerlaw import fit_power_law
 
 
 def _centroids(frames: np.ndarray) -> np.ndarray:

@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from polycode_lite.cli import COMMANDS, main
-from polycode_lite.exercises import Case, Exercise, check, register
-from polycode_lite.student import (
+from polycode_lite.course.exercises import Case, Exercise, check, register
+from polycode_lite.course.student import (
     BEGIN,
     END,
     convert_notebooks,
@@ -50,7 +50,7 @@ def _master() -> nbformat.NotebookNode:
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Title"),
         nbformat.v4.new_code_cell("FAST = False", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from polycode_lite.exercises import check"),
+        nbformat.v4.new_code_cell("from polycode_lite.course.exercises import check"),
         nbformat.v4.new_code_cell(FUNC_CELL, metadata={"jupyter": {"source_hidden": True}}),
         nbformat.v4.new_code_cell(VALUE_CELL, metadata={"jupyter": {"source_hidden": True}}),
         nbformat.v4.new_markdown_cell(f"Why?\n{BEGIN}\nBecause smooth codes need it.\n{END}"),
@@ -202,7 +202,7 @@ def test_every_real_notebook_converts_to_valid_python(path: Path) -> None:
 def test_student_version_runs_to_the_end(path: Path, tmp_path: Path, monkeypatch) -> None:
     """The student version of each notebook runs headless in fast mode without stopping, and
     every exercise reports "Not attempted" (slow: executes every notebook a second time)."""
-    from polycode_lite.reproduce import execute_notebook
+    from polycode_lite.course.reproduce import execute_notebook
 
     master = nbformat.read(str(path), as_version=4)
     n_checks = sum(c.source.count("check(") for c in master.cells

@@ -4,18 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_lite import toy
-from polycode_lite.toy import (
-    ToyModel,
+from polycode_lite.models.toy import VARIANTS, ToyModel, importance_decay, sparsity_sweep
+from polycode_lite.models.toy_training import _AnalyticStep, evaluate_loss, train_toy
+from polycode_lite.science.superposition import (
     dimensions_per_feature,
-    evaluate_loss,
     feature_dimensionality,
     features_represented,
-    importance_decay,
     interference,
     neuron_polysemanticity,
-    sparsity_sweep,
-    train_toy,
 )
 
 
@@ -27,7 +23,7 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.mark.parametrize("variant", toy.VARIANTS)
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("uniform_importance", [True, False])
 @pytest.mark.parametrize("pairs", [0, 2])
 def test_analytic_gradient_matches_autograd(variant, uniform_importance, pairs):
@@ -36,7 +32,7 @@ def test_analytic_gradient_matches_autograd(variant, uniform_importance, pairs):
                      variant=variant, n_correlated_pairs=pairs, n_anticorrelated_pairs=pairs, seed=3)
     with torch.no_grad():
         model.b_final.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
-    step = toy._AnalyticStep(model, 128, chunk=2)
+    step = _AnalyticStep(model, 128, chunk=2)
     losses = step(torch.Generator().manual_seed(7), True)
     gW, gb = model.W.grad.clone(), model.b_final.grad.clone()
     model.W.grad = model.b_final.grad = None
@@ -192,8 +188,8 @@ def test_plot_helpers_make_labelled_figures():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from polycode_lite.results import check_figure
-    from polycode_lite.toy_plots import (
+    from polycode_lite.course.claims import check_figure
+    from polycode_lite.plots.toy import (
         plot_dimensionality,
         plot_feature_dimensionality,
         plot_features_2d,

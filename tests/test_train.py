@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_lite.train import (
-    TrainConfig,
-    cli_main,
+from polycode_lite.experiments.train import TrainConfig, cli_main, train_autoencoder
+from polycode_lite.models.checkpoints import (
     load_autoencoder,
     load_checkpoint,
-    train_autoencoder,
     verify_manifest,
     write_manifest,
 )
@@ -53,7 +51,7 @@ def test_checkpoint_round_trip_and_sha256(tmp_path):
     assert saved["dropout"] == 0.2 and saved["dataset"] == "shapes"
     assert not model.training
     # the training checkpoint and the float32 export hold the same weights
-    from polycode_lite.models import ResNetAutoencoder
+    from polycode_lite.models.resnet_vae import ResNetAutoencoder
 
     ref = ResNetAutoencoder(model.config, dropout=0.2, seed=None)
     load_checkpoint(tmp_path / "_train" / "lite_shapes_p0.2", ref)
@@ -78,7 +76,7 @@ def test_float16_export_is_close_and_config_change_is_refused(tmp_path):
     assert meta["save_dtype"] == "float16"
     assert json.loads((tmp_path / "MANIFEST.json").read_text())["command"].startswith(
         "polycode-lite train-autoencoder")
-    from polycode_lite.models import ResNetAutoencoder
+    from polycode_lite.models.resnet_vae import ResNetAutoencoder
 
     ref = ResNetAutoencoder(model16.config, dropout=0.0, seed=None)
     load_checkpoint(tmp_path / "_train" / "lite_shapes_p0.0", ref)
@@ -164,7 +162,7 @@ def write_fake_cifar(root: Path, per_batch: int = 3) -> None:
 
 
 def test_cifar10_loader_on_fake_files(tmp_path):
-    from polycode_lite.datasets import cifar10
+    from polycode_lite.data.cifar10 import cifar10
 
     write_fake_cifar(tmp_path)
     train = cifar10(tmp_path, train=True, image_size=32)
@@ -182,7 +180,7 @@ def test_cifar10_loader_on_fake_files(tmp_path):
 
 
 def test_cifar10_missing_data_message(tmp_path):
-    from polycode_lite.datasets import cifar10
+    from polycode_lite.data.cifar10 import cifar10
 
     with pytest.raises(FileNotFoundError, match="download=True"):
         cifar10(tmp_path / "nowhere")

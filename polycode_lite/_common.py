@@ -1,0 +1,112 @@
+"""Small helpers shared by every wing: array conversion, thread limits, file digests, device choice,
+and where the package and its repository live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "PACKAGE_DIR",
+    "REPO_ROOT",
+    "as_2d_float64",
+    "choose_device",
+    "describe_nonfinite",
+    "limit_threads",
+    "sha256_file",
+    "to_numpy",
+]
+
+#: The installed package folder (``.../polycode_lite``).
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The folder above the package: the repository root in a source checkout.
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def describe_nonfinite(bad: np.ndarray) -> str:
+    """Describe where the True entries of a 2-D boolean mask are: count and first locations."""
+    idx = np.argwhere(bad)
+    where = ", ".join(f"(row {r}, col {c})" for r, c in idx[:5])
+    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+    return f"{len(idx)} NaN/inf value(s) at {where}{more}"
+
+
+def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
+    """An array-like or torch tensor (any device, with or without grad) as a numpy array."""
+    if hasattr(x, "detach"):
+        x = x.detach().to("cpu")
+        if dtype is not None and x.is_floating_point():
+            x = x.double()
+        x = x.numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def as_2d_float64(x: Any, name: str = "x") -> np.ndarray:
+    """``x`` as a finite 2-D float64 (n_samples, n_features) array; raise naming ``name`` if not."""
+    arr = to_numpy(x)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D (n_samples, n_features) array, got shape {arr.shape}. "
+            "Flatten extra axes first, e.g. acts.reshape(-1, acts.shape[-1])."
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} contains {describe_nonfinite(bad)}. Remove or impute them first.")
+    return arr
+
+
+@contextmanager
+def limit_threads(n: int | None = 1, blas: bool = True) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (and ``n`` BLAS/OpenMP threads when ``blas``).
+
+    The previous settings are restored afterwards; ``n=None`` changes nothing. Multi-threaded
+    OpenBLAS busy-waits: on a loaded 2-core machine an SVD of a 1500 × 128 matrix took 1 s of CPU
+    with the default threads against 0.015 s with one thread."""
+    if n is None:
+        yield
+        return
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"threads must be a positive integer, got {n}.")
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    limiter = None
+    if blas:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # optional: without it BLAS keeps its defaults
+            pass
+        else:
+            limiter = threadpool_limits(limits=n)
+    try:
+        yield
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        torch.set_num_threads(old)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (``hashlib.file_digest``)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def choose_device(requested: Any = None) -> "torch.device":
+    """``requested`` as a torch.device; ``None`` or ``"auto"`` picks CUDA when available."""
+    import torch
+
+    if requested is None or requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)

@@ -1,0 +1,121 @@
+"""Measured results that notebooks hand to the reproduction report.
+
+A notebook records each paper claim it tests with :func:`record_claim` and each figure with
+:func:`show_figure` (which also checks the figure is labelled and captioned). Both write under
+the results folder: ``$POLYCODE_RESULTS_DIR`` when set (``polycode-lite reproduce`` sets it to
+``build/results``), else ``<repo>/build/results``. ``load_claims`` reads them back for the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from polycode_lite._common import REPO_ROOT
+
+__all__ = ["VERDICTS", "results_dir", "record_claim", "load_claims", "show_figure", "check_figure"]
+
+VERDICTS = ("holds", "partly", "does not hold at this scale")
+_REPO_ROOT = REPO_ROOT
+
+
+def results_dir() -> Path:
+    """Folder where claims and figures are written (created if needed)."""
+    d = Path(os.environ.get("POLYCODE_RESULTS_DIR", _REPO_ROOT / "build" / "results"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def record_claim(
+    notebook: str,
+    claim: str,
+    measured: str,
+    verdict: str,
+    expected: str = "",
+    figure: str | None = None,
+    values: dict[str, Any] | None = None,
+    fast: bool | None = None,
+) -> dict[str, Any]:
+    """Record one paper claim and what this run measured.
+
+    Args:
+        notebook: notebook stem, e.g. "03_eigenspectra_and_alpha".
+        claim: the paper's claim in one sentence.
+        measured: our figure with its CI or tolerance, e.g. "α̂ = 1.01 [0.98, 1.04]".
+        verdict: one of VERDICTS.
+        expected: what the paper (or PAPER.md) expects, with its source tag.
+        figure: file name of a figure saved by :func:`show_figure`, if any.
+        values: raw numbers behind ``measured`` (kept in the JSON for tests and the README).
+        fast: whether the run was in fast mode.
+    """
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}.")
+    entry = dict(notebook=notebook, claim=claim, expected=expected, measured=measured,
+                 verdict=verdict, figure=figure, values=values or {}, fast=fast)
+    path = results_dir() / f"claims__{notebook}.json"
+    entries = json.loads(path.read_text()) if path.exists() else []
+    entries = [e for e in entries if e["claim"] != claim] + [entry]
+    path.write_text(json.dumps(entries, indent=2, default=float))
+    return entry
+
+
+def load_claims(directory: Path | None = None) -> list[dict[str, Any]]:
+    """All recorded claims, ordered by notebook."""
+    d = Path(directory) if directory is not None else results_dir()
+    out: list[dict[str, Any]] = []
+    for p in sorted(d.glob("claims__*.json")):
+        out.extend(json.loads(p.read_text()))
+    return out
+
+
+def check_figure(fig: Any) -> list[str]:
+    """Problems that make a figure unreadable: axes without a title or axis labels.
+    (3-D axes need a z label too; image-only axes with ``axis('off')`` are exempt.)"""
+    problems = []
+    has_title = bool(getattr(fig, "_suptitle", None) and fig._suptitle.get_text())
+    for i, ax in enumerate(fig.axes):
+        if not ax.axison or ax.get_label() == "<colorbar>":
+            continue
+        if not (ax.get_title() or has_title):
+            problems.append(f"axes {i} has no title (and the figure no suptitle)")
+        if not ax.get_xlabel():
+            problems.append(f"axes {i} has no x label")
+        if not ax.get_ylabel():
+            problems.append(f"axes {i} has no y label")
+    return problems
+
+
+def show_figure(fig: Any, name: str, caption: str, notebook: str | None = None) -> Path:
+    """Check, caption, save (PNG, for the report) and display a matplotlib figure.
+
+    ``caption`` is one or two sentences saying what to see in the figure; it is printed under
+    the figure in the notebook and stored next to the PNG. Raises ValueError if an axes lacks
+    a title or axis labels, or the caption is empty.
+    """
+    import matplotlib.pyplot as plt
+
+    problems = check_figure(fig)
+    if problems:
+        raise ValueError(f"figure {name!r} is not labelled: " + "; ".join(problems))
+    if not caption.strip():
+        raise ValueError(f"figure {name!r} needs a caption saying what to see in it.")
+    prefix = f"{notebook}__" if notebook else ""
+    path = results_dir() / f"{prefix}{_slug(name)}.png"
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    path.with_suffix(".txt").write_text(caption)
+    try:
+        from IPython.display import display
+
+        display(fig)
+        plt.close(fig)
+    except ImportError:  # plain Python: leave the figure open
+        pass
+    print(f"Figure: {caption}")
+    return path

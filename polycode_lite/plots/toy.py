@@ -1,0 +1,182 @@
+"""Figures for the toy models of superposition (one helper per figure kind).
+
+Every helper returns a labelled matplotlib Figure (title, x and y labels), ready for
+``polycode_lite.course.claims.show_figure``. Inputs are numpy arrays or a ToyModel; W is
+(n_instances, n_hidden, n_features) as in :mod:`polycode_lite.models.toy`.
+
+* :func:`plot_wtw`             WᵀW heat-map next to the bias b, one panel per chosen instance.
+* :func:`plot_features_2d`     feature directions W[:, f] for m = 2 (Elhage's pentagon pictures).
+* :func:`plot_dimensionality`  D* = m/‖W‖²_F against 1/(1−S) with the sticky fractions marked.
+* :func:`plot_feature_dimensionality`  per-feature D_i scatter against 1/(1−S).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw"]
+
+_FRACTION_LABELS = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "2/5", 3 / 8: "3/8"}
+
+
+def _weights(model_or_W: Any, b: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    if hasattr(model_or_W, "W") and hasattr(model_or_W, "b_final"):
+        W = model_or_W.W.detach().cpu().numpy()
+        b = model_or_W.b_final.detach().cpu().numpy() if b is None else b
+    else:
+        W = model_or_W.detach().cpu().numpy() if hasattr(model_or_W, "detach") else np.asarray(model_or_W)
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim == 2:
+        W = W[None]
+        if b is not None:
+            b = np.asarray(b, dtype=np.float64).reshape(1, -1)
+    if W.ndim != 3:
+        raise ValueError(f"W must be (n_hidden, n_features) or (n_instances, n_hidden, n_features); got {W.shape}.")
+    if b is not None:
+        b = b.detach().cpu().numpy() if hasattr(b, "detach") else np.asarray(b, dtype=np.float64)
+        if b.shape != (W.shape[0], W.shape[2]):
+            raise ValueError(f"b must have shape {(W.shape[0], W.shape[2])}, got {b.shape}.")
+    return W, b
+
+
+def _instances(n_inst: int, instances: Sequence[int] | None) -> list[int]:
+    idx = list(range(n_inst)) if instances is None else [int(i) for i in instances]
+    bad = [i for i in idx if not 0 <= i < n_inst]
+    if bad:
+        raise ValueError(f"instances {bad} out of range for {n_inst} instances.")
+    return idx
+
+
+def plot_wtw(model_or_W: Any, b: Any = None, instances: Sequence[int] | None = None,
+             titles: Sequence[str] | None = None, suptitle: str = "WᵀW and bias b") -> Any:
+    """Heat-maps of WᵀW (n × n; diagonal = ‖W_i‖², off-diagonal = interference) with the bias
+    b as an extra column, one panel per instance (default all). Red positive, blue negative."""
+    import matplotlib.pyplot as plt
+
+    W, b = _weights(model_or_W, b)
+    idx = _instances(W.shape[0], instances)
+    n = W.shape[2]
+    fig, axes = plt.subplots(1, len(idx), figsize=(2.6 * len(idx) + 0.6, 3.0), squeeze=False)
+    im = None
+    for k, i in enumerate(idx):
+        ax = axes[0, k]
+        G = W[i].T @ W[i]
+        panel = np.full((n, n + 2), np.nan)
+        panel[:, :n] = G
+        if b is not None:
+            panel[:, n + 1] = b[i]
+        im = ax.imshow(panel, cmap="RdBu_r", vmin=-1.2, vmax=1.2, interpolation="nearest")
+        ax.set_title(titles[k] if titles is not None else f"instance {i}", fontsize=9)
+        ax.set_xlabel("feature j   |   b" if b is not None else "feature j")
+        ax.set_ylabel("feature i")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="(WᵀW)_ij, b_i")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def plot_features_2d(model_or_W: Any, instances: Sequence[int] | None = None,
+                     importance: Any = None, titles: Sequence[str] | None = None,
+                     suptitle: str = "Feature directions W[:, i] in the 2-D hidden space") -> Any:
+    """Arrows from the origin to each feature's direction W[:, i] (needs m = 2), one panel per
+    instance, coloured by importance (brighter = more important) when given."""
+    import matplotlib.pyplot as plt
+
+    W, _ = _weights(model_or_W)
+    if W.shape[1] != 2:
+        raise ValueError(f"plot_features_2d needs n_hidden = 2, got {W.shape[1]}; use plot_wtw instead.")
+    idx = _instances(W.shape[0], instances)
+    n = W.shape[2]
+    if importance is not None:
+        imp = importance.detach().cpu().numpy() if hasattr(importance, "detach") else np.asarray(importance)
+        imp = np.broadcast_to(np.asarray(imp, dtype=np.float64), (W.shape[0], n))
+    else:
+        imp = np.ones((W.shape[0], n))
+    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, len(idx), figsize=(2.4 * len(idx), 2.7), squeeze=False)
+    for k, i in enumerate(idx):
+        ax = axes[0, k]
+        rel = imp[i] / max(imp[i].max(), 1e-12)
+        for f in range(n):
+            x, y = W[i, 0, f], W[i, 1, f]
+            ax.plot([0, x], [0, y], color=cmap(0.15 + 0.8 * rel[f]), lw=1.5)
+            ax.scatter([x], [y], color=cmap(0.15 + 0.8 * rel[f]), s=18, zorder=3)
+        ax.set_xlim(-1.5, 1.5)
+        ax.set_ylim(-1.5, 1.5)
+        ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.6, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.6, zorder=0)
+        ax.set_title(titles[k] if titles is not None else f"instance {i}", fontsize=9)
+        ax.set_xlabel("hidden unit 1")
+        ax.set_ylabel("hidden unit 2")
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_dimensionality(inverse_density: Any, dims_per_feature: Any,
+                        predictions: dict[str, Any] | None = None,
+                        sticky: Sequence[float] = (1.0, 1 / 2, 2 / 5),
+                        floor: float | None = None, ax: Any = None,
+                        title: str = "Dimensions per feature D* against sparsity") -> Any:
+    """D* = m/‖W‖²_F against 1/(1−S) (log x), with dashed lines at sticky fractions, an optional
+    dotted floor m/n, and optional overlaid curves ``predictions`` {label: (x, y)}."""
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(inverse_density, dtype=np.float64)
+    d = np.asarray(dims_per_feature, dtype=np.float64)
+    if x.shape != d.shape:
+        raise ValueError(f"inverse_density {x.shape} and dims_per_feature {d.shape} differ in shape.")
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.8))
+    for s in sticky:
+        ax.axhline(s, color="0.6", ls="--", lw=0.8)
+        ax.text(x.max() * 1.02, s, _FRACTION_LABELS.get(s, f"{s:.2f}"), va="center", fontsize=8, color="0.4")
+    if floor is not None:
+        ax.axhline(floor, color="0.6", ls=":", lw=0.8, label=f"floor m/n = {floor:g}")
+    ax.plot(x, d, "o-", color="k", label="measured D* = m/‖W‖²_F")
+    for label, (px, py) in (predictions or {}).items():
+        ax.plot(px, py, lw=1.5, label=label)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("1/(1−S)  (inverse feature density, log scale)")
+    ax.set_ylabel("dimensions per feature D*")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def plot_feature_dimensionality(inverse_density: Any, feature_dims: Any,
+                                sticky: Sequence[float] = (1.0, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8),
+                                dims_per_feature: Any = None, ax: Any = None,
+                                title: str = "Per-feature dimensionality D_i") -> Any:
+    """Scatter of every represented feature's D_i (features with D_i = 0 are skipped) at its
+    instance's 1/(1−S), with the sticky fractions drawn; optionally D* as a line."""
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(inverse_density, dtype=np.float64)
+    Di = np.asarray(feature_dims, dtype=np.float64)
+    if Di.ndim != 2 or Di.shape[0] != x.shape[0]:
+        raise ValueError(f"feature_dims must be (n_instances, n_features) with n_instances = "
+                         f"{x.shape[0]}; got {Di.shape}.")
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.8))
+    for s in sticky:
+        ax.axhline(s, color="0.7", ls="--", lw=0.7)
+        ax.text(x.max() * 1.02, s, _FRACTION_LABELS.get(s, f"{s:.2f}"), va="center", fontsize=8, color="0.4")
+    rng = np.random.default_rng(0)
+    for i in range(x.shape[0]):
+        keep = Di[i] > 1e-3
+        jitter = np.exp(rng.normal(0, 0.015, keep.sum()))
+        ax.scatter(x[i] * jitter, Di[i][keep], s=6, alpha=0.35, color="tab:blue")
+    if dims_per_feature is not None:
+        ax.plot(x, np.asarray(dims_per_feature, dtype=np.float64), "k-", lw=1, label="D*")
+        ax.legend(fontsize=8)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("1/(1−S)  (inverse feature density, log scale)")
+    ax.set_ylabel("feature dimensionality D_i")
+    ax.set_title(title)
+    return fig
