@@ -7,7 +7,7 @@ benchmarks/results/projections.json.
    naive loop "project, then path_energy", which must agree to rounding) against the exact
    full-space path_energy, for CNN-sized trajectories (same machine, one run), with the
    relative standard error the projections leave on the mean.
-2. Energy-scaling slopes of circle codes (m = 4000, T = 64..1024) against PAPER.md's [O]
+2. Energy-scaling slopes of circle codes (m = 4000, T = 64..1024) against docs/paper_guide.md's [O]
    reference values and the theory line, with the time per fit.
 3. Projection noise: measured relative s.d. of one projection's energy against the exact
    prediction and √(2/k).

@@ -1,4 +1,4 @@
-"""Capacity formulas (PAPER.md §2) against hand-computed values and the §2 tables."""
+"""Capacity formulas (docs/paper_guide.md §2) against hand-computed values and the §2 tables."""
 
 import math
 
@@ -17,7 +17,7 @@ def test_binary_entropy_hand_values():
     assert cap.binary_entropy(0.5, base="nats") == pytest.approx(math.log(2))
     # H_b(0.11) = 0.4999 bits (the classic "half a bit" point)
     assert cap.binary_entropy(0.11) == pytest.approx(0.49992, abs=1e-4)
-    # PAPER.md §2.1 table row H_b(S)
+    # docs/paper_guide.md §2.1 table row H_b(S)
     np.testing.assert_allclose(cap.binary_entropy(S_TABLE),
                                [0, 1.0, 0.722, 0.469, 0.286, 0.081, 0.011], atol=6e-4)
 

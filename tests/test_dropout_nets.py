@@ -1,4 +1,4 @@
-"""The authors' deep dropout net (PAPER.md §3 E4) and the alpha-against-dropout sweep."""
+"""The authors' deep dropout net (docs/paper_guide.md §3 E4) and the alpha-against-dropout sweep."""
 
 import math
 

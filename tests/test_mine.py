@@ -1,4 +1,4 @@
-"""MINE estimator: calibration on channels with known mutual information (PAPER.md §2.2, §6)."""
+"""MINE estimator: calibration on channels with known mutual information (docs/paper_guide.md §2.2, §6)."""
 
 import math
 
@@ -65,7 +65,7 @@ def test_independent_variables_give_about_zero():
     assert abs(est.mi) < 0.05
 
 
-# -- calibration (PAPER.md §2.2) ---------------------------------------------------------
+# -- calibration (docs/paper_guide.md §2.2) ---------------------------------------------------------
 def test_fast_calibration_gaussian_1d_and_dropout_channel():
     x, z = mine.sample_correlated_gaussian(8000, 0.8, 1, seed=1)
     est = mine.estimate_mutual_information(x, z, steps=600, batch_size=256, progress=False)

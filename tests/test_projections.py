@@ -1,4 +1,4 @@
-"""Random projections, path energy and the smoothness/α relation (PAPER.md §2.4, §4)."""
+"""Random projections, path energy and the smoothness/α relation (docs/paper_guide.md §2.4, §4)."""
 
 import numpy as np
 import pytest
@@ -47,7 +47,7 @@ def test_fractal_code_energy_slope_is_two_minus_alpha(alpha):
 
 
 def test_energy_slopes_reproduce_paper_reference_values():
-    """PAPER.md §2.4 [O]: m = 4000, T = 64..1024."""
+    """docs/paper_guide.md §2.4 [O]: m = 4000, T = 64..1024."""
     ref = {1.5: 0.43, 2.0: -0.01, 2.5: -0.46, 3.0: -0.80, 3.5: -0.95, 4.0: -0.99}
     e_ref = {1.5: 121, 2.0: 11.4, 2.5: 1.17, 3.0: 0.21, 3.5: 0.086, 4.0: 0.058}
     for alpha, s in ref.items():

@@ -263,7 +263,7 @@ def test_bootstrap_alpha_by_groups():
 
 # ---------------------------------------------------------------- cvPCA
 def test_cv_pca_removes_independent_noise():
-    """PAPER.md E2: PCA alpha is flattened by noise, cvPCA recovers it."""
+    """docs/paper_guide.md E2: PCA alpha is flattened by noise, cvPCA recovers it."""
     n, m, alpha = 2000, 400, 1.0
     signal = powerlaw_gaussian(n, m, alpha, seed=0)
     rng = np.random.default_rng(1)

@@ -50,7 +50,7 @@ def record_claim(
         claim: the paper's claim in one sentence.
         measured: our figure with its CI or tolerance, e.g. "α̂ = 1.01 [0.98, 1.04]".
         verdict: one of VERDICTS.
-        expected: what the paper (or PAPER.md) expects, with its source tag.
+        expected: what the paper (or docs/paper_guide.md) expects, with its source tag.
         figure: file name of a figure saved by :func:`show_figure`, if any.
         values: raw numbers behind ``measured`` (kept in the JSON for tests and the README).
         fast: whether the run was in fast mode.

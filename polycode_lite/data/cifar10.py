@@ -21,7 +21,7 @@ CIFAR10_HELP = (
 
 
 def cifar10(root: Any, train: bool = True, download: bool = False, image_size: int = 224) -> Any:
-    """torchvision's CIFAR-10 with the paper's transforms (PAPER.md §3 E5).
+    """torchvision's CIFAR-10 with the paper's transforms (docs/paper_guide.md §3 E5).
 
     Transforms: Resize(image_size) then ToTensor (pixels in [0, 1]; the authors' Normalize with
     mean 0 and std 1 is the identity). Items are (image (3, image_size, image_size) float32,

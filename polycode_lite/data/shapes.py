@@ -11,7 +11,7 @@ images, and every image is a deterministic function of the factors below, return
     discrete factor (1):     shape ∈ {0: circle, 1: square, 2: triangle}
 
 So the image set is a union of 3 smooth 9-dimensional manifolds: intrinsic dimension d = 9,
-and Stringer's smoothness threshold for a code of it is 1 + 2/9 ≈ 1.22 (PAPER.md §4). The
+and Stringer's smoothness threshold for a code of it is 1 + 2/9 ≈ 1.22 (docs/paper_guide.md §4). The
 grating phase is fixed at 0, and the rotation of a circle is not visible, so for circles the
 effective dimension is 8.
 

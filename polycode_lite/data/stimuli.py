@@ -1,4 +1,4 @@
-"""Stimuli with a known geometry for the smoothness probes of PAPER.md §2.4, §3 E3 and §4.
+"""Stimuli with a known geometry for the smoothness probes of docs/paper_guide.md §2.4, §3 E3 and §4.
 
 Two kinds:
   * synthetic codes: ``power_law_circle_code`` (d = 1) and ``power_law_torus_code`` (any d,
@@ -6,7 +6,7 @@ Two kinds:
     covariance spectrum is a power law λ_n ∝ n^-alpha, as in Stringer et al. (2019)'s
     simulations (``sims/randproj.m``: features cos(nθ), sin(nθ) with amplitude n^(-α/2));
   * images: ``moving_dot_images`` renders an anti-aliased Gaussian dot moving once around a
-    circle, the probe input of the paper's ResNet experiment (PAPER.md §3 E3).
+    circle, the probe input of the paper's ResNet experiment (docs/paper_guide.md §3 E3).
 
 Shapes: codes are (n_points, n_dims) float64; images are (n_frames, channels, size, size)
 float32 in [0, 1]. Angles are ``circle_angles(T) = 2π t / T``, t = 0..T-1 (a closed loop: the
@@ -89,7 +89,7 @@ def power_law_torus_code(
     code has unit total variance over the torus and its covariance eigenvalues are a_j²/2 (each
     twice): a rank power law with exponent alpha. Because rank j grows like |n_j|^d, a
     gradient of the code has finite energy iff Σ_j j^(2/d) a_j² < ∞, i.e. alpha > 1 + 2/d
-    (PAPER.md §4).
+    (docs/paper_guide.md §4).
 
     Args:
         alpha: power-law exponent of the spectrum (> 0).
@@ -170,12 +170,12 @@ def moving_dot_images(
     color: Sequence[float] | None = None,
     background: float = 0.0,
 ) -> np.ndarray:
-    """Frames of an anti-aliased Gaussian dot moving once around a circle (PAPER.md §3 E3).
+    """Frames of an anti-aliased Gaussian dot moving once around a circle (docs/paper_guide.md §3 E3).
 
     Frame t shows a dot centred at :func:`dot_centres` (θ_t = phase + 2πt/T) on a uniform
     background. Each pixel holds the Gaussian's integral over the pixel's area (separable erf
     differences), so the image changes smoothly with θ: a hard one-pixel dot would make the
-    *input* path itself non-smooth (PAPER.md pitfall 10). The peak is scaled so a dot centred
+    *input* path itself non-smooth (docs/paper_guide.md pitfall 10). The peak is scaled so a dot centred
     on a pixel centre has value 1 (times ``color``).
 
     Args:

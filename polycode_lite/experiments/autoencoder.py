@@ -1,11 +1,11 @@
 """α per layer and dot-trajectory smoothness of ResNet autoencoders across dropout rates.
 
-PAPER.md §3 E5 (α per layer and dropout) and E3 (moving-dot trajectories). Everything reuses the
+docs/paper_guide.md §3 E5 (α per layer and dropout) and E3 (moving-dot trajectories). Everything reuses the
 shared pieces: hooks and streaming covariances from :mod:`polycode_lite.models.hooks`, spectra
 and fits from :mod:`polycode_lite.science.powerlaw`, energies and RSA from :mod:`polycode_lite.science.projections`,
 dot frames from :mod:`polycode_lite.data.stimuli`.
 
-Feature choices (PAPER.md pitfall 7, said once here):
+Feature choices (docs/paper_guide.md pitfall 7, said once here):
 
 * **α**: conv outputs (B, C, H, W) are global-average-pooled to (B, C): channels are the
   features, one sample per image (:func:`polycode_lite.models.resnet_vae.layer_features`). FC layers are
@@ -14,7 +14,7 @@ Feature choices (PAPER.md pitfall 7, said once here):
 * **trajectories**: the whole layer state is kept (C·H·W flattened), because global pooling
   would average away where the dot is.
 
-Two spectrum estimators (PAPER.md pitfall 5):
+Two spectrum estimators (docs/paper_guide.md pitfall 5):
 
 * ``mode="eval"``: the model in ``eval()`` (BN running statistics, dropout off, z = μ); the
   covariance is streamed through :class:`~polycode_lite.science.covariance.CovarianceAccumulator` and α is
@@ -109,7 +109,7 @@ def layer_alphas(
     progress: bool = False,
     correct_bias: bool = True,
 ) -> pd.DataFrame:
-    """α of every layer of one model (PAPER.md §3 E5).
+    """α of every layer of one model (docs/paper_guide.md §3 E5).
 
     Args:
         model: a :func:`~polycode_lite.models.resnet_vae.ResNetAutoencoder`.
@@ -336,7 +336,7 @@ def trajectory_stats(
     Ts: Sequence[int] = (64, 128, 256),
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Smoothness of the dot trajectory in each layer (PAPER.md §3 E3).
+    """Smoothness of the dot trajectory in each layer (docs/paper_guide.md §3 E3).
 
     Columns from :func:`polycode_lite.science.trajectory_similarity.trajectory_table` (layer, m, energy_norm =
     E / tr Σ in full space, rsa_mean / rsa_sd = Spearman RSA between the dot angles and k-D

@@ -29,7 +29,7 @@ __all__ = ['GroupedCovariances', 'accumulator_bytes', 'assign_groups', 'collect_
 def window_features(drop_first: int = 4, drop_last: int = 0):
     """Map (B, T, D) -> (B·(T - drop_first - drop_last), D), built on
     :func:`~polycode_lite.models.hooks.token_features`: drops each window's first positions
-    (PAPER.md pitfall 8) and its last ``drop_last`` (BERT's [SEP])."""
+    (docs/paper_guide.md pitfall 8) and its last ``drop_last`` (BERT's [SEP])."""
     from polycode_lite.models.hooks import token_features
 
     base = token_features(drop_first)
@@ -166,7 +166,7 @@ def collect_covariances(
 
     Reuses :func:`~polycode_lite.models.hooks.accumulate_covariances` (hooks removed afterwards,
     no activation tensor kept). Positions ``< drop_first`` of every window (and BERT's final
-    [SEP]) are left out (PAPER.md pitfall 8).
+    [SEP]) are left out (docs/paper_guide.md pitfall 8).
 
     Under ``torch.distributed`` (``torchrun``) every rank processes the windows of every
     ``world_size``-th document and the group accumulators are merged with

@@ -177,7 +177,7 @@ def _describe_table(table: Mapping[Any, float], counts: Mapping[Any, int], k: in
 class TokenLookupSimulator(Simulator):
     """Predict the mean 0-10 activation of each token type seen in the explain records.
 
-    Unseen tokens get the global mean (PAPER.md §7, offline design 1). The explanation lists
+    Unseen tokens get the global mean (docs/paper_guide.md §7, offline design 1). The explanation lists
     the ``n_show`` tokens with the highest mean activation.
     """
 
@@ -240,7 +240,7 @@ class BigramSimulator(Simulator):
 class LinearProbeSimulator(Simulator):
     """Ridge regression from fixed token embeddings (e.g. the model's own input embeddings,
     ``LanguageModel.input_embeddings()``) of the current and previous token to the 0-10
-    activation (PAPER.md §7, offline design 3)."""
+    activation (docs/paper_guide.md §7, offline design 3)."""
 
     name = "linear probe"
 

@@ -82,7 +82,7 @@ def layer_alpha(
     full_spectrum_max: int = 2048,
     seed: int = 0,
 ) -> LayerSpectrum:
-    """Fit alpha of one hook with a bootstrap CI over document groups (PAPER.md §3 E6, pitfalls 2, 8).
+    """Fit alpha of one hook with a bootstrap CI over document groups (docs/paper_guide.md §3 E6, pitfalls 2, 8).
 
     The top of the spectrum is exact (LAPACK MRRR on the top K eigenpairs) for widths <=
     ``full_spectrum_max``; wider layers use the randomized top-k eigenvalues (k = end of the fit

@@ -35,7 +35,7 @@ __all__ = ['AUTHORS_FIGURE', 'DepthExperimentConfig', 'DepthResult', 'IdentityTr
 NECESSARY_INFORMATION_NATS = 3.0 * math.log(2.0)
 
 #: Values read off the authors' figure ``Mutual_info_through_layers.png`` (nats, approximate;
-#: PAPER.md §3 E4, tag [C-fig]). Keys are the Keras layer numbers.
+#: docs/paper_guide.md §3 E4, tag [C-fig]). Keys are the Keras layer numbers.
 AUTHORS_FIGURE: dict[str, dict[int, float]] = {
     "trained": {3: 3.9, 6: 3.3, 9: 3.5, 12: 3.1, 15: 3.3, 18: 3.0, 21: 3.15, 24: 2.95, 30: 2.8,
                 36: 2.75, 42: 2.7, 48: 2.6, 54: 2.55, 60: 2.4},
@@ -45,7 +45,7 @@ AUTHORS_FIGURE: dict[str, dict[int, float]] = {
 
 
 def capacity_line_nats(width: int = 32, dropout: float = 0.2, bits_per_unit: float = 1.0) -> float:
-    """Dropout-channel capacity bound (1 − D)·width·C_base in nats (Theorem 3, PAPER.md §2.2).
+    """Dropout-channel capacity bound (1 − D)·width·C_base in nats (Theorem 3, docs/paper_guide.md §2.2).
 
     With C_base = 1 bit per unit this is the authors' "theoretical limit" line; they used 0.7
     where (1 − D) = 0.8 (pitfall 12), so ours is 17.7 nats, theirs 15.5."""
@@ -57,7 +57,7 @@ def capacity_line_nats(width: int = 32, dropout: float = 0.2, bits_per_unit: flo
 @dataclass(frozen=True)
 class IdentityTraining:
     """Training of the identity task. Authors: 1,000,000 samples, 4 epochs, batch 100, Adam
-    lr 1e-3, 2% validation, seed 44 (:meth:`paper`). Default: the CPU scale-down of PAPER.md
+    lr 1e-3, 2% validation, seed 44 (:meth:`paper`). Default: the CPU scale-down of docs/paper_guide.md
     (200,000 samples, 2 epochs)."""
 
     n_samples: int = 200_000
@@ -161,7 +161,7 @@ def layer_mutual_information(
 @dataclass(frozen=True)
 class DepthExperimentConfig:
     """Whole E4 experiment. Presets: :meth:`fast` (notebook fast mode, ~1–2 min on 2 cores),
-    :meth:`cpu` (PAPER.md's CPU scale-down: 2e5 samples × 2 epochs, 12 layers, 2 MINE
+    :meth:`cpu` (docs/paper_guide.md's CPU scale-down: 2e5 samples × 2 epochs, 12 layers, 2 MINE
     trials of 1,000 steps on 16,000 samples; about 15 CPU-minutes), :meth:`paper` (authors' sizes:
     1e6 samples × 4 epochs; 40,960 MINE samples, plain DV, 5,000 steps; hours on a CPU).
 
@@ -298,7 +298,7 @@ def run_depth_experiment(
     config: DepthExperimentConfig = DepthExperimentConfig(), progress: bool = True
 ) -> DepthResult:
     """Train the deep dropout net on the identity task, keep an untrained copy, and estimate
-    I(x; h_l) at ``config.layers`` for both, ``config.trials`` times each (PAPER.md §3 E4)."""
+    I(x; h_l) at ``config.layers`` for both, ``config.trials`` times each (docs/paper_guide.md §3 E4)."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()

@@ -63,7 +63,7 @@ def random_unit_directions(width: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def path_action(traces: Any) -> np.ndarray:
-    """Normalised action of 1-D activation traces over text (PAPER.md §2.4, pitfall 9).
+    """Normalised action of 1-D activation traces over text (docs/paper_guide.md §2.4, pitfall 9).
 
     For traces p of shape (N windows, T positions, K directions):
     A_k = mean_{windows,t} (p_{t+1} − p_t)² / (2 · var(p_k)) = 1 − lag-1 autocorrelation.
@@ -167,7 +167,7 @@ def make_records(
     n_random: int = 20,
     seed: int = 0,
 ) -> RecordSet:
-    """Records of one direction (PAPER.md §7): the ``n_top`` windows with the largest maximum
+    """Records of one direction (docs/paper_guide.md §7): the ``n_top`` windows with the largest maximum
     activation, interleaved into explain (even ranks) and score (odd ranks), and ``n_random``
     other windows split half and half.
 

@@ -52,7 +52,7 @@ def dimensionality_sweep(
     progress: bool = True,
     **train_kwargs: Any,
 ) -> DimensionalityResult:
-    """Elhage's dimensionality experiment (PAPER.md §3 E1): train one instance per sparsity
+    """Elhage's dimensionality experiment (docs/paper_guide.md §3 E1): train one instance per sparsity
     (p_k = max_inverse_density^(−k/(K−1)), uniform importance) and measure D* and D_i.
 
     Defaults are the official settings (n=200, m=20, 20 instances, 1/(1−S) from 1 to 20,

@@ -2,7 +2,7 @@
 
 ``polycode-lite train-autoencoder --dataset shapes|cifar10 --config lite|paper
 --dropout 0 0.2 0.4 0.6 0.8 --epochs N --out DIR`` trains one model per dropout rate
-(PAPER.md §3 E5: Adam lr 1e-3, BCE(sum) + KL). For each rate it keeps a training state in
+(docs/paper_guide.md §3 E5: Adam lr 1e-3, BCE(sum) + KL). For each rate it keeps a training state in
 ``DIR/_train/<run>/``:
 
 * ``checkpoint.safetensors``: model weights and buffers plus the Adam state (float32);

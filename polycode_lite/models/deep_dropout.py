@@ -138,7 +138,7 @@ def keras_layer_kind(net: DeepDropoutNet, layer: int) -> str:
 
 def first_stochastic_layer(net: DeepDropoutNet) -> int:
     """Index of the first Dropout: layers before it are deterministic functions of x, so
-    their true MI with a continuous x is infinite (PAPER.md pitfall 13a)."""
+    their true MI with a continuous x is infinite (docs/paper_guide.md pitfall 13a)."""
     for i, m in enumerate(net.layers):
         if isinstance(m, nn.Dropout) and m.p > 0:
             return i

@@ -10,7 +10,7 @@ Two ways to use it:
   * stream it into covariances (big runs):  ``accs = accumulate_covariances(model, loader, ...)``
 
 Shapes: conv outputs are (B, C, H, W), token outputs (B, T, D). The ``features`` helpers turn
-them into (samples, features) matrices; which one you pick changes the statistics (PAPER.md
+them into (samples, features) matrices; which one you pick changes the statistics (docs/paper_guide.md
 pitfall 7), so say which one you used.
 """
 
@@ -89,7 +89,7 @@ def flat_features(t: "torch.Tensor") -> "torch.Tensor":
 
 def token_features(drop_first: int = 0) -> FeatureFn:
     """Return a map (B, T, D) -> (B·(T-drop_first), D) dropping each window's first positions
-    (PAPER.md pitfall 8: early positions have outsized norms)."""
+    (docs/paper_guide.md pitfall 8: early positions have outsized norms)."""
 
     def fn(t: "torch.Tensor") -> "torch.Tensor":
         if t.ndim == 2:

@@ -262,7 +262,7 @@ def load_language_model(
     online: bool | None = None,
     verbose: bool = True,
 ) -> LanguageModel:
-    """Load a GPT-2-family or BERT model for activation statistics (PAPER.md §3 E6, pitfall 15).
+    """Load a GPT-2-family or BERT model for activation statistics (docs/paper_guide.md §3 E6, pitfall 15).
 
     Lookup order: the embedded MiniLM (names "all-MiniLM-L6-v2", "minilm", "embedded"); a local
     folder; the Hugging Face cache (``local_files_only=True``, instant); the Hub, only when

@@ -1,4 +1,4 @@
-"""A small CNN built from torchvision blocks, to probe codes with moving dots (PAPER.md §3 E3).
+"""A small CNN built from torchvision blocks, to probe codes with moving dots (docs/paper_guide.md §3 E3).
 
 Notebook 04 needs a real network that trains in seconds on a laptop CPU; notebook 06 does the
 same analysis at scale on the ResNet autoencoder. Architecture (all torchvision building

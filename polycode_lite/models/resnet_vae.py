@@ -1,4 +1,4 @@
-"""ResNet-18-encoder (variational) autoencoder with dropout after every ReLU (PAPER.md §3 E5).
+"""ResNet-18-encoder (variational) autoencoder with dropout after every ReLU (docs/paper_guide.md §3 E5).
 
 The authors' model (Marshall & Kirchner 2024, supplementary code ``ResNetVAE``) is a VAE whose
 encoder is torchvision's ``resnet18`` trained from scratch, with ``nn.Dropout(p)`` after every
@@ -23,7 +23,7 @@ Analysis layers (:data:`ANALYSIS_LAYERS`, dotted names for :mod:`polycode_lite.m
 ``encoder.layer1..4`` (stage outputs, (B, C, H, W); after the stage's last ReLU+dropout),
 ``fc1``, ``fc2`` (post-ReLU), ``mu``, ``fc4``, ``fc5`` (decoder FCs, post-ReLU). Conv outputs are
 analysed channel-wise with spatial positions averaged (global average pooling, (B, C)); see
-:func:`layer_features` and PAPER.md pitfall 7.
+:func:`layer_features` and docs/paper_guide.md pitfall 7.
 """
 
 from __future__ import annotations
@@ -370,7 +370,7 @@ def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
 
 def layer_features(t: torch.Tensor) -> torch.Tensor:
     """Activation -> (samples, features) for the analysis: conv outputs (B, C, H, W) are
-    averaged over space to (B, C) (channels are the features; PAPER.md pitfall 7); (B, D) is
+    averaged over space to (B, C) (channels are the features; docs/paper_guide.md pitfall 7); (B, D) is
     returned unchanged."""
     from polycode_lite.models.hooks import pooled_features
 

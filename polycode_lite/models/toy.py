@@ -1,6 +1,6 @@
 """Toy models of superposition (Elhage et al. 2022), many instances trained at once.
 
-Model (PAPER.md §5): a feature vector x ∈ R^n is compressed to h = W x ∈ R^m and read back
+Model (docs/paper_guide.md §5): a feature vector x ∈ R^n is compressed to h = W x ∈ R^m and read back
 with the tied weights, x' = ReLU(Wᵀ W x + b) ("ReLU-output model"). Variants:
 
   * ``"relu"``        x' = ReLU(Wᵀ W x + b)          (Elhage's model; the default)
@@ -57,7 +57,7 @@ def importance_decay(n_features: int, rate: float) -> np.ndarray:
 def sparsity_sweep(n_instances: int, max_inverse_density: float = 20.0) -> np.ndarray:
     """Feature probabilities p_k = max_inverse_density^(−k/(K−1)), k = 0..K−1, so 1/(1−S)
     runs log-spaced from 1 to ``max_inverse_density`` (the official dimensionality sweep uses
-    20, PAPER.md §3 E1). Shape (n_instances,)."""
+    20, docs/paper_guide.md §3 E1). Shape (n_instances,)."""
     if n_instances < 1:
         raise ValueError(f"n_instances must be >= 1, got {n_instances}.")
     if max_inverse_density < 1:

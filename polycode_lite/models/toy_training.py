@@ -156,7 +156,7 @@ def train_toy(
 ) -> TrainHistory:
     """Train all instances of a :class:`ToyModel` in place; return the loss history.
 
-    Settings default to the official TMS notebook (PAPER.md §5): AdamW lr 1e-3, weight decay
+    Settings default to the official TMS notebook (docs/paper_guide.md §5): AdamW lr 1e-3, weight decay
     0.01, constant schedule, batch 1024 (ARENA uses plain Adam: ``optimizer="adam"``).
 
     Args:

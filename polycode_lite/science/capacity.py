@@ -1,4 +1,4 @@
-"""The paper's information-theory results as code (PAPER.md §2.1–2.3).
+"""The paper's information-theory results as code (docs/paper_guide.md §2.1–2.3).
 
 * Lemma 2 — entropy of S-sparse inputs, and the predicted dimensions per feature
   D*_pred(S) = (1−S) + H_b(S)/H_elem obtained by equating it with the capacity m·H_elem of m units.
@@ -12,7 +12,7 @@
 
 Units: entropies and capacities are in **bits** unless a function says otherwise; the channel
 mutual informations take ``base`` ("nats" by default, matching the MINE sanity values of
-PAPER.md §2.2). Everything is numpy and vectorised over array inputs.
+docs/paper_guide.md §2.2). Everything is numpy and vectorised over array inputs.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def binary_entropy(p: Any, base: str = "bits") -> Any:
 
 
 def sparse_entropy(n: Any, S: Any, h_elem: Any) -> Any:
-    """Lemma 2 (PAPER.md §2.1): entropy in bits of an n-vector whose i.i.d. entries are zeroed
+    """Lemma 2 (docs/paper_guide.md §2.1): entropy in bits of an n-vector whose i.i.d. entries are zeroed
     with probability S, each un-zeroed entry carrying h_elem bits:
     H(X^S) = n·[H_b(S) + (1−S)·h_elem]."""
     n = _positive(n, "n", allow_zero=True)
@@ -93,7 +93,7 @@ def sparse_entropy(n: Any, S: Any, h_elem: Any) -> Any:
 
 def units_capacity(m: Any, h_elem: Any) -> Any:
     """Capacity in bits of m hidden units that each carry the precision of one input element:
-    m·h_elem (PAPER.md §2.1)."""
+    m·h_elem (docs/paper_guide.md §2.1)."""
     return _out(_positive(m, "m", allow_zero=True) * _positive(h_elem, "h_elem", allow_zero=True))
 
 
@@ -104,7 +104,7 @@ def predicted_dims_per_feature(
     n_hidden: int | None = None,
     clip: bool = True,
 ) -> Any:
-    """Predicted dimensions per feature D*_pred(S) = (1−S) + H_b(S)/h_elem (PAPER.md §2.1):
+    """Predicted dimensions per feature D*_pred(S) = (1−S) + H_b(S)/h_elem (docs/paper_guide.md §2.1):
     the ratio m/n at which the capacity m·h_elem of m units equals the input entropy.
 
     With ``clip`` the value is clipped to at most 1 (a feature never needs more than one
@@ -133,14 +133,14 @@ def predicted_dims_per_feature(
 
 
 def dropout_epsilon(c_base: Any) -> Any:
-    """ε(C) = −log2(1 − 2^−C)/C of Theorem 3 (PAPER.md §2.2): the relative capacity lost by
+    """ε(C) = −log2(1 − 2^−C)/C of Theorem 3 (docs/paper_guide.md §2.2): the relative capacity lost by
     the lower-bound code (uniform over the 2^C − 1 non-zero symbols). → 0 as C grows."""
     c = _positive(c_base, "c_base")
     return _out(-np.log2(1.0 - 2.0 ** (-c)) / c)
 
 
 def dropout_capacity_bounds(D: Any, c_base: Any, m: Any = 1) -> tuple[Any, Any]:
-    """Theorem 3 (PAPER.md §2.2): bounds on the capacity in bits of m independent units of
+    """Theorem 3 (docs/paper_guide.md §2.2): bounds on the capacity in bits of m independent units of
     capacity c_base each behind dropout with rate D:
     (1−ε)(1−D)·c_base·m ≤ C_dropout ≤ (1−D)·c_base·m.
 
@@ -154,7 +154,7 @@ def dropout_capacity_bounds(D: Any, c_base: Any, m: Any = 1) -> tuple[Any, Any]:
 
 
 def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True) -> Any:
-    """Theorem 4 (PAPER.md §2.3): upper bound in bits on the entropy of m units with n_bits of
+    """Theorem 4 (docs/paper_guide.md §2.3): upper bound in bits on the entropy of m units with n_bits of
     precision whose scales decay as σ_i = i^−α (σ_1 = 1; the PDF's i^α is a sign typo):
     H ≤ Σ_{i=1}^{m} max(0, n_bits − α·log2 i) (without the max when clip=False).
 
@@ -172,14 +172,14 @@ def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True)
 
 
 def powerlaw_entropy_stirling(m: Any, n_bits: float, alpha: Any) -> Any:
-    """Stirling form of Theorem 4: m·n_bits − α·m·log2(m/e) (no clipping; PAPER.md §2.3)."""
+    """Stirling form of Theorem 4: m·n_bits − α·m·log2(m/e) (no clipping; docs/paper_guide.md §2.3)."""
     m = _positive(m, "m")
     a = _positive(alpha, "alpha", allow_zero=True)
     return _out(m * n_bits - a * m * np.log2(m / math.e))
 
 
 def bits_lost_per_unit_alpha(m: Any) -> Any:
-    """Bits of entropy lost per neuron per unit of α, log2(m/e) (PAPER.md §2.3:
+    """Bits of entropy lost per neuron per unit of α, log2(m/e) (docs/paper_guide.md §2.3:
     m = 256 → 6.6, 1024 → 8.6, 1600 → 9.2, 6400 → 11.2)."""
     return _out(np.log2(_positive(m, "m") / math.e))
 
@@ -189,7 +189,7 @@ def bits_lost_per_unit_alpha(m: Any) -> Any:
 # --------------------------------------------------------------------------------------
 def erasure_channel_mi(p_erase: Any, input_entropy: Any = _LN2, base: str = "nats") -> Any:
     """I(X;Y) = (1 − p)·H(X) of an erasure channel. Dropout of a unit whose input never takes
-    the value 0 (e.g. ±1) is an erasure channel (PAPER.md §2.2): ±1 input, p = 0.5 → 0.347 nats.
+    the value 0 (e.g. ±1) is an erasure channel (docs/paper_guide.md §2.2): ±1 input, p = 0.5 → 0.347 nats.
 
     Args: p_erase in [0, 1]; input_entropy H(X) in nats; base of the result."""
     p = _probability(p_erase, "p_erase")
@@ -216,7 +216,7 @@ def gaussian_channel_mi(snr: Any, base: str = "nats") -> Any:
 def uniform_wraparound_gaussian_mi(width: Any, sigma: Any, base: str = "nats") -> Any:
     """x ~ U on a circle of length ``width`` plus Gaussian noise σ with wrap-around:
     I = ln(width) − ½ ln(2πeσ²) (exact up to the wrapping of the noise, σ ≪ width).
-    The MINE sanity case x~U[−10, 10], σ = 0.01 gives 6.18 nats (PAPER.md §2.2).
+    The MINE sanity case x~U[−10, 10], σ = 0.01 gives 6.18 nats (docs/paper_guide.md §2.2).
 
     Raises ValueError when σ is not small against width (σ > width/10)."""
     w = _positive(width, "width")

@@ -1,7 +1,7 @@
 """Mutual Information Neural Estimation (MINE, Belghazi et al. 2018), in torch.
 
 MINE trains a *statistics network* T_θ(x, z) to maximise a variational lower bound on
-I(X; Z) = KL(P_XZ ‖ P_X ⊗ P_Z) (PAPER.md §6):
+I(X; Z) = KL(P_XZ ‖ P_X ⊗ P_Z) (docs/paper_guide.md §6):
 
     Donsker–Varadhan (DV):  I ≥ E_P[T] − log E_Q[e^T]
     MINE-f (f-divergence):  I ≥ E_P[T] − E_Q[e^(T−1)]          (looser, unbiased gradient)
@@ -19,7 +19,7 @@ Whatever the loss, the *reported* number is the DV bound of the trained T on **h
 samples (a valid lower bound for any T, and the tightest of the two for a given T), in nats.
 Being a lower bound estimated from finite samples, it can still come out above the truth by
 sampling noise, and for deterministic continuous maps (true MI infinite) it only reflects how
-far the optimiser got (PAPER.md pitfall 13).
+far the optimiser got (docs/paper_guide.md pitfall 13).
 
 Public API: StatisticsNetwork, MINEConfig, MIEstimate, estimate_mutual_information,
 dv_bound, mine_f_bound, plus calibration channels with known MI (correlated Gaussian, ±1
@@ -61,7 +61,7 @@ LOSSES = ("mine", "dv", "mine_f")
 
 
 # --------------------------------------------------------------------------------------
-# calibration channels with analytic MI (PAPER.md §2.2; values in nats)
+# calibration channels with analytic MI (docs/paper_guide.md §2.2; values in nats)
 # --------------------------------------------------------------------------------------
 def gaussian_mi(rho: float, dim: int = 1) -> float:
     """I(X; Z) = −½ · dim · log(1 − ρ²) nats for dim independent pairs of unit Gaussians with
@@ -87,7 +87,7 @@ def sample_correlated_gaussian(
 
 def dropout_channel_mi(p: float) -> float:
     """±1 input through a dropout channel (the symbol is replaced by 0 with probability p):
-    I = (1 − p) · ln 2 nats (an erasure channel; PAPER.md §2.2, Theorem 3)."""
+    I = (1 − p) · ln 2 nats (an erasure channel; docs/paper_guide.md §2.2, Theorem 3)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"the dropout probability p must lie in [0, 1], got {p}.")
     return float(capacity.erasure_channel_mi(p, input_entropy=math.log(2.0)))

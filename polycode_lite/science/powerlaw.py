@@ -326,7 +326,7 @@ def bootstrap_alpha(
     """Alpha of raw (n, m) activations with a CI from resampling rows (or whole groups).
 
     ``groups`` is a length-n array of group ids (e.g. document index for tokens, which are
-    correlated within a document, PAPER.md pitfall 8); groups are resampled with replacement.
+    correlated within a document, docs/paper_guide.md pitfall 8); groups are resampled with replacement.
     The point estimate is the fit on all data (bias-corrected if ``correct_bias``); the CI is
     the percentile interval of the bootstrap fits, shifted by the same bias correction.
     """

@@ -1,6 +1,6 @@
 """Random projections and the path energy of a code: is it smooth (interpretable) or fractal?
 
-PAPER.md §2.4, §3 E3 and §4. A trajectory is a (T, m) array: the activations a_t of a layer (m
+docs/paper_guide.md §2.4, §3 E3 and §4. A trajectory is a (T, m) array: the activations a_t of a layer (m
 units) for T stimuli along a closed 1-D loop (a dot moving round a circle, points of a circle
 code). Tensors of shape (T, ...) are flattened to (T, m); torch tensors are accepted.
 
@@ -9,7 +9,7 @@ code). Tensors of shape (T, ...) are flattened to (T, m); torch tensors are acce
   * ``path_energy`` E = Σ_t ‖a_{t+1} − a_t‖² (closing segment a_T = a_0 included when
     ``closed``), in full space or on projections. ``normalised_path_energy`` divides by the
     total variance tr Σ of the trajectory so that layers and models are comparable.
-  * Corrections to the supplement (PAPER.md §2.4): E_R‖a R‖² = (k/m)‖a‖², so the expected
+  * Corrections to the supplement (docs/paper_guide.md §2.4): E_R‖a R‖² = (k/m)‖a‖², so the expected
     projected energy is (k/m)·E_full (the PDF drops k/m), and a projection only adds χ²-type
     noise to it; a power-law trace is the finite sum H_m^(α) = Σ_{i≤m} i^-α, not ζ(−α).
   * ``energy_scaling_slope`` fits d log E / d log T: ≈ −1 for a smooth code, 2 − α for a
@@ -67,7 +67,7 @@ def _increments(a: np.ndarray, closed: bool) -> np.ndarray:
 # projections and energies
 # --------------------------------------------------------------------------------------
 def random_projection(m: int, k: int = 3, seed: int | np.random.Generator = 0) -> np.ndarray:
-    """Random projection matrix R, shape (m, k), i.i.d. N(0, 1/m) entries (PAPER.md §2.4).
+    """Random projection matrix R, shape (m, k), i.i.d. N(0, 1/m) entries (docs/paper_guide.md §2.4).
 
     With this scaling E_R ‖a R‖² = (k/m)‖a‖² for any a ∈ R^m. ``seed`` is an int or a numpy
     Generator. Raises ValueError for m < 1 or k < 1.
@@ -113,7 +113,7 @@ def project(acts: Any, R: Any) -> np.ndarray:
 
 
 def path_energy(traj: Any, closed: bool = True) -> float:
-    """Energy of a trajectory, E = Σ_t ‖p_{t+1} − p_t‖² (PAPER.md §2.4; authors' README).
+    """Energy of a trajectory, E = Σ_t ‖p_{t+1} − p_t‖² (docs/paper_guide.md §2.4; authors' README).
 
     Args:
         traj: (T, m) points (full activations or projections; (T, ...) is flattened).
@@ -133,7 +133,7 @@ def path_energy(traj: Any, closed: bool = True) -> float:
 def normalised_path_energy(traj: Any, closed: bool = True) -> float:
     """Path energy divided by the trajectory's total variance: E / tr Σ.
 
-    tr Σ = (1/T) Σ_t ‖p_t − p̄‖² (ddof 0). This removes the activation scale (PAPER.md pitfall
+    tr Σ = (1/T) Σ_t ‖p_t − p̄‖² (ddof 0). This removes the activation scale (docs/paper_guide.md pitfall
     9), so layers and models can be compared at the same T. Reference values: a circle traced
     at T points gives 4T·sin²(π/T) ≈ 4π²/T (smooth); T i.i.d. points give ≈ 2T (no continuity).
 
@@ -151,7 +151,7 @@ def normalised_path_energy(traj: Any, closed: bool = True) -> float:
 
 
 def expected_projected_energy(acts: Any, k: int = 3, closed: bool = True) -> float:
-    """E_R[E(acts R)] = (k/m)·E_full for R with N(0, 1/m) entries (PAPER.md §2.4, correction 1).
+    """E_R[E(acts R)] = (k/m)·E_full for R with N(0, 1/m) entries (docs/paper_guide.md §2.4, correction 1).
 
     ``acts`` is the (T, m) full-space trajectory.
     """
@@ -254,7 +254,7 @@ def expected_projected_action(
     m: int | None = None,
     lambda_1: float = 1.0,
 ) -> float:
-    """Expected projected action ⟨½‖a R‖²⟩ = (k / 2m)·tr Σ for centred a (PAPER.md §2.4).
+    """Expected projected action ⟨½‖a R‖²⟩ = (k / 2m)·tr Σ for centred a (docs/paper_guide.md §2.4).
 
     Give either the covariance ``eigenvalues`` (m = their number), or a power law
     (``alpha``, ``m``, ``lambda_1``) for which tr Σ = λ_1·H_m^(α) (:func:`powerlaw_trace`).
@@ -276,7 +276,7 @@ def theoretical_energy_slope(alpha: float, d: int = 1) -> float:
     """d log E / d log T for a power-law code on a d-torus walked along a closed loop.
 
     −1 for a smooth code (alpha > 1 + 2/d, Stringer's threshold); 1 − d·(alpha − 1) below it
-    (= 2 − alpha for d = 1, PAPER.md §2.4). Valid for alpha > 1. Derivation: along the loop the
+    (= 2 − alpha for d = 1, docs/paper_guide.md §2.4). Valid for alpha > 1. Derivation: along the loop the
     code's effective 1-D spectrum decays as n^-(d(α−1)+1), and a 1-D spectrum n^-β with
     1 < β < 3 gives E(T) ∝ T^(2−β).
     """
@@ -332,7 +332,7 @@ def energy_scaling_slope(
 
     Returns:
         :class:`EnergyScaling`. Smooth code ≈ −1; circle code with 1 < α < 3 ≈ 2 − α (finite
-        m pulls it toward −1 once T approaches m/2; PAPER.md [O] values with m = 4000 and these
+        m pulls it toward −1 once T approaches m/2; docs/paper_guide.md [O] values with m = 4000 and these
         Ts: +0.43 (α=1.5), −0.01 (2), −0.46 (2.5), −0.80 (3), −0.95 (3.5), −0.99 (4)).
 
     Raises:

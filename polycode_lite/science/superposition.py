@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ['STICKY_FRACTIONS', 'dimensions_per_feature', 'feature_dimensionality', 'features_represented', 'interference', 'neuron_polysemanticity', 'sticky_fraction_share']
 
-#: Fractions at which per-feature dimensionalities cluster (Elhage et al. 2022, PAPER.md §5):
+#: Fractions at which per-feature dimensionalities cluster (Elhage et al. 2022, docs/paper_guide.md §5):
 #: 1 (dedicated), 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon),
 #: 3/8 (square antiprism).
 STICKY_FRACTIONS = (1.0, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8)
@@ -22,7 +22,7 @@ def sticky_fraction_share(feature_dims: Any, fractions: Any = STICKY_FRACTIONS,
                           tol: float = 0.02, min_dim: float = 0.05) -> float:
     """Share of represented features (D_i > min_dim) whose D_i lies within ±tol of one of the
     sticky fractions (default 1, 3/4, 2/3, 1/2, 2/5, 3/8). A re-check of Elhage's own models
-    found about 26% within ±0.02 of the six named fractions (PAPER.md §3 E1)."""
+    found about 26% within ±0.02 of the six named fractions (docs/paper_guide.md §3 E1)."""
     d = np.asarray(feature_dims, dtype=np.float64).ravel()
     d = d[d > min_dim]
     if d.size == 0:
@@ -58,7 +58,7 @@ def _squeeze(out: np.ndarray, W: Any) -> np.ndarray:
 
 
 def dimensions_per_feature(W: Any) -> np.ndarray:
-    """D* = m / ‖W‖²_F (Elhage et al. 2022; PAPER.md §5): hidden dimensions per represented
+    """D* = m / ‖W‖²_F (Elhage et al. 2022; docs/paper_guide.md §5): hidden dimensions per represented
     feature (‖W‖²_F ≈ number of represented features).
 
     Args: W of shape (m, n) or (n_instances, m, n), or a ToyModel.
@@ -72,7 +72,7 @@ def dimensions_per_feature(W: Any) -> np.ndarray:
 
 
 def feature_dimensionality(W: Any, eps: float = 1e-8) -> np.ndarray:
-    """Per-feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)² (j includes i; PAPER.md §5).
+    """Per-feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)² (j includes i; docs/paper_guide.md §5).
 
     With the Gram matrix G = WᵀW this is D_i = G_ii² / Σ_j G_ij². D_i = 1 for a dedicated
     dimension, 1/2 for an antipodal pair, 2/5 for a pentagon; features with ‖W_i‖² < eps get 0.
@@ -100,7 +100,7 @@ def features_represented(W: Any, threshold: float = 0.5) -> np.ndarray:
 
 
 def interference(W: Any, eps: float = 1e-8) -> np.ndarray:
-    """Superposition / interference per feature: Σ_{j≠i} (Ŵ_i·W_j)² (PAPER.md §5).
+    """Superposition / interference per feature: Σ_{j≠i} (Ŵ_i·W_j)² (docs/paper_guide.md §5).
 
     0 when feature i has its own orthogonal direction, ≈ ‖W_j‖² per feature sharing its line
     (1 for an antipodal partner). Features with ‖W_i‖² < eps get 0.

@@ -94,7 +94,7 @@ def trajectory_table(
     closed: bool = True,
     progress: bool = True,
 ) -> Any:
-    """One row per layer: the smoothness statistics of its (T, m) trajectory (PAPER.md §3 E3).
+    """One row per layer: the smoothness statistics of its (T, m) trajectory (docs/paper_guide.md §3 E3).
 
     Columns: layer, m, energy_norm (:func:`normalised_path_energy`, full space), rsa_mean and
     rsa_sd (Spearman RSA of k-D projections vs ``inputs`` over ``n_projections``), rsa_full

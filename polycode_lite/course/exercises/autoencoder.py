@@ -94,7 +94,7 @@ def _diagnose_pooled(got: Any, expected: Any, case: Any) -> str | None:
     x = case.args[0] if case is not None else None
     if x is not None and shape == (x.shape[0], x.shape[1] * x.shape[2] * x.shape[3]):
         return ("You flattened C·H·W: every unit at every position became a feature. Here the "
-                "channels are the features and space is averaged (PAPER.md pitfall 7).")
+                "channels are the features and space is averaged (docs/paper_guide.md pitfall 7).")
     if x is not None and shape == (x.shape[0] * x.shape[2] * x.shape[3], x.shape[1]):
         return ("You made every spatial position a sample (channel_features). This exercise "
                 "averages over positions instead: one sample per image.")

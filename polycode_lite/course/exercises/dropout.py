@@ -1,7 +1,7 @@
 """Exercises for notebook 05 (dropout, capacity and error correction).
 
-* ``dropout.dv_bound``            the Donsker–Varadhan lower bound from T values (PAPER.md §6)
-* ``dropout.erasure_mi``          MI of the ±1 dropout channel (PAPER.md §2.2)
+* ``dropout.dv_bound``            the Donsker–Varadhan lower bound from T values (docs/paper_guide.md §6)
+* ``dropout.erasure_mi``          MI of the ±1 dropout channel (docs/paper_guide.md §2.2)
 * ``dropout.capacity_bounds``     Theorem 3's lower and upper bounds on the dropout capacity
 """
 
