@@ -1,40 +1,115 @@
-"""``polycode-lite`` command line: one subcommand per long-running job.
+"""``polycode-lite``: one command line, one argparse subcommand per long-running job.
 
-Each subcommand lives in the module that does the work and exposes ``cli_main(argv)``;
-this file only dispatches, so modules stay independent.
+Each command lives in the module that does the work, which exposes ``add_arguments(parser)``
+and ``main(args) -> int``. This file builds the subparsers, gives them the shared options and
+imports only the module of the command being run (so ``--help`` stays fast).
+
+Shared options: every command takes ``--out``, ``--threads`` and ``--no-progress``; commands
+that draw random numbers also take ``--seed``. A module may set ``OUT_OPTION`` (keyword
+arguments for ``--out``: ``required``, ``default``, ``help``).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import inspect
+import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "reproduce": ("polycode_lite.course.reproduce", "run the notebook sequence headless and write build/"),
-    "train-autoencoder": ("polycode_lite.experiments.train", "train ResNet autoencoders across dropout rates"),
-    "language-spectra": ("polycode_lite.experiments.language_depth", "alpha across depth of a language model"),
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: command -> (module, one-line help, whether it takes --seed)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "reproduce": ("polycode_lite.course.reproduce",
+                  "run the notebook sequence headless and write build/ with report.html", False),
+    "student-notebooks": ("polycode_lite.course.student",
+                          "write student (or instructor) versions of the notebooks", False),
+    "train-autoencoder": ("polycode_lite.experiments.train",
+                          "train ResNet autoencoders across dropout rates (resumable)", True),
     "dropout-experiments": ("polycode_lite.experiments.alpha_vs_dropout",
-                            "MI through a deep dropout net, and alpha against dropout"),
-    "student-notebooks": ("polycode_lite.course.student", "write student (or instructor) notebook versions"),
+                            "MI through a deep dropout net, and alpha against dropout "
+                            "(seeds fixed by the preset)", False),
+    "language-spectra": ("polycode_lite.experiments.language_depth",
+                         "alpha across the depth of a language model (resumable)", True),
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _version() -> str:
+    from polycode_lite import __version__
+
+    return __version__
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _shared_options(parser: argparse.ArgumentParser, module: Any, takes_seed: bool) -> None:
+    out = {"default": None, "help": "output folder"}
+    out.update(getattr(module, "OUT_OPTION", {}))
+    group = parser.add_argument_group("shared options")
+    group.add_argument("--out", **out)
+    group.add_argument("--threads", type=_positive_int, default=None,
+                       help="CPU threads for torch and BLAS (default: their own choice; 1 is "
+                            "often fastest on a busy 2-core machine)")
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    if takes_seed:
+        group.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``polycode-lite`` parser; the options of ``command`` (if given) are filled in."""
+    parser = argparse.ArgumentParser(
+        prog="polycode-lite",
+        description="polycode_lite: work through Marshall & Kirchner (2024) hands-on. "
+                    "Run 'polycode-lite COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"polycode-lite {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (module_name, help_text, takes_seed) in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)
+        doc = inspect.cleandoc(module.main.__doc__ or help_text)
+        p = sub.add_parser(name, help=help_text, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        _shared_options(p, module, takes_seed)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``polycode-lite`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in {"-h", "--help"}:
-        print("usage: polycode-lite COMMAND [options]\n\ncommands:")
-        for name, (_, help_text) in COMMANDS.items():
-            print(f"  {name:<20} {help_text}")
-        print("\nRun 'polycode-lite COMMAND --help' for a command's options.")
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
         return 0
-    name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"polycode-lite: unknown command {name!r}; choose from {', '.join(COMMANDS)}",
-              file=sys.stderr)
-        return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.cli_main(rest) or 0)
+    args._argv = argv[argv.index(args.command) + 1:]
+    if args.threads is not None:
+        # notebooks run by `reproduce` start their own kernels: they read these
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+    from polycode_lite._common import limit_threads
+
+    with limit_threads(args.threads):
+        return int(args._module.main(args) or 0)
+
+
+def run_command(command: str, argv: Sequence[str] | None = None) -> int:
+    """Run one command as if typed: ``run_command("reproduce", ["--fast"])``."""
+    return main([command, *(sys.argv[1:] if argv is None else list(argv))])
 
 
 if __name__ == "__main__":

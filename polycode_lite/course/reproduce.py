@@ -209,19 +209,33 @@ def _clear_results(results: Path, stem: str) -> None:
             p.unlink()
 
 
-def cli_main(argv: list[str] | None = None) -> int:
-    """``polycode-lite reproduce [--fast] [--only NAME] [--out DIR] [--notebooks DIR]``."""
-    ap = argparse.ArgumentParser(prog="polycode-lite reproduce", description=__doc__)
-    ap.add_argument("--fast", action="store_true", help="run each notebook in its fast mode")
-    ap.add_argument("--only", default=None, help="run only notebooks whose name contains this")
-    ap.add_argument("--out", default=str(REPO_ROOT / "build"), help="output folder")
-    ap.add_argument("--notebooks", default=str(NOTEBOOK_DIR),
-                    help="folder of NN_*.ipynb notebooks to run (default: the sequence; e.g. a "
-                         "student's submitted notebooks, with POLYCODE_STRICT_CHECKS=1)")
-    args = ap.parse_args(argv)
+OUT_OPTION = {"default": str(REPO_ROOT / "build"),
+              "help": "output folder (default build/): report.html, executed notebooks, results"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``polycode-lite reproduce``."""
+    parser.add_argument("--fast", action="store_true", help="run each notebook in its fast mode")
+    parser.add_argument("--only", default=None, help="run only notebooks whose name contains this")
+    parser.add_argument("--notebooks", default=str(NOTEBOOK_DIR),
+                        help="folder of NN_*.ipynb notebooks to run (default: the sequence; e.g. a "
+                             "student's submitted notebooks, with POLYCODE_STRICT_CHECKS=1)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the notebook sequence headless; write the executed notebooks and report.html.
+
+    Exit status 1 if any notebook failed (the report names the failing cell)."""
     runs = reproduce(Path(args.out), fast=args.fast, only=args.only,
                      notebook_dir=Path(args.notebooks))
     return 0 if all(r.ok for r in runs) else 1
+
+
+def cli_main(argv: list[str] | None = None) -> int:
+    """``polycode-lite reproduce ...`` from Python (argv without the command name)."""
+    from polycode_lite.cli import run_command
+
+    return run_command("reproduce", argv)
 
 
 if __name__ == "__main__":

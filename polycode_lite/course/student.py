@@ -231,22 +231,25 @@ def convert_notebooks(
     return written
 
 
-def cli_main(argv: list[str] | None = None) -> int:
-    """``polycode-lite student-notebooks [--mode student|instructor] [--out DIR] [--nbgrader]``."""
-    from polycode_lite.course.reproduce import NOTEBOOK_DIR, notebook_paths
+OUT_OPTION = {"default": None, "help": "output folder (default build/student or build/instructor)"}
 
-    ap = argparse.ArgumentParser(
-        prog="polycode-lite student-notebooks",
-        description="Write the student version (solutions removed) or the instructor version "
-                    "(all solutions shown) of the notebook sequence.")
-    ap.add_argument("--mode", choices=["student", "instructor"], default="student")
-    ap.add_argument("--out", default=None,
-                    help="output folder (default build/student or build/instructor)")
-    ap.add_argument("--only", default=None, help="only notebooks whose name contains this")
-    ap.add_argument("--nbgrader", action="store_true",
-                    help="add nbgrader cell metadata (solution and graded check cells)")
-    ap.add_argument("--notebooks", default=str(NOTEBOOK_DIR), help="master notebook folder")
-    args = ap.parse_args(argv)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``polycode-lite student-notebooks``."""
+    from polycode_lite.course.reproduce import NOTEBOOK_DIR
+
+    parser.add_argument("--mode", choices=["student", "instructor"], default="student")
+    parser.add_argument("--only", default=None, help="only notebooks whose name contains this")
+    parser.add_argument("--nbgrader", action="store_true",
+                        help="add nbgrader cell metadata (solution and graded check cells)")
+    parser.add_argument("--notebooks", default=str(NOTEBOOK_DIR), help="master notebook folder")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Write the student version (solutions removed) or the instructor version (all solutions
+    shown) of the notebook sequence."""
+    from polycode_lite.course.reproduce import notebook_paths
+
     out = Path(args.out) if args.out else _REPO_ROOT / "build" / args.mode
     paths = notebook_paths(Path(args.notebooks), only=args.only)
     written = convert_notebooks(paths, out, mode=args.mode, nbgrader=args.nbgrader)
@@ -254,6 +257,13 @@ def cli_main(argv: list[str] | None = None) -> int:
         print(f"wrote {p}")
     print(f"{len(written)} {args.mode} notebooks in {out}/")
     return 0
+
+
+def cli_main(argv: list[str] | None = None) -> int:
+    """``polycode-lite student-notebooks ...`` from Python (argv without the command name)."""
+    from polycode_lite.cli import run_command
+
+    return run_command("student-notebooks", argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ images. ``polycode-lite dropout-experiments {depth,alpha}`` regenerates the ship
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -304,35 +305,43 @@ def load_shipped(name: str) -> Any:
     return pd.DataFrame(d["rows"])
 
 
-def cli_main(argv: list[str] | None = None) -> int:
-    """``python -m polycode_lite.experiments.alpha_vs_dropout {depth,alpha} --preset P --out FILE.json``."""
-    import argparse
+OUT_OPTION = {"required": True, "help": "JSON file to write"}
 
-    ap = argparse.ArgumentParser(prog="python -m polycode_lite.experiments.alpha_vs_dropout", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=["depth", "alpha"])
-    ap.add_argument("--preset", default=None,
-                    help="depth: fast | cpu (default) | paper; alpha: fast | full (default)")
-    ap.add_argument("--out", required=True, help="JSON file to write")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``polycode-lite dropout-experiments``."""
+    parser.add_argument("experiment", choices=["depth", "alpha"],
+                        help="depth: I(x; h_l) through the deep dropout net; alpha: alpha against "
+                             "dropout on the shapes MLP")
+    parser.add_argument("--preset", default=None,
+                        help="depth: fast | cpu (default) | paper; alpha: fast | full (default)")
+
+
+def cli_main(argv: list[str] | None = None) -> int:
+    """``polycode-lite dropout-experiments ...`` from Python (argv without the command name)."""
+    from polycode_lite.cli import run_command
+
+    return run_command("dropout-experiments", argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Regenerate the shipped dropout results (``data/dropout/``): ``depth`` runs the error-
+    correction-through-depth experiment, ``alpha`` the alpha-against-dropout sweep."""
+    presets = {"depth": ("cpu", {"fast", "cpu", "paper"}), "alpha": ("full", {"fast", "full"})}
+    default, allowed = presets[args.experiment]
+    preset = args.preset or default
+    if preset not in allowed:
+        raise SystemExit(f"polycode-lite dropout-experiments: error: --preset for "
+                         f"{args.experiment} must be one of {sorted(allowed)}, got {preset!r}")
     if args.experiment == "depth":
-        preset = args.preset or "cpu"
-        if preset not in {"fast", "cpu", "paper"}:
-            ap.error("depth presets: fast, cpu, paper")
-        res = run_depth_experiment(getattr(DepthExperimentConfig, preset)())
+        res = run_depth_experiment(getattr(DepthExperimentConfig, preset)(), progress=not args.no_progress)
         res.to_json(args.out)
         print(res.summary().to_string())
         print(res.checks())
     else:
-        preset = args.preset or "full"
-        if preset not in {"fast", "full"}:
-            ap.error("alpha presets: fast, full")
         cfg = getattr(AlphaSweepConfig, preset)()
         t0 = time.perf_counter()
-        df = run_alpha_sweep(cfg)
+        df = run_alpha_sweep(cfg, progress=not args.no_progress)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(dict(rows=df.to_dict(orient="records"),
                                                   config=asdict(cfg),

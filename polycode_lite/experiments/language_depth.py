@@ -191,18 +191,16 @@ def _parse_dtype(name: str | None) -> Any:
     return table[name]
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="polycode-lite language-spectra",
-        description="Alpha (rank exponent of the activation covariance) across the depth of a "
-                    "language model, with bootstrap CIs over documents. Resumable: rerun the same "
-                    "command to continue after an interruption. Works under torchrun.")
+OUT_OPTION = {"required": True, "help": "output folder (results + resumable partial state)"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``polycode-lite language-spectra``."""
     p.add_argument("--model", default=EMBEDDED_MODEL, help="hub id (gpt2 ... gpt2-xl), local folder, or 'minilm'")
     p.add_argument("--layers", default="all", help="'all', '0,5,11', '0-47', '0-47:4'")
     p.add_argument("--sites", default="mlp.post,resid_post", help="comma list of mlp.post, mlp.out, attn.out, resid_post")
     p.add_argument("--tokens", type=int, default=100_000, help="token budget (window positions) of the corpus")
     p.add_argument("--corpus", default=["pydoc"], nargs="+", help="'pydoc', text files/folders, or hf:<dataset>[:config][:split]")
-    p.add_argument("--out", required=True, help="output folder (results + resumable partial state)")
     p.add_argument("--window", type=int, default=64)
     p.add_argument("--drop-first", type=int, default=4)
     p.add_argument("--groups", type=int, default=8, help="document groups for the bootstrap")
@@ -214,13 +212,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--acc-dtype", default="float64", help="accumulator dtype (float64, or float32 to halve GPU memory)")
     p.add_argument("--checkpoint-dtype", default="float32", help="dtype of saved partial states")
     p.add_argument("--allow-fallback", action="store_true", help="use the embedded MiniLM if the model is unavailable")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    return p
 
 
 def cli_main(argv: Sequence[str] | None = None) -> int:
-    """``polycode-lite language-spectra``: alpha per layer, resumable, torchrun-aware.
+    """``polycode-lite language-spectra ...`` from Python (argv without the command name)."""
+    from polycode_lite.cli import run_command
+
+    return run_command("language-spectra", argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Alpha (rank exponent of the activation covariance) across the depth of a language model,
+    with bootstrap CIs over documents. Resumable: rerun the same command to continue after an
+    interruption. Works under torchrun.
 
     Writes ``<out>/alpha_by_layer.csv`` (one row per hook), ``<out>/spectra/<hook>.npz``
     (eigenvalues, bootstrap alphas) and ``<out>/run.json``. Partial state lives under
@@ -231,7 +235,6 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     import pandas as pd
     import torch
 
-    args = _build_parser().parse_args(list(argv) if argv is not None else None)
     if torch.distributed.is_available() and "RANK" in os.environ and "WORLD_SIZE" in os.environ \
             and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
@@ -260,7 +263,7 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     per_pass = args.layers_per_pass or len(layers)
     if rank == 0:
-        (out / "run.json").write_text(json.dumps(dict(vars(args), resolved_model=repr(lm),
+        (out / "run.json").write_text(json.dumps(dict({k: v for k, v in vars(args).items() if not k.startswith("_")}, resolved_model=repr(lm),
                                                       n_windows=len(windows), world_size=world), indent=2))
     rows = []
     for p_i in range(0, len(layers), per_pass):

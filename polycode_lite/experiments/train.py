@@ -299,17 +299,16 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(d))
 
 
-def cli_main(argv: list[str] | None = None) -> int:
-    """``polycode-lite train-autoencoder``: train one model per dropout rate (see module doc)."""
-    ap = argparse.ArgumentParser(
-        prog="polycode-lite train-autoencoder",
-        description="Train ResNet-encoder VAEs across dropout rates; checkpoints every epoch "
-                    "and resumes an interrupted run when re-run with the same command.")
+OUT_OPTION = {"required": True, "help": "output folder of the exported models and MANIFEST.json"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``polycode-lite train-autoencoder``."""
+    ap = parser
     ap.add_argument("--dataset", choices=["shapes", "cifar10"], default="shapes")
     ap.add_argument("--config", choices=["lite", "paper"], default="lite")
     ap.add_argument("--dropout", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6, 0.8])
     ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--batch-size", type=int, default=None,
                     help="default 32 (lite) / 50 (paper, as the authors)")
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -317,7 +316,6 @@ def cli_main(argv: list[str] | None = None) -> int:
                     help="training images (default: shapes 2048, cifar10 all 50,000)")
     ap.add_argument("--n-test", type=int, default=None,
                     help="test images (default: shapes 512, cifar10 all 10,000)")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--plain", action="store_true", help="plain autoencoder instead of a VAE")
     ap.add_argument("--widths", type=int, nargs=4, default=None,
                     help="lite only: the four stage widths (default 16 32 64 128)")
@@ -326,21 +324,17 @@ def cli_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     ap.add_argument("--num-workers", type=int, default=0)
     ap.add_argument("--save-dtype", choices=["float32", "float16"], default="float32")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch CPU threads (default: torch's choice; 1 is much faster on a "
-                         "busy shared machine, where 2 threads thrash)")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    if args.threads is not None:
-        import torch
 
-        torch.set_num_threads(args.threads)
 
+def main(args: argparse.Namespace) -> int:
+    """Train ResNet-encoder VAEs across dropout rates, one model per rate. Checkpoints every
+    epoch and resumes an interrupted run when re-run with the same command."""
     shapes = args.dataset == "shapes"
     batch = args.batch_size or (50 if args.config == "paper" else 32)
     n_train = args.n_train if args.n_train is not None else (2048 if shapes else None)
     n_test = args.n_test if args.n_test is not None else (512 if shapes else None)
-    command = "polycode-lite train-autoencoder " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    argv = getattr(args, "_argv", None) or sys.argv[1:]
+    command = "polycode-lite train-autoencoder " + " ".join(shlex.quote(a) for a in argv)
     out = Path(args.out)
     exported = []
     for p in args.dropout:
@@ -361,6 +355,13 @@ def cli_main(argv: list[str] | None = None) -> int:
     write_manifest(out, files, command)
     print(f"wrote {out / 'MANIFEST.json'}", flush=True)
     return 0
+
+
+def cli_main(argv: list[str] | None = None) -> int:
+    """``polycode-lite train-autoencoder ...`` from Python (argv without the command name)."""
+    from polycode_lite.cli import run_command
+
+    return run_command("train-autoencoder", argv)
 
 
 if __name__ == "__main__":
