@@ -1,0 +1,1 @@
+"""Teaching tools: exercises with checkers, student/instructor notebooks, headless reproduction, the report, claims."""

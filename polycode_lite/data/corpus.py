@@ -16,7 +16,6 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-from polycode_lite.models.language_models import LanguageModel
 
 __all__ = ['Document', 'TokenWindows', 'load_documents', 'make_windows', 'pydoc_documents']
 
@@ -141,13 +140,16 @@ class TokenWindows:
 
 
 def make_windows(
-    lm: LanguageModel,
+    lm: Any,
     documents: Sequence[Document],
     window: int = 64,
     max_windows: int | None = None,
     seed: int = 0,
 ) -> TokenWindows:
     """Tokenise documents into non-overlapping windows of ``window`` positions (OpenAI records: 64).
+
+    ``lm`` is a :class:`~polycode_lite.models.language_models.LanguageModel`, or anything with
+    ``tokenizer``, ``special_prefix`` and ``special_suffix`` (lists of token ids).
 
     For BERT the window is [CLS] + (window - 2) tokens + [SEP]. A document's last partial
     window is dropped. ``max_windows`` keeps a seeded random subset (in corpus order).
