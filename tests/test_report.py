@@ -49,6 +49,11 @@ def test_claims_table_comes_first_and_links_figures(tmp_path: Path) -> None:
     assert "(notebook failed in this run)" in page
     assert "D* falls with sparsity." in page
     assert "1/2</b> notebooks ran" in page and "15 s in total" in page
+    # the source tags used in the table are explained once, and only those
+    legend = page[page.index("class='legend'"):]
+    assert "[C-ext]</b> from the cited external source" in legend
+    assert "[S]</b> from secondary summaries" in legend
+    assert "[O]" not in legend and "[C-fig]" not in legend
 
 
 def test_write_report_reads_results_folder(tmp_path: Path, monkeypatch) -> None:

@@ -19,6 +19,22 @@ from polycode_lite._common import REPO_ROOT
 __all__ = ["VERDICTS", "results_dir", "record_claim", "load_claims", "show_figure", "check_figure"]
 
 VERDICTS = ("holds", "partly", "does not hold at this scale")
+
+#: where an expected value comes from (docs/paper_guide.md §10); used in ``expected`` strings
+SOURCE_TAGS: dict[str, str] = {
+    "C-supp": "stated in the authors' supplementary PDF",
+    "C-code": "read from the authors' supplementary code",
+    "C-fig": "read off the one result figure shipped with that code (approximate)",
+    "C-ext": "from the cited external source (Stringer, Elhage, OpenAI, ...)",
+    "S": "from secondary summaries of the paper (abstract, TL;DR), not its main text",
+    "I": "our inference or design choice, not confirmed by the authors",
+    "O": "a reference value from our own quick simulation: reproduce it, do not trust it",
+}
+
+
+def tags_in(text: str) -> list[str]:
+    """The source tags (``[C-supp]``, ``[O]`` ...) that ``text`` mentions, in legend order."""
+    return [t for t in SOURCE_TAGS if f"[{t}]" in (text or "")]
 _REPO_ROOT = REPO_ROOT
 
 

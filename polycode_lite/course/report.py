@@ -147,6 +147,13 @@ def render_report(
                 f"<td>{_e(c.get('measured'))}</td><td><b>{_e(verdict)}</b></td>"
                 f"<td>{fig_cell}</td></tr>")
         parts.append("</table>")
+        from polycode_lite.course.claims import SOURCE_TAGS, tags_in
+
+        used = [t for t in SOURCE_TAGS if any(t in tags_in(c.get("expected", "")) for c in claims)]
+        if used:
+            parts.append("<p class='legend'>Source tags in <i>expected</i>: " + "; ".join(
+                f"<b>[{_e(t)}]</b> {_e(SOURCE_TAGS[t])}" for t in used)
+                + " (docs/paper_guide.md §10).</p>")
 
     parts.append("<h2 id='notebooks'>Notebooks</h2>")
     parts.append("<table><tr><th>notebook</th><th>status</th><th>time (s)</th>"
