@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from polycode_lite._common import limit_threads
 from polycode_lite.experiments.train import TrainConfig, cli_main, train_autoencoder
 from polycode_lite.models.checkpoints import (
     load_autoencoder,
@@ -29,10 +30,8 @@ TINY_ARGS = ["--widths", "4", "8", "8", "8", "--latent-dim", "4", "--n-train", "
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """2 CPU threads thrash on a busy 2-core machine; restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with limit_threads(1):
+        yield
 
 
 def tiny_cfg(**kw) -> TrainConfig:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from polycode_lite._common import limit_threads
+
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
@@ -99,10 +101,7 @@ def train_probe_cnn(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     losses = []
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
+    with limit_threads(threads, blas=False):
         model.train()
         for _ in tqdm(range(steps), disable=not progress, desc="training probe CNN"):
             idx = torch.randint(0, n_train, (batch_size,), generator=gen)
@@ -114,7 +113,5 @@ def train_probe_cnn(
         model.eval()
         with torch.no_grad():
             pred = torch.cat([model(xt[i : i + 256]).argmax(1) for i in range(0, n_test, 256)])
-    finally:
-        torch.set_num_threads(old_threads)
     acc = float((pred == yt).float().mean())
     return {"losses": losses, "test_accuracy": acc, "chance": 1 / 3, "steps": steps, "n_train": n_train}
