@@ -112,3 +112,14 @@ def test_architecture_note_names_every_wing() -> None:
     text = note.read_text()
     for wing in WINGS:
         assert f"`{wing}/`" in text, wing
+
+
+def test_readme_names_every_old_module_path() -> None:
+    from polycode_lite._legacy import LEGACY_MODULES
+
+    readme = PKG.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("not a source checkout")
+    text = readme.read_text()
+    for old in LEGACY_MODULES:
+        assert f"`.{old}`" in text or f"`polycode_lite.{old}`" in text, old
