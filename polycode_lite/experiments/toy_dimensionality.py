@@ -10,9 +10,15 @@ import numpy as np
 
 from polycode_lite.models.toy import ToyModel, sparsity_sweep
 from polycode_lite.models.toy_training import evaluate_loss, train_toy
-from polycode_lite.science.superposition import dimensions_per_feature, feature_dimensionality
+from polycode_lite.science.superposition import sticky_fraction_share, dimensions_per_feature, feature_dimensionality
 
-__all__ = ['DimensionalityResult', 'dimensionality_sweep']
+__all__ = ['HALF_TOLERANCE', 'MIN_PLATEAU', 'DimensionalityResult', 'dimensionality_sweep']
+
+
+#: |D* − 1/2| below this counts as "on the antipodal plateau"
+HALF_TOLERANCE = 0.06
+#: sparsities on the plateau needed for "sticky at 1/2" to hold
+MIN_PLATEAU = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,63 @@ class DimensionalityResult:
     def sparsity(self) -> np.ndarray:
         """S = 1 − p for each instance, shape (K,)."""
         return 1.0 - 1.0 / self.inverse_density
+
+    def table(self) -> Any:
+        """One row per instance: inverse_density, sparsity, dims_per_feature, final_loss,
+        n_represented (features with D_i > 0.1)."""
+        import pandas as pd
+
+        return pd.DataFrame(dict(inverse_density=self.inverse_density, sparsity=self.sparsity,
+                                 dims_per_feature=self.dims_per_feature,
+                                 final_loss=self.final_loss,
+                                 n_represented=(self.feature_dims > 0.1).sum(axis=1)))
+
+    def plot(self, ax: Any = None) -> Any:
+        """D* against 1/(1−S) (log x) with the sticky fractions marked."""
+        from polycode_lite.plots.toy import plot_dimensionality
+
+        return plot_dimensionality(self.inverse_density, self.dims_per_feature,
+                                   floor=self.n_hidden / self.n_features, ax=ax)
+
+    def claims(self, half_tol: float = HALF_TOLERANCE, min_plateau: int = MIN_PLATEAU,
+               fraction_tol: float = 0.02, min_share: float = 0.25) -> list[dict[str, Any]]:
+        """Elhage's three dimensionality claims with verdicts from the rules below.
+
+        * D* falls with sparsity: "holds" if D*(dense) > 0.9, D*(sparsest) < 0.6·D*(dense) and
+          no step rises by more than 0.08; "partly" if it falls but not monotonically; else
+          "does not hold at this scale".
+        * D* is sticky at 1/2: "holds" if at least ``min_plateau`` sparsities have
+          |D* − 1/2| < ``half_tol``; "partly" for one or more; else "does not hold at this scale".
+        * D_i cluster at 1, 3/4, 2/3, 1/2, 2/5, 3/8: "holds" if at least ``min_share`` of the
+          represented features lie within ``fraction_tol`` of one; else "partly".
+        Returns dicts with claim, expected, measured, verdict and values (for ``record_claim``)."""
+        d, x = self.dims_per_feature, self.inverse_density
+        falls = bool(d[0] > 0.9 and d[-1] < 0.6 * d[0])
+        monotone = bool(np.all(np.diff(d) < 0.08))
+        near_half = np.abs(d - 0.5) < half_tol
+        x_half = x[near_half]
+        share = float(sticky_fraction_share(self.feature_dims, tol=fraction_tol))
+        plateau = (f" (1/(1−S) = {x_half.min():.1f}…{x_half.max():.1f})" if near_half.any() else "")
+        return [
+            dict(claim="Dimensions per feature D* falls with sparsity",
+                 expected="from ≈1 (dense) towards m/n [C-ext Elhage 2022]",
+                 measured=(f"D* = {d[0]:.2f} → {d[-1]:.2f} over 1/(1−S) = 1…{x[-1]:.0f} "
+                           f"(n={self.n_features}, m={self.n_hidden}, {self.steps} steps)"
+                           + ("" if monotone else "; not monotone")),
+                 verdict=("holds" if falls and monotone else "partly" if falls
+                          else "does not hold at this scale"),
+                 values=dict(inverse_density=x.tolist(), dstar=d.tolist())),
+            dict(claim="D* is sticky at 1/2 (antipodal pairs) over a range of sparsities",
+                 expected="a plateau at D* = 1/2 [C-ext Elhage 2022]",
+                 measured=f"{int(near_half.sum())} of {len(d)} sparsities within ±{half_tol:g} of 1/2{plateau}",
+                 verdict=("holds" if near_half.sum() >= min_plateau else
+                          "partly" if near_half.any() else "does not hold at this scale"),
+                 values=dict(n_near_half=int(near_half.sum()))),
+            dict(claim="Per-feature dimensionalities cluster at 1, 3/4, 2/3, 1/2, 2/5, 3/8",
+                 expected="clusters; a re-check of Elhage's own models found ≈26% within ±0.02 [C-ext]",
+                 measured=f"{100 * share:.0f}% of represented features within ±{fraction_tol:g} of those fractions",
+                 verdict="holds" if share >= min_share else "partly", values=dict(share=share)),
+        ]
 
 
 def dimensionality_sweep(
