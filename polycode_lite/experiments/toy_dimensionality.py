@@ -12,7 +12,40 @@ from polycode_lite.models.toy import ToyModel, sparsity_sweep
 from polycode_lite.models.toy_training import evaluate_loss, train_toy
 from polycode_lite.science.superposition import sticky_fraction_share, dimensions_per_feature, feature_dimensionality
 
-__all__ = ['HALF_TOLERANCE', 'MIN_PLATEAU', 'DimensionalityResult', 'dimensionality_sweep']
+__all__ = ['HALF_TOLERANCE', 'MIN_PLATEAU', 'DimensionalityConfig', 'DimensionalityResult',
+           'dimensionality_sweep', 'run']
+
+
+@dataclass(frozen=True)
+class DimensionalityConfig:
+    """Settings of the dimensionality experiment. :meth:`full` is Elhage's official setting
+    (n = 200, m = 20, 20 instances, 1/(1−S) from 1 to 20, batch 1024, 10,000 steps, lr 1e-3);
+    :meth:`fast` keeps the picture at n = 80, m = 8, 12 instances (seconds on a laptop)."""
+
+    n_features: int = 200
+    n_hidden: int = 20
+    n_instances: int = 20
+    max_inverse_density: float = 20.0
+    steps: int = 10_000
+    batch_size: int = 1024
+    seed: int = 0
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> "DimensionalityConfig":
+        return cls(**{**dict(n_features=80, n_hidden=8, n_instances=12, steps=2_500,
+                             batch_size=512), **overrides})
+
+    @classmethod
+    def full(cls, **overrides: Any) -> "DimensionalityConfig":
+        return cls(**overrides)
+
+
+def run(config: DimensionalityConfig = DimensionalityConfig(), progress: bool = True,
+        **train_kwargs: Any) -> "DimensionalityResult":
+    """Run the experiment of ``config``: ``res = run(DimensionalityConfig.fast()); res.plot()``."""
+    from dataclasses import asdict
+
+    return dimensionality_sweep(**asdict(config), progress=progress, **train_kwargs)
 
 
 #: |D* − 1/2| below this counts as "on the antipodal plateau"
