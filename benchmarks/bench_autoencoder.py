@@ -1,5 +1,5 @@
-"""Benchmarks of the ResNet autoencoder experiment (issue 6). Prints markdown tables and writes
-benchmarks/results/autoencoder.json.
+"""Benchmarks of the ResNet autoencoder experiment (notebook 06; the paper's E5,
+docs/paper_guide.md §3). Prints markdown tables and writes benchmarks/results/autoencoder.json.
 
     .venv/bin/python benchmarks/bench_autoencoder.py [--quick]
 

@@ -1,5 +1,5 @@
-"""Benchmarks of polycode_lite.experiments.language_depth (issue 7). Prints a markdown table, writes
-benchmarks/results/language.json.
+"""Benchmarks of polycode_lite.experiments.language_depth (α per layer of a language model:
+notebook 07, the paper's E6). Prints a markdown table, writes benchmarks/results/language.json.
 
 1. Hook + accumulation overhead: tokens/s of ``collect_covariances`` against a bare forward pass
    of the same model (embedded MiniLM), measured interleaved in one run. Target <= 20 %.

@@ -1,5 +1,5 @@
-"""Benchmarks of polycode_lite.science.projections (issue 4). Prints markdown tables and writes
-benchmarks/results/projections.json.
+"""Benchmarks of polycode_lite.science.projections (random projections and path energy: notebook
+04, the paper's E3). Prints markdown tables and writes benchmarks/results/projections.json.
 
     .venv/bin/python benchmarks/bench_projections.py [--quick]
 

@@ -1,5 +1,5 @@
-"""Benchmarks of the spectrum core (issue 2). Prints markdown tables and writes
-benchmarks/results/spectrum.json.
+"""Benchmarks of the spectrum core (streaming covariance, eigenspectra and the α fit: notebook 03,
+the paper's E2). Prints markdown tables and writes benchmarks/results/spectrum.json.
 
     .venv/bin/python benchmarks/bench_spectrum.py [--quick]
 

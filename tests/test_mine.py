@@ -158,3 +158,17 @@ def test_bad_inputs_raise_clear_errors():
         mine.estimate_mutual_information(x, x, x_val=x, progress=False)
     with pytest.raises(ValueError, match="2-D|\\(n, dim\\)"):
         mine.estimate_mutual_information(np.zeros((10, 2, 2)), x[:10], progress=False)
+
+
+# -- statistics network ----------------------------------------------------------------
+def test_statistics_networks_share_one_module_level_class():
+    a = mine.StatisticsNetwork(2, 3)
+    b = mine.StatisticsNetwork(4, 1, hidden=(8,))
+    assert type(a) is type(b) is mine.StatisticsNetwork
+    assert isinstance(a, mine.StatisticsNetwork) and isinstance(a, torch.nn.Module)
+    assert a(torch.zeros(5, 2), torch.zeros(5, 3)).shape == (5,)
+    assert b(torch.zeros(7, 4), torch.zeros(7, 1)).shape == (7,)
+    with pytest.raises(ValueError, match="dim_x and dim_z"):
+        mine.StatisticsNetwork(0, 3)
+    with pytest.raises(ValueError, match="hidden"):
+        mine.StatisticsNetwork(2, 3, hidden=())

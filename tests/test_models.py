@@ -138,3 +138,42 @@ def test_config_round_trip_and_errors():
         AutoencoderConfig.from_dict({"depth": 3})
     with pytest.raises(ValueError, match="expected images"):
         ResNetAutoencoder(TINY).encode(torch.rand(2, 1, 16, 16))
+
+
+def test_model_is_an_instance_of_the_public_class():
+    model = ResNetAutoencoder(TINY, dropout=0.1, seed=0)
+    assert isinstance(model, ResNetAutoencoder) and isinstance(model, nn.Module)
+    assert type(model) is type(ResNetAutoencoder(TINY, seed=1))
+    assert type(model).__qualname__ == "ResNetAutoencoder"  # module level, so picklable
+
+
+def test_whole_model_pickles_with_torch_save():
+    import io
+
+    model = ResNetAutoencoder(TINY, dropout=0.2, seed=3).eval()
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    # our own freshly made object, so unpickling it is safe
+    loaded = torch.load(buf, weights_only=False)
+    assert isinstance(loaded, ResNetAutoencoder) and loaded.config == TINY
+    assert not loaded.training and loaded.dropout == 0.2
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for got, want in zip(loaded(x), model(x)):
+            assert (got is None and want is None) or torch.equal(got, want)
+
+
+def test_state_dict_round_trip_gives_identical_outputs():
+    model = ResNetAutoencoder(TINY, dropout=0.2, seed=4)
+    model.train()
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    model(x)  # moves the BatchNorm running statistics away from their initial values
+    model.eval()
+    other = ResNetAutoencoder(TINY, dropout=0.2, seed=5).eval()
+    with torch.no_grad():
+        assert not torch.equal(other(x)[0], model(x)[0])
+        missing = other.load_state_dict(model.state_dict())
+        assert not missing.missing_keys and not missing.unexpected_keys
+        for got, want in zip(other(x), model(x)):
+            assert (got is None and want is None) or torch.equal(got, want)

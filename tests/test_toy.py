@@ -182,6 +182,21 @@ def test_train_toy_history_and_autograd_agree():
     assert ha.loss[-1].sum() < ha.loss[0].sum()
 
 
+def test_progress_bar_is_only_display(capsys):
+    import inspect
+
+    from polycode_lite.models import toy_training
+
+    params = inspect.signature(toy_training._train_loop).parameters
+    assert "tqdm" not in params and params["progress"].kind is inspect.Parameter.KEYWORD_ONLY
+    kw = {"n_features": 6, "n_hidden": 2, "n_instances": 2, "feature_probability": 0.3, "seed": 2}
+    a, b = ToyModel(**kw), ToyModel(**kw)
+    ha = train_toy(a, steps=20, batch_size=32, log_every=5, progress=True)
+    hb = train_toy(b, steps=20, batch_size=32, log_every=5, progress=False)
+    assert torch.equal(a.W, b.W) and np.array_equal(ha.loss, hb.loss)
+    assert "train_toy" in capsys.readouterr().err  # the bar was drawn (on stderr)
+
+
 def test_plot_helpers_make_labelled_figures():
     import matplotlib
 

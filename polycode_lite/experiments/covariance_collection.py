@@ -9,7 +9,9 @@ accumulators are merged with ``CovarianceAccumulator.all_reduce``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -112,6 +114,17 @@ def assign_groups(windows: TokenWindows, n_groups: int, seed: int = 0) -> np.nda
     return np.asarray([lookup[d] for d in windows.doc_ids.tolist()], dtype=np.int64)
 
 
+def _windows_fingerprint(windows: TokenWindows) -> str:
+    """sha256 (hex) of the windows' token ids and document ids, with their shapes, so a
+    resumed collection only reuses groups computed from exactly the same windows."""
+    h = hashlib.sha256()
+    for name, a in (("input_ids", windows.input_ids), ("doc_ids", windows.doc_ids)):
+        a = np.ascontiguousarray(a, dtype="<i8")  # fixed dtype and byte order
+        h.update(f"{name}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def _state_path(folder: Path, g: int) -> Path:
     return folder / f"group_{g:03d}.safetensors"
 
@@ -137,7 +150,16 @@ def _load_group(path: Path, hooks: Sequence[str], fingerprint: str, dtype: Any, 
     from polycode_lite.science.covariance import CovarianceAccumulator
 
     with safe_open(str(path), framework="pt") as f:
-        if (f.metadata() or {}).get("fingerprint") != fingerprint:
+        saved = (f.metadata() or {}).get("fingerprint")
+        if saved != fingerprint:
+            try:
+                old, new = json.loads(saved), json.loads(fingerprint)
+                differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            except (TypeError, ValueError, AttributeError):
+                differ = ["unreadable fingerprint"]
+            warnings.warn(f"ignoring checkpoint {path}: it was saved by a run with different "
+                          f"settings or token windows (differing: {', '.join(differ)}); this "
+                          "group is recomputed and the file overwritten.", stacklevel=3)
             return None
         out = {}
         for hook in hooks:
@@ -207,7 +229,7 @@ def collect_covariances(
     n_g = int(group_of.max()) + 1
     features = window_features(drop_first, windows.n_suffix)
     fingerprint = json.dumps(dict(model=lm.name, hooks=hooks, n=len(windows), T=windows.length,
-                                  ids=int(windows.input_ids.sum() % 1_000_003), drop_first=drop_first,
+                                  windows=_windows_fingerprint(windows), drop_first=drop_first,
                                   n_groups=n_g, seed=seed, world=world), sort_keys=True)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if folder is not None and rank == 0:

@@ -288,7 +288,6 @@ def run_comparison(
     for i, h in enumerate(hooks):
         dirs, cands = make_directions(lm.width(h), n_neurons, n_random, n_min_action, pool_size,
                                       seed=seed + 1000 * i)
-        basis = np.zeros((0, lm.width(h)))
         rows = []
         for d in dirs:
             v = np.eye(1, lm.width(h), d.index)[0] if d.kind == "neuron" else d.vector

@@ -116,7 +116,8 @@ def export_model(model: nn.Module, meta: dict[str, Any], path: str | Path,
 def load_autoencoder(path: str | Path, device: Any = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load an exported model (``X.safetensors`` + ``X.json``), checking its sha256.
 
-    Returns (model in eval mode, float32 weights, metadata). Raises ValueError on a sha256
+    Returns (model, metadata): the model on ``device`` in eval mode, its floating-point
+    weights loaded as float32 whatever the saved dtype. Raises ValueError on a sha256
     mismatch and FileNotFoundError when a file is missing.
     """
     from polycode_lite.models.resnet_vae import AutoencoderConfig, ResNetAutoencoder

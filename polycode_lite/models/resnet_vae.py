@@ -29,11 +29,11 @@ analysed channel-wise with spatial positions averaged (global average pooling, (
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
-    from torch import nn
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 __all__ = [
     "ANALYSIS_LAYERS",
@@ -167,51 +167,46 @@ def count_dropout_after_relu_uses(module: nn.Module, x: torch.Tensor) -> tuple[i
     return calls["relu"], calls["relu_then_dropout"]
 
 
-def _basicblock_encoder(cfg: AutoencoderConfig) -> nn.Module:
+class _BasicBlockEncoder(nn.Module):
     """ResNet-18 layout ([2, 2, 2, 2] BasicBlocks) at ``cfg.widths``, output (B, widths[3])."""
-    from torch import nn
-    from torchvision.models.resnet import BasicBlock
 
-    class Encoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            w = cfg.widths
-            if cfg.stem == "cifar":
-                self.conv1 = nn.Conv2d(3, w[0], 3, stride=1, padding=1, bias=False)
-                self.maxpool = nn.Identity()
-            elif cfg.stem == "imagenet":
-                self.conv1 = nn.Conv2d(3, w[0], 7, stride=2, padding=3, bias=False)
-                self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-            else:
-                raise ValueError(f"stem must be 'cifar' or 'imagenet', got {cfg.stem!r}.")
-            self.bn1 = nn.BatchNorm2d(w[0])
-            self.relu = nn.ReLU(inplace=True)
-            in_ch = w[0]
-            for i, (width, stride) in enumerate(zip(w, (1, 2, 2, 2)), start=1):
-                blocks = []
-                for b in range(2):
-                    s = stride if b == 0 else 1
-                    down = None
-                    if s != 1 or in_ch != width:
-                        down = nn.Sequential(nn.Conv2d(in_ch, width, 1, stride=s, bias=False),
-                                             nn.BatchNorm2d(width))
-                    blocks.append(BasicBlock(in_ch, width, stride=s, downsample=down))
-                    in_ch = width
-                setattr(self, f"layer{i}", nn.Sequential(*blocks))
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.out_features = in_ch
+    def __init__(self, cfg: AutoencoderConfig) -> None:
+        from torchvision.models.resnet import BasicBlock
 
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.avgpool(x).flatten(1)
+        super().__init__()
+        w = cfg.widths
+        if cfg.stem == "cifar":
+            self.conv1 = nn.Conv2d(3, w[0], 3, stride=1, padding=1, bias=False)
+            self.maxpool = nn.Identity()
+        elif cfg.stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, w[0], 7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        else:
+            raise ValueError(f"stem must be 'cifar' or 'imagenet', got {cfg.stem!r}.")
+        self.bn1 = nn.BatchNorm2d(w[0])
+        self.relu = nn.ReLU(inplace=True)
+        in_ch = w[0]
+        for i, (width, stride) in enumerate(zip(w, (1, 2, 2, 2)), start=1):
+            blocks = []
+            for b in range(2):
+                s = stride if b == 0 else 1
+                down = None
+                if s != 1 or in_ch != width:
+                    down = nn.Sequential(nn.Conv2d(in_ch, width, 1, stride=s, bias=False),
+                                         nn.BatchNorm2d(width))
+                blocks.append(BasicBlock(in_ch, width, stride=s, downsample=down))
+                in_ch = width
+            setattr(self, f"layer{i}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.out_features = in_ch
 
-    return Encoder()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.avgpool(x).flatten(1)
 
 
 def _build_encoder(cfg: AutoencoderConfig) -> tuple[nn.Module, int]:
-    from torch import nn
-
     if cfg.encoder == "torchvision_resnet18":
         from torchvision.models import resnet18
 
@@ -220,101 +215,13 @@ def _build_encoder(cfg: AutoencoderConfig) -> tuple[nn.Module, int]:
         enc.fc = nn.Identity()
         return enc, n_out
     if cfg.encoder == "basicblock":
-        enc = _basicblock_encoder(cfg)
+        enc = _BasicBlockEncoder(cfg)
         return enc, enc.out_features
     raise ValueError(f"encoder must be 'torchvision_resnet18' or 'basicblock', got {cfg.encoder!r}.")
 
 
-def _make_model_class():
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    class _ResNetAutoencoder(nn.Module):
-        """See :class:`ResNetAutoencoder` (the public factory)."""
-
-        def __init__(self, cfg: AutoencoderConfig, dropout: float) -> None:
-            super().__init__()
-            if cfg.image_size < 8:
-                raise ValueError(f"image_size must be >= 8, got {cfg.image_size}.")
-            self.config = cfg
-            self.dropout = float(dropout)
-            self.encoder, n_enc = _build_encoder(cfg)
-            self.n_dropout_modules = insert_dropout_after_relu(self.encoder, self.dropout)
-            h, mom = cfg.fc_hidden, cfg.bn_momentum
-
-            def fc_block(n_in: int, n_out: int) -> nn.Sequential:
-                return nn.Sequential(nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out, momentum=mom),
-                                     nn.ReLU(inplace=True))
-
-            self.fc1 = fc_block(n_enc, h)
-            self.fc2 = fc_block(h, h)
-            self.mu = nn.Linear(h, cfg.latent_dim)
-            self.logvar = nn.Linear(h, cfg.latent_dim) if cfg.variational else None
-            c0, c1, c2, c3 = cfg.decoder_channels
-            self.fc4 = fc_block(cfg.latent_dim, h)
-            self.fc5 = fc_block(h, c0 * cfg.decoder_start**2)
-
-            def up(cin: int, cout: int, last: bool) -> nn.Sequential:
-                norm = nn.BatchNorm2d(cout, momentum=mom) if (cfg.output_bn or not last) else nn.Identity()
-                return nn.Sequential(
-                    nn.ConvTranspose2d(cin, cout, kernel_size=3, stride=2), norm,
-                    nn.Identity() if last else nn.ReLU(inplace=True),
-                )
-
-            self.deconv1 = up(c0, c1, False)
-            self.deconv2 = up(c1, c2, False)
-            self.deconv3 = up(c2, c3, True)
-            s = cfg.image_size
-            self.out_bias = nn.Parameter(torch.zeros(1, c3, s, s)) if cfg.mean_image_bias else None
-
-        def set_mean_image(self, mean_image: torch.Tensor) -> None:
-            """Initialise ``out_bias`` to logit(mean image), (3, S, S) in (0, 1)."""
-            if self.out_bias is None:
-                raise ValueError("this config has mean_image_bias=False; nothing to set.")
-            m = mean_image.detach().to(self.out_bias).reshape(self.out_bias.shape).clamp(1e-3, 1 - 1e-3)
-            with torch.no_grad():
-                self.out_bias.copy_(torch.log(m / (1 - m)))
-
-        def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-            """(B, 3, S, S) -> μ (B, latent), log σ² (B, latent) or None for a plain AE."""
-            if x.ndim != 4 or x.shape[1] != 3:
-                raise ValueError(f"expected images (B, 3, H, W), got shape {tuple(x.shape)}.")
-            h = self.fc2(self.fc1(self.encoder(x)))
-            return self.mu(h), (self.logvar(h) if self.logvar is not None else None)
-
-        def decode(self, z: torch.Tensor) -> torch.Tensor:
-            """(B, latent) -> reconstruction (B, 3, S, S) in (0, 1)."""
-            cfg = self.config
-            h = self.fc5(self.fc4(z)).view(-1, cfg.decoder_channels[0], cfg.decoder_start,
-                                           cfg.decoder_start)
-            out = self.deconv3(self.deconv2(self.deconv1(h)))  # logits
-            out = F.interpolate(out, size=(cfg.image_size, cfg.image_size), mode="bilinear",
-                                align_corners=False)
-            if self.out_bias is not None:
-                out = out + self.out_bias
-            return torch.sigmoid(out)
-
-        def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
-            """Returns (reconstruction, μ, log σ² or None, z). In train mode a VAE samples
-            z = μ + σ·ε (ε from ``generator`` if given); in eval mode z = μ."""
-            mu, logvar = self.encode(x)
-            if self.training and logvar is not None:
-                eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-                z = mu + torch.exp(0.5 * logvar) * eps
-            else:
-                z = mu
-            return self.decode(z), mu, logvar, z
-
-    return _ResNetAutoencoder
-
-
-_MODEL_CLASS = None
-
-
-def ResNetAutoencoder(config: str | AutoencoderConfig = "lite", dropout: float = 0.0,
-                      variational: bool | None = None, seed: int | None = 0) -> nn.Module:
-    """Build the ResNet-encoder (V)AE.
+class ResNetAutoencoder(nn.Module):
+    """The ResNet-encoder (V)AE.
 
     Args:
         config: preset name ("lite", "paper") or an :class:`AutoencoderConfig`.
@@ -323,25 +230,97 @@ def ResNetAutoencoder(config: str | AutoencoderConfig = "lite", dropout: float =
         seed: seed of the weight initialisation (a forked RNG: global state is untouched);
             None uses the current global RNG.
 
-    Returns:
-        an ``nn.Module`` whose ``forward(x)`` maps (B, 3, S, S) in [0, 1] to
-        (reconstruction (B, 3, S, S), μ (B, L), log σ² (B, L) or None, z (B, L)).
+    ``forward(x)`` maps (B, 3, S, S) in [0, 1] to (reconstruction (B, 3, S, S), μ (B, L),
+    log σ² (B, L) or None, z (B, L)). An ordinary module-level class: ``isinstance`` works
+    and whole models pickle (``torch.save(model)``); checkpoints store the ``state_dict``.
     """
-    import torch
 
-    global _MODEL_CLASS
-    cfg = get_config(config) if isinstance(config, str) else config
-    if not isinstance(cfg, AutoencoderConfig):
-        raise TypeError(f"config must be a preset name or AutoencoderConfig, got {type(config).__name__}.")
-    if variational is not None:
-        cfg = replace(cfg, variational=bool(variational))
-    if _MODEL_CLASS is None:
-        _MODEL_CLASS = _make_model_class()
-    if seed is None:
-        return _MODEL_CLASS(cfg, dropout)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        return _MODEL_CLASS(cfg, dropout)
+    def __init__(self, config: str | AutoencoderConfig = "lite", dropout: float = 0.0,
+                 variational: bool | None = None, seed: int | None = 0) -> None:
+        cfg = get_config(config) if isinstance(config, str) else config
+        if not isinstance(cfg, AutoencoderConfig):
+            raise TypeError(f"config must be a preset name or AutoencoderConfig, got {type(config).__name__}.")
+        if variational is not None:
+            cfg = replace(cfg, variational=bool(variational))
+        super().__init__()
+        if seed is None:
+            self._build(cfg, dropout)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(seed))
+                self._build(cfg, dropout)
+
+    def _build(self, cfg: AutoencoderConfig, dropout: float) -> None:
+        if cfg.image_size < 8:
+            raise ValueError(f"image_size must be >= 8, got {cfg.image_size}.")
+        self.config = cfg
+        self.dropout = float(dropout)
+        self.encoder, n_enc = _build_encoder(cfg)
+        self.n_dropout_modules = insert_dropout_after_relu(self.encoder, self.dropout)
+        h, mom = cfg.fc_hidden, cfg.bn_momentum
+
+        def fc_block(n_in: int, n_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out, momentum=mom),
+                                 nn.ReLU(inplace=True))
+
+        self.fc1 = fc_block(n_enc, h)
+        self.fc2 = fc_block(h, h)
+        self.mu = nn.Linear(h, cfg.latent_dim)
+        self.logvar = nn.Linear(h, cfg.latent_dim) if cfg.variational else None
+        c0, c1, c2, c3 = cfg.decoder_channels
+        self.fc4 = fc_block(cfg.latent_dim, h)
+        self.fc5 = fc_block(h, c0 * cfg.decoder_start**2)
+
+        def up(cin: int, cout: int, last: bool) -> nn.Sequential:
+            norm = nn.BatchNorm2d(cout, momentum=mom) if (cfg.output_bn or not last) else nn.Identity()
+            return nn.Sequential(
+                nn.ConvTranspose2d(cin, cout, kernel_size=3, stride=2), norm,
+                nn.Identity() if last else nn.ReLU(inplace=True),
+            )
+
+        self.deconv1 = up(c0, c1, False)
+        self.deconv2 = up(c1, c2, False)
+        self.deconv3 = up(c2, c3, True)
+        s = cfg.image_size
+        self.out_bias = nn.Parameter(torch.zeros(1, c3, s, s)) if cfg.mean_image_bias else None
+
+    def set_mean_image(self, mean_image: torch.Tensor) -> None:
+        """Initialise ``out_bias`` to logit(mean image), (3, S, S) in (0, 1)."""
+        if self.out_bias is None:
+            raise ValueError("this config has mean_image_bias=False; nothing to set.")
+        m = mean_image.detach().to(self.out_bias).reshape(self.out_bias.shape).clamp(1e-3, 1 - 1e-3)
+        with torch.no_grad():
+            self.out_bias.copy_(torch.log(m / (1 - m)))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 3, S, S) -> μ (B, latent), log σ² (B, latent) or None for a plain AE."""
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected images (B, 3, H, W), got shape {tuple(x.shape)}.")
+        h = self.fc2(self.fc1(self.encoder(x)))
+        return self.mu(h), (self.logvar(h) if self.logvar is not None else None)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent) -> reconstruction (B, 3, S, S) in (0, 1)."""
+        cfg = self.config
+        h = self.fc5(self.fc4(z)).view(-1, cfg.decoder_channels[0], cfg.decoder_start,
+                                       cfg.decoder_start)
+        out = self.deconv3(self.deconv2(self.deconv1(h)))  # logits
+        out = F.interpolate(out, size=(cfg.image_size, cfg.image_size), mode="bilinear",
+                            align_corners=False)
+        if self.out_bias is not None:
+            out = out + self.out_bias
+        return torch.sigmoid(out)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """Returns (reconstruction, μ, log σ² or None, z). In train mode a VAE samples
+        z = μ + σ·ε (ε from ``generator`` if given); in eval mode z = μ."""
+        mu, logvar = self.encode(x)
+        if self.training and logvar is not None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+        else:
+            z = mu
+        return self.decode(z), mu, logvar, z
 
 
 build_autoencoder = ResNetAutoencoder

@@ -184,8 +184,6 @@ def train_toy(
     Raises:
         ValueError: bad steps, batch_size, lr, optimizer, schedule or method.
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "_shared_uniforms"):
         raise ValueError("train_toy needs a polycode_lite.models.toy.ToyModel.")
     if int(steps) != steps or steps < 1:
@@ -214,15 +212,20 @@ def train_toy(
             raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}.")
         torch.set_num_threads(int(num_threads))
     try:
-        return _train_loop(model, opt, step_fn, gen, steps, batch_size, lr, lr_schedule, log_every,
-                           progress, tqdm)
+        return _train_loop(model, opt, step_fn=step_fn, gen=gen, steps=steps, batch_size=batch_size,
+                           lr=lr, lr_schedule=lr_schedule, log_every=log_every, progress=progress)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _train_loop(model, opt, step_fn, gen, steps, batch_size, lr, lr_schedule, log_every, progress,
-                tqdm) -> TrainHistory:
+def _train_loop(model: Any, opt: torch.optim.Optimizer, *, step_fn: _AnalyticStep | None,
+                gen: torch.Generator, steps: int, batch_size: int, lr: float, lr_schedule: str,
+                log_every: int, progress: bool = False) -> TrainHistory:
+    """The optimisation loop of :func:`train_toy` (arguments already validated there);
+    ``progress`` shows a tqdm bar."""
     import time
+
+    from tqdm.auto import tqdm
 
     logged_steps: list[int] = []
     logged: list[np.ndarray] = []

@@ -30,15 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from polycode_lite.science import capacity
-
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
-    from torch import nn
 
 __all__ = [
     "LOSSES",
@@ -144,34 +142,28 @@ def mine_f_bound(t_joint: "torch.Tensor", t_marginal: "torch.Tensor") -> "torch.
 # --------------------------------------------------------------------------------------
 # statistics network
 # --------------------------------------------------------------------------------------
-def StatisticsNetwork(dim_x: int, dim_z: int, hidden: tuple[int, ...] = (64, 64, 64)) -> "nn.Module":
+class StatisticsNetwork(nn.Module):
     """The statistics network T_θ(x, z): an MLP on concat(x, z) with ReLU hidden layers and a
     scalar output (the authors used 3 hidden ReLU layers of 64). Call it as ``net(x, z)`` with
     x (B, dim_x) and z (B, dim_z); it returns (B,)."""
-    from torch import nn
 
-    class _StatisticsNetwork(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            layers: list[nn.Module] = []
-            width = dim_x + dim_z
-            for h in hidden:
-                layers += [nn.Linear(width, h), nn.ReLU()]
-                width = h
-            layers.append(nn.Linear(width, 1))
-            self.mlp = nn.Sequential(*layers)
-            self.dim_x, self.dim_z = dim_x, dim_z
+    def __init__(self, dim_x: int, dim_z: int, hidden: tuple[int, ...] = (64, 64, 64)) -> None:
+        if dim_x < 1 or dim_z < 1:
+            raise ValueError(f"dim_x and dim_z must be >= 1, got {dim_x} and {dim_z}.")
+        if not hidden or any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {hidden}.")
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = dim_x + dim_z
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.mlp = nn.Sequential(*layers)
+        self.dim_x, self.dim_z = dim_x, dim_z
 
-        def forward(self, x: "torch.Tensor", z: "torch.Tensor") -> "torch.Tensor":
-            import torch
-
-            return self.mlp(torch.cat([x, z], dim=1)).squeeze(1)
-
-    if dim_x < 1 or dim_z < 1:
-        raise ValueError(f"dim_x and dim_z must be >= 1, got {dim_x} and {dim_z}.")
-    if not hidden or any(int(h) < 1 for h in hidden):
-        raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {hidden}.")
-    return _StatisticsNetwork()
+    def forward(self, x: "torch.Tensor", z: "torch.Tensor") -> "torch.Tensor":
+        return self.mlp(torch.cat([x, z], dim=1)).squeeze(1)
 
 
 def reset_parameters(net: "nn.Module", generator: "torch.Generator") -> "nn.Module":

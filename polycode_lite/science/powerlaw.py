@@ -149,7 +149,7 @@ class PowerLawFit:
     method: str
     ci_method: str
     n_samples: int | None = None
-    eigenvalues: np.ndarray = field(default=None, repr=False, compare=False)
+    eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def plot(self, ax: Any = None, label: str | None = None, color: str | None = None) -> Any:
         """Log-log spectrum with the fitted line over the window. Returns the axes."""
