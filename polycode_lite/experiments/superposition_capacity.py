@@ -1,0 +1,284 @@
+"""The coding theory of superposition, checked (notebook 02; docs/paper_guide.md §2.1–§2.3).
+
+Three checks, each with a documented verdict rule:
+
+* :func:`compare_prediction` → :class:`PredictionComparison`: the entropy prediction
+  D*_pred(S) = (1−S) + H_b(S)/H_elem (clipped at m/n) against a measured D* curve
+  (:mod:`.toy_dimensionality`); ``.table()``, ``.claims()``.
+* :class:`ChannelConfig` → :func:`run` → :class:`ChannelResult`: a simulated dropout channel
+  against Theorem 3's (1−D)·C (plug-in mutual information of a C-bit unit); ``.table()``,
+  ``.plot()``, ``.claims()``.
+* :func:`entropy_cost_verdict`: Theorem 4's cost of a steep spectrum, bits lost per neuron per
+  unit of α against log2(m/e) (also used by notebook 03).
+
+All the formulas live in :mod:`polycode_lite.science.capacity`; this module only measures and judges.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from polycode_lite.science import capacity as cap
+
+__all__ = ['CHANNEL_TOLERANCE_BITS', 'ChannelConfig', 'ChannelResult', 'H_ELEM_GRID', 'MIN_FRAC_ABOVE',
+           'MIN_SPEARMAN', 'PredictionComparison', 'STIRLING_REL_TOL', 'compare_prediction',
+           'entropy_cost_verdict', 'run']
+
+#: H_elem values (bits) the comparison reports; the verdict uses ``h_ref`` (8 bits).
+H_ELEM_GRID = (4.0, 8.0, 16.0, 23.0, 32.0)
+#: Spearman ρ(D*, D*_pred) above this: the prediction follows the measured trend.
+MIN_SPEARMAN = 0.9
+#: share of sparsities with D* ≥ D*_pred − 0.02 needed for "the prediction is a lower bound".
+MIN_FRAC_ABOVE = 0.9
+#: |simulated − (1−D)·log2(2^C − 1)| allowed for the channel (plug-in bias + noise at 1e5 samples).
+CHANNEL_TOLERANCE_BITS = 0.02
+#: relative tolerance of bits lost per unit α against Stirling's log2(m/e) (Theorem 4).
+STIRLING_REL_TOL = 0.1
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's ρ; 0 when either side is constant (no trend to share)."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    rho = float(spearmanr(a, b).statistic)
+    return 0.0 if math.isnan(rho) else rho
+
+
+@dataclass(frozen=True)
+class PredictionComparison:
+    """Measured D* against the entropy prediction, per H_elem (:func:`compare_prediction`).
+
+    inverse_density, dims_per_feature: (K,) the measured curve. h_elem: (H,) the H_elem grid.
+    frac_above, spearman, max_gap: (H,) share of sparsities with D* ≥ D*_pred − 0.02, Spearman
+    ρ(D*, D*_pred), and max(D* − D*_pred). h_best, rms_best: least-squares H_elem on a 1…64
+    grid and its residual RMS (the bound is not a fit; this shows how far off it is).
+    """
+
+    inverse_density: np.ndarray
+    dims_per_feature: np.ndarray
+    n_features: int
+    n_hidden: int
+    h_elem: np.ndarray
+    frac_above: np.ndarray
+    spearman: np.ndarray
+    max_gap: np.ndarray
+    h_best: float
+    rms_best: float
+    h_ref: float = 8.0
+
+    def table(self) -> Any:
+        """One row per H_elem: h_elem, frac_above, spearman, max_gap."""
+        import pandas as pd
+
+        return pd.DataFrame(dict(h_elem=self.h_elem, frac_above=self.frac_above,
+                                 spearman=self.spearman, max_gap=self.max_gap))
+
+    def _ref(self) -> int:
+        hits = np.flatnonzero(np.isclose(self.h_elem, self.h_ref))
+        if not hits.size:
+            raise ValueError(f"h_ref = {self.h_ref} is not in the H_elem grid {self.h_elem.tolist()}.")
+        return int(hits[0])
+
+    def claims(self, min_spearman: float = MIN_SPEARMAN,
+               min_frac_above: float = MIN_FRAC_ABOVE) -> list[dict[str, Any]]:
+        """"The entropy of sparse inputs explains the trend", judged at H_elem = ``h_ref``:
+
+        * "holds": Spearman ρ(D*, D*_pred) > ``min_spearman`` (0.9) and D* ≥ D*_pred − 0.02 at
+          ≥ ``min_frac_above`` (90%) of the sparsities (same trend, prediction a lower bound);
+        * "partly": ρ > 0.5 (the trend agrees) but the level does not;
+        * "does not hold at this scale": ρ ≤ 0.5 (the prediction does not follow the curve).
+        """
+        i = self._ref()
+        rho, above, gap = float(self.spearman[i]), float(self.frac_above[i]), float(self.max_gap[i])
+        verdict = ("holds" if rho > min_spearman and above >= min_frac_above else
+                   "partly" if rho > 0.5 else "does not hold at this scale")
+        summary = {str(float(h)): dict(frac_above=float(f), spearman=float(s), max_gap=float(g))
+                   for h, f, s, g in zip(self.h_elem, self.frac_above, self.spearman, self.max_gap)}
+        return [dict(
+            claim="The entropy of sparse inputs explains the trend of Elhage's dimensions-per-feature curve",
+            expected="D*_pred = (1−S) + H_b(S)/H_elem falls with sparsity like D*, and lies below it "
+                     "[C-supp formula, I comparison]",
+            measured=(f"Spearman ρ(D*, D*_pred) = {rho:.2f} (H_elem = {self.h_ref:g}); measured ≥ prediction at "
+                      f"{100 * above:.0f}% of sparsities; largest gap {gap:.2f}; "
+                      f"least-squares H_elem = {self.h_best:.1f} bits"),
+            verdict=verdict, values=dict(summary=summary, h_best=self.h_best))]
+
+
+def compare_prediction(inverse_density: Any, dims_per_feature: Any, n_features: int, n_hidden: int,
+                       h_elems: Sequence[float] = H_ELEM_GRID, h_ref: float = 8.0,
+                       h_grid: Any = None) -> PredictionComparison:
+    """Compare a measured D* curve with D*_pred(S) (``cap.predicted_dims_per_feature``, clipped at
+    m/n) for each H_elem in ``h_elems``; ``h_grid`` (default 253 values from 1 to 64 bits) is
+    searched for the least-squares H_elem."""
+    x = np.asarray(inverse_density, dtype=float)
+    d = np.asarray(dims_per_feature, dtype=float)
+    if x.shape != d.shape or x.ndim != 1 or x.size < 3:
+        raise ValueError(f"need two equally long 1-D curves of >= 3 points, got {x.shape} and {d.shape}.")
+    S = 1.0 - 1.0 / x
+
+    def pred(h: float) -> np.ndarray:
+        return np.asarray(cap.predicted_dims_per_feature(S, h, n_features=n_features, n_hidden=n_hidden))
+
+    hs = np.asarray(h_elems, dtype=float)
+    preds = [pred(h) for h in hs]
+    grid = np.linspace(1, 64, 253) if h_grid is None else np.asarray(h_grid, dtype=float)
+    sse = np.array([np.sum((d - pred(h)) ** 2) for h in grid])
+    return PredictionComparison(
+        inverse_density=x, dims_per_feature=d, n_features=int(n_features), n_hidden=int(n_hidden), h_elem=hs,
+        frac_above=np.array([np.mean(d >= p - 0.02) for p in preds]),
+        spearman=np.array([_spearman(d, p) for p in preds]),
+        max_gap=np.array([np.max(d - p) for p in preds]),
+        h_best=float(grid[int(np.argmin(sse))]), rms_best=float(np.sqrt(sse.min() / d.size)), h_ref=float(h_ref))
+
+
+# --------------------------------------------------------------------------------------
+# Theorem 3: the dropout channel
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A C-bit unit behind dropout at each rate of ``dropout_rates``, ``n_samples`` draws per rate
+    (:meth:`fast`: 100,000; default 1,000,000)."""
+
+    c_bits: int = 4
+    dropout_rates: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8)
+    n_samples: int = 1_000_000
+    seed: int = 0
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> "ChannelConfig":
+        return cls(**{**dict(n_samples=100_000), **overrides})
+
+    @classmethod
+    def full(cls, **overrides: Any) -> "ChannelConfig":
+        return cls(**overrides)
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    """Outcome of :func:`run` (all in bits, shape (len(D),)).
+
+    dropout: the rates D. simulated_nonzero: plug-in I(X;Y) of the erasure code (uniform over the
+    2^C − 1 non-zero symbols, so a dropped unit reads 0 unambiguously). simulated_with_zero: the
+    code that also uses 0. lower, upper: Theorem 3's (1−ε)(1−D)C and (1−D)C.
+    """
+
+    dropout: np.ndarray
+    simulated_nonzero: np.ndarray
+    simulated_with_zero: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    c_bits: int
+    n_samples: int
+
+    @property
+    def exact_nonzero(self) -> np.ndarray:
+        """(1 − D)·log2(2^C − 1): the erasure code's exact mutual information."""
+        return (1.0 - self.dropout) * math.log2(2 ** self.c_bits - 1)
+
+    @property
+    def max_error(self) -> float:
+        return float(np.max(np.abs(self.simulated_nonzero - self.exact_nonzero)))
+
+    def table(self) -> Any:
+        """One row per dropout rate: dropout, simulated_nonzero, simulated_with_zero, exact_nonzero,
+        lower, upper."""
+        import pandas as pd
+
+        return pd.DataFrame(dict(dropout=self.dropout, simulated_nonzero=self.simulated_nonzero,
+                                 simulated_with_zero=self.simulated_with_zero, exact_nonzero=self.exact_nonzero,
+                                 lower=self.lower, upper=self.upper))
+
+    def plot(self, ax: Any = None) -> Any:
+        """Theorem 3's band with both simulated codes. Returns the figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.6))
+        D = self.dropout
+        ax.fill_between(D, self.lower, self.upper, color="tab:green", alpha=0.25, label="Theorem 3 bounds")
+        ax.plot(D, self.upper, "g-", lw=1, label="C·(1−D)")
+        ax.plot(D, self.simulated_nonzero, "ko", label=f"simulated, {2 ** self.c_bits - 1} non-zero symbols")
+        ax.plot(D, self.simulated_with_zero, "rs", label=f"simulated, {2 ** self.c_bits} symbols incl. 0")
+        ax.set_xlabel("dropout rate D")
+        ax.set_ylabel("mutual information per unit (bits)")
+        ax.set_title(f"Capacity of a {self.c_bits}-bit unit behind dropout")
+        ax.legend(fontsize=8)
+        return ax.figure
+
+    def claims(self, tol: float = CHANNEL_TOLERANCE_BITS) -> list[dict[str, Any]]:
+        """"Dropout at rate D scales a unit's capacity by (1−D)" (Theorem 3):
+
+        * "holds": the erasure code's simulated MI is within ``tol`` (0.02 bits) of
+          (1−D)·log2(2^C − 1) at every D, and inside [lower − tol, upper + tol];
+        * "partly": inside Theorem 3's band widened by 5·tol (0.1 bits) at every D, but off the
+          exact value by more than ``tol``;
+        * "does not hold at this scale": outside that widened band at some D.
+        """
+        s, lo, hi = self.simulated_nonzero, self.lower, self.upper
+        err = self.max_error
+        in_band = bool(np.all(s <= hi + tol) and np.all(s >= lo - tol))
+        near_band = bool(np.all(s <= hi + 5 * tol) and np.all(s >= lo - 5 * tol))
+        verdict = ("holds" if err < tol and in_band else "partly" if near_band
+                   else "does not hold at this scale")
+        n_sym = 2 ** self.c_bits - 1
+        return [dict(
+            claim="Dropout at rate D scales a unit's capacity by (1−D) (Theorem 3)",
+            expected="(1−ε)(1−D)C ≤ C_dropout ≤ (1−D)C [C-supp]",
+            measured=(f"simulated erasure code within {err:.3f} bits of (1−D)·log2({n_sym}) for "
+                      f"D = {self.dropout.min():g}…{self.dropout.max():g} ({self.n_samples} samples, "
+                      f"C = {self.c_bits} bits)"),
+            verdict=verdict,
+            values=dict(D=self.dropout.tolist(), simulated=self.simulated_nonzero.tolist(),
+                        lower=self.lower.tolist(), upper=self.upper.tolist()))]
+
+
+def run(config: ChannelConfig = ChannelConfig()) -> ChannelResult:
+    """Simulate the dropout channel of ``config``: for each D, X uniform over the non-zero symbols
+    (and, for comparison, over all 2^C symbols), Y = X kept with probability 1 − D, else 0; the
+    plug-in MI (``cap.plugin_mutual_information``) against ``cap.dropout_capacity_bounds``."""
+    rng = np.random.default_rng(config.seed)
+    D = np.asarray(config.dropout_rates, dtype=float)
+    n, q = int(config.n_samples), 2 ** int(config.c_bits)
+    nonzero, with_zero = [], []
+    for d in D:
+        keep = rng.random(n) >= d
+        x_nz = rng.integers(1, q, n)             # 2^C − 1 non-zero symbols: dropout = erasure
+        x_all = rng.integers(0, q, n)            # 2^C symbols incl. 0: a dropped 0 is ambiguous
+        nonzero.append(cap.plugin_mutual_information(x_nz, np.where(keep, x_nz, 0)))
+        with_zero.append(cap.plugin_mutual_information(x_all, np.where(keep, x_all, 0)))
+    lower, upper = cap.dropout_capacity_bounds(D, config.c_bits)
+    return ChannelResult(dropout=D, simulated_nonzero=np.array(nonzero), simulated_with_zero=np.array(with_zero),
+                         lower=np.asarray(lower, dtype=float), upper=np.asarray(upper, dtype=float),
+                         c_bits=int(config.c_bits), n_samples=n)
+
+
+# --------------------------------------------------------------------------------------
+# Theorem 4: the entropy cost of a steep spectrum
+# --------------------------------------------------------------------------------------
+def entropy_cost_verdict(m: Any, bits_lost: Any, rel_tol: float = STIRLING_REL_TOL) -> str:
+    """Verdict of "each unit of α costs about log2(m/e) bits per unit" (Theorem 4,
+    docs/paper_guide.md §2.3: 6.6, 8.6, 9.2, 11.2 bits for m = 256, 1024, 1600, 6400).
+
+    ``bits_lost[j]`` is the measured entropy lost per unit per unit of α at width ``m[j]``,
+    e.g. (H(α₀) − H(α₁)) / (m·(α₁ − α₀)) from the clipped sum ``cap.powerlaw_entropy_bound``.
+
+    * "holds": every |bits_lost − log2(m/e)| ≤ ``rel_tol``·log2(m/e) (10%, notebook 03's tolerance);
+    * "partly": every bits_lost > 0 (the entropy falls with α) but not at Stirling's rate;
+    * "does not hold at this scale": the entropy does not fall at some m.
+    """
+    m = np.atleast_1d(np.asarray(m, dtype=float))
+    lost = np.atleast_1d(np.asarray(bits_lost, dtype=float))
+    if m.shape != lost.shape or not np.all(np.isfinite(lost)):
+        raise ValueError(f"m and bits_lost must be finite and equally long, got {m.shape} and {lost.shape}.")
+    ref = np.asarray(cap.bits_lost_per_unit_alpha(m), dtype=float)
+    if np.all(np.abs(lost - ref) <= rel_tol * ref):
+        return "holds"
+    if np.all(lost > 0):
+        return "partly"
+    return "does not hold at this scale"

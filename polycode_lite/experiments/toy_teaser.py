@@ -1,0 +1,157 @@
+"""The orientation teaser: Elhage's 5 features in 2 hidden dimensions across sparsity (notebook 00).
+
+Not the dimensionality experiment of :mod:`.toy_dimensionality` (uniform importance, n = 200,
+m = 20, D* per sparsity): here n = 5, m = 2, importance 0.9^i, and the quantity is how many
+features the model *stores* (‖W_i‖ > 0.5) when dense and when sparse (docs/paper_guide.md §5,
+"Intro demo"). ``res = run(TeaserConfig.fast()); res.claims()``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ['TeaserConfig', 'TeaserResult', 'run', 'superposition_verdict']
+
+
+@dataclass(frozen=True)
+class TeaserConfig:
+    """Settings of the teaser: ``n_levels`` toy models (one per sparsity, p_k = 20^(−k/(K−1)))
+    of n_features → n_hidden with importance ``importance_rate``^i, trained together with AdamW
+    at ``lr`` (1e-2: a larger step than Elhage's 1e-3, converges in seconds). :meth:`fast`
+    trains 2,000 steps instead of 6,000; the pictures are the same."""
+
+    n_features: int = 5
+    n_hidden: int = 2
+    n_levels: int = 8
+    max_inverse_density: float = 20.0
+    importance_rate: float = 0.9
+    steps: int = 6_000
+    batch_size: int = 1024
+    lr: float = 1e-2
+    seed: int = 0
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> "TeaserConfig":
+        return cls(**{**dict(steps=2_000), **overrides})
+
+    @classmethod
+    def full(cls, **overrides: Any) -> "TeaserConfig":
+        return cls(**overrides)
+
+
+def superposition_verdict(dense_stored: int, sparse_stored: int, n_features: int = 5,
+                          n_hidden: int = 2) -> str:
+    """Verdict of "sparse features are stored in superposition" from the number of features
+    stored (‖W_i‖ > 0.5) by the densest and the sparsest model:
+
+    * "holds": the dense model stores at most ``n_hidden`` features (one per dimension, like
+      PCA) and the sparse one stores all ``n_features``;
+    * "partly": the sparse model stores more features than it has dimensions and more than the
+      dense one, but not all of them (or the dense one already stores more than n_hidden);
+    * "does not hold at this scale": the sparse model stores no more than ``n_hidden`` features,
+      or no more than the dense one: no superposition.
+    """
+    dense, sparse = int(dense_stored), int(sparse_stored)
+    if dense <= n_hidden and sparse == n_features:
+        return "holds"
+    if sparse > n_hidden and sparse > dense:
+        return "partly"
+    return "does not hold at this scale"
+
+
+@dataclass(frozen=True)
+class TeaserResult:
+    """Outcome of :func:`run`.
+
+    feature_probability: (K,) p = 1 − S of each model. W: (K, n_hidden, n_features) weights.
+    n_represented: (K,) features with ‖W_i‖ > 0.5. dims_per_feature: (K,) D* = m/‖W‖²_F.
+    final_loss: (K,) last logged training loss. steps, seconds: training steps and wall time.
+    """
+
+    feature_probability: np.ndarray
+    W: np.ndarray
+    n_represented: np.ndarray
+    dims_per_feature: np.ndarray
+    final_loss: np.ndarray
+    steps: int
+    seconds: float = 0.0
+
+    @property
+    def sparsity(self) -> np.ndarray:
+        return 1.0 - self.feature_probability
+
+    @property
+    def n_features(self) -> int:
+        return int(self.W.shape[2])
+
+    @property
+    def n_hidden(self) -> int:
+        return int(self.W.shape[1])
+
+    def table(self) -> Any:
+        """One row per sparsity level: sparsity, inverse_density, n_represented, soft_count
+        (‖W‖²_F), dims_per_feature, final_loss."""
+        import pandas as pd
+
+        return pd.DataFrame(dict(sparsity=self.sparsity, inverse_density=1.0 / self.feature_probability,
+                                 n_represented=self.n_represented,
+                                 soft_count=(self.W ** 2).sum(axis=(1, 2)),
+                                 dims_per_feature=self.dims_per_feature, final_loss=self.final_loss))
+
+    def plot(self, ax: Any = None) -> Any:
+        """Features stored (hard count ‖W_i‖ > 0.5 and soft count ‖W‖²_F) against 1/(1−S).
+        Returns the figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.6))
+        x = 1.0 / self.feature_probability
+        ax.semilogx(x, self.n_represented, "o-", label="features stored (‖W_i‖ > 0.5)")
+        ax.semilogx(x, (self.W ** 2).sum(axis=(1, 2)), "s--", label="‖W‖²_F (soft count)")
+        ax.axhline(self.n_hidden, color="0.6", ls=":", label=f"hidden dimensions m = {self.n_hidden}")
+        ax.set(xlabel="1 / (1 − S)  (inverse feature density)",
+               ylabel=f"features stored in {self.n_hidden} dimensions",
+               title=f"Sparser features: more of them share the {self.n_hidden} dimensions")
+        ax.legend(fontsize=8)
+        return ax.figure
+
+    def claims(self) -> list[dict[str, Any]]:
+        """The teaser's claim with its verdict from :func:`superposition_verdict` (dicts with
+        claim, expected, measured, verdict, values, for ``record_claim``)."""
+        dense, sparse = int(self.n_represented[0]), int(self.n_represented[-1])
+        d = self.dims_per_feature
+        n, m = self.n_features, self.n_hidden
+        return [dict(
+            claim=(f"Sparse features are stored in superposition: a {n}-feature, {m}-dimension toy model "
+                   f"stores {m} features when dense and all {n} when sparse (Elhage et al. 2022)."),
+            expected=f"{m} stored at S = 0, {n} (pentagon) at S = 0.95 [C-ext]",
+            measured=(f"{dense} stored at S = {self.sparsity[0]:.0f}, {sparse} at S = {self.sparsity[-1]:.2f}; "
+                      f"D* = m/‖W‖²_F from {d[0]:.2f} to {d[-1]:.2f}"),
+            verdict=superposition_verdict(dense, sparse, n, m),
+            values={"dense_features": dense, "sparse_features": sparse, "dstar_dense": float(d[0]),
+                    "dstar_sparse": float(d[-1]), "steps": int(self.steps)})]
+
+
+def run(config: TeaserConfig = TeaserConfig(), progress: bool = True) -> TeaserResult:
+    """Train the ``config.n_levels`` teaser models at once and measure what each stores."""
+    from polycode_lite.models.toy import ToyModel, importance_decay, sparsity_sweep
+    from polycode_lite.models.toy_training import train_toy
+    from polycode_lite.science.superposition import dimensions_per_feature, features_represented
+
+    p = sparsity_sweep(config.n_levels, max_inverse_density=config.max_inverse_density)
+    toy = ToyModel(n_features=config.n_features, n_hidden=config.n_hidden, n_instances=config.n_levels,
+                   feature_probability=p, importance=importance_decay(config.n_features, config.importance_rate),
+                   variant="relu", seed=config.seed)
+    start = time.perf_counter()
+    # train_toy trains on one thread by default: models this small gain nothing from more
+    history = train_toy(toy, steps=config.steps, batch_size=config.batch_size, lr=config.lr,
+                        seed=config.seed, progress=progress)
+    return TeaserResult(feature_probability=np.asarray(p, dtype=float), W=toy.W.detach().numpy().copy(),
+                        n_represented=np.asarray(features_represented(toy)),
+                        dims_per_feature=np.asarray(dimensions_per_feature(toy)),
+                        final_loss=np.asarray(history.final), steps=int(config.steps),
+                        seconds=time.perf_counter() - start)

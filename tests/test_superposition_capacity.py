@@ -1,0 +1,92 @@
+"""Verdict rules of notebook 02's checks (prediction vs toy D*, Theorem 3, Theorem 4): the claims
+pass on data where they are true and fail on nulls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from polycode_lite.experiments.superposition_capacity import (ChannelConfig, ChannelResult, compare_prediction,
+                                                              entropy_cost_verdict, run)
+from polycode_lite.science import capacity as cap
+
+X = np.geomspace(1, 20, 12)          # 1/(1−S) of a dimensionality sweep
+N, M = 80, 8
+
+
+def _toy_like() -> np.ndarray:
+    """A measured curve that falls with sparsity and lies above the entropy bound (Elhage-like)."""
+    pred = np.asarray(cap.predicted_dims_per_feature(1 - 1 / X, 8.0, n_features=N, n_hidden=M))
+    return np.maximum(pred + 0.15 * (1 - 1 / X), M / N)
+
+
+def test_a_falling_curve_above_the_bound_holds() -> None:
+    comp = compare_prediction(X, _toy_like(), N, M)
+    (claim,) = comp.claims()
+    assert claim["verdict"] == "holds"
+    assert set(comp.table().h_elem) == {4.0, 8.0, 16.0, 23.0, 32.0}
+    assert 1 <= comp.h_best <= 64 and "8.0" in claim["values"]["summary"]
+
+
+def test_null_curves_uncorrelated_with_the_prediction_fail() -> None:
+    d = _toy_like()
+    # D* that rises with sparsity, one shuffled across sparsities, and a flat one (no trend at all)
+    for null in (d[::-1], np.random.default_rng(3).permutation(d), np.full_like(d, 0.5)):
+        comp = compare_prediction(X, null, N, M)
+        assert comp.claims()[0]["verdict"] == "does not hold at this scale", null
+
+
+def test_same_trend_below_the_bound_is_partly() -> None:
+    pred = np.asarray(cap.predicted_dims_per_feature(1 - 1 / X, 8.0, n_features=N, n_hidden=M))
+    comp = compare_prediction(X, pred - 0.05 * (1 / X), N, M)   # falls like it, but under the bound
+    assert comp.claims()[0]["verdict"] == "partly"
+
+
+def _channel(simulated: np.ndarray, c_bits: int = 4) -> ChannelResult:
+    D = np.array([0.0, 0.2, 0.4, 0.6, 0.8])
+    lo, hi = cap.dropout_capacity_bounds(D, c_bits)
+    return ChannelResult(dropout=D, simulated_nonzero=np.asarray(simulated, float),
+                         simulated_with_zero=np.asarray(simulated, float), lower=np.asarray(lo),
+                         upper=np.asarray(hi), c_bits=c_bits, n_samples=1)
+
+
+def test_simulated_dropout_channel_holds_and_its_table() -> None:
+    res = run(ChannelConfig(n_samples=30_000))
+    assert res.claims()[0]["verdict"] == "holds"
+    t = res.table()
+    assert len(t) == 5 and np.all(t.simulated_with_zero[1:] < t.lower[1:])   # D > 0: 0 is ambiguous
+    # null: judge the code that also uses the symbol 0 (dropout is then not an erasure channel)
+    assert _channel(res.simulated_with_zero).claims()[0]["verdict"] != "holds"
+
+
+def test_channels_far_from_one_minus_d_fail() -> None:
+    D = np.array([0.0, 0.2, 0.4, 0.6, 0.8])
+    exact = (1 - D) * math.log2(15)
+    assert _channel(exact).claims()[0]["verdict"] == "holds"
+    # dropout that erases nothing, and capacity that falls as (1 − D)²
+    for null in (np.full(5, math.log2(15)), (1 - D) ** 2 * math.log2(15)):
+        assert _channel(null).claims()[0]["verdict"] == "does not hold at this scale"
+    # close to the band but off the exact value by 0.05 bits: partly
+    assert _channel(exact - 0.05).claims()[0]["verdict"] == "partly"
+
+
+@pytest.mark.parametrize("n_bits", [16, 32])
+def test_theorem4_clipped_sums_hold(n_bits: int) -> None:
+    ms = np.array([256, 1024, 1600, 6400])
+    lost = [(cap.powerlaw_entropy_bound(int(m), n_bits, 0.0) - cap.powerlaw_entropy_bound(int(m), n_bits, 1.0)) / m
+            for m in ms]
+    assert entropy_cost_verdict(ms, lost) == "holds"
+    assert np.allclose(lost, [6.6, 8.6, 9.2, 11.2], atol=0.06)
+
+
+def test_theorem4_nulls_fail() -> None:
+    ms = np.array([256, 1024, 1600, 6400])
+    # a rate of log2(m) instead of log2(m/e) (1.44 bits too many) is only partly
+    assert entropy_cost_verdict(ms, np.log2(ms)) == "partly"
+    # a spectrum whose entropy does not fall with α
+    assert entropy_cost_verdict(ms, np.zeros(4)) == "does not hold at this scale"
+    # heavily clipped (4-bit units): the entropy saturates and the rate is far below Stirling's
+    lost = [(cap.powerlaw_entropy_bound(int(m), 4, 0.0) - cap.powerlaw_entropy_bound(int(m), 4, 1.0)) / m for m in ms]
+    assert entropy_cost_verdict(ms, lost) != "holds"

@@ -1,0 +1,46 @@
+"""Verdict rule of the orientation teaser (5 features in 2 dimensions): superposition passes, nulls fail."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from polycode_lite.experiments.toy_teaser import TeaserConfig, TeaserResult, run, superposition_verdict
+
+
+def _result(n_repr, norms_scale=1.0) -> TeaserResult:
+    k = len(n_repr)
+    W = np.zeros((k, 2, 5))
+    for i, n in enumerate(n_repr):
+        W[i, 0, :n] = norms_scale
+    return TeaserResult(feature_probability=np.geomspace(1, 1 / 20, k), W=W, n_represented=np.asarray(n_repr),
+                        dims_per_feature=2.0 / np.maximum((W ** 2).sum(axis=(1, 2)), 1e-9),
+                        final_loss=np.zeros(k), steps=1)
+
+
+def test_two_dense_five_sparse_holds() -> None:
+    res = _result([2, 2, 3, 4, 5, 5])
+    (claim,) = res.claims()
+    assert claim["verdict"] == "holds"
+    assert claim["values"]["dense_features"] == 2 and claim["values"]["sparse_features"] == 5
+    assert list(res.table().columns[:3]) == ["sparsity", "inverse_density", "n_represented"]
+
+
+def test_null_without_superposition_fails() -> None:
+    # a PCA-like (linear) model keeps 2 features at every sparsity
+    assert _result([2] * 6).claims()[0]["verdict"] == "does not hold at this scale"
+    # more stored when dense than when sparse is not superposition appearing with sparsity either
+    assert superposition_verdict(4, 3) == "does not hold at this scale"
+
+
+def test_incomplete_superposition_is_partly() -> None:
+    assert superposition_verdict(2, 4) == "partly"
+    assert superposition_verdict(3, 5) == "partly"
+
+
+def test_trained_teaser_shows_superposition_and_untrained_does_not() -> None:
+    res = run(TeaserConfig.fast(steps=1500, n_levels=4), progress=False)
+    assert res.claims()[0]["verdict"] in {"holds", "partly"}
+    assert res.n_represented[-1] > 2
+    # null: a model trained so briefly it has not learnt to drop or pack features
+    untrained = run(TeaserConfig.fast(steps=1, n_levels=4, lr=1e-6), progress=False)
+    assert untrained.claims()[0]["verdict"] != "holds"
