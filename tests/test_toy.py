@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from polycode_lite._common import limit_threads
 from polycode_lite.models.toy import VARIANTS, ToyModel, importance_decay, sparsity_sweep
 from polycode_lite.models.toy_training import _AnalyticStep, evaluate_loss, train_toy
 from polycode_lite.science.superposition import (
@@ -17,10 +18,8 @@ from polycode_lite.science.superposition import (
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with limit_threads(1):
+        yield
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
+from polycode_lite._common import limit_threads
+
 __all__ = ['TrainHistory', 'evaluate_loss', 'train_toy']
 
 
@@ -206,16 +208,11 @@ def train_toy(
         raise ValueError(f"optimizer must be 'adamw' or 'adam', got {optimizer!r}.")
     gen = torch.Generator().manual_seed(int(seed))
     step_fn = _AnalyticStep(model, batch_size, chunk) if method == "analytic" else None
-    old_threads = torch.get_num_threads()
-    if num_threads is not None:
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}.")
-        torch.set_num_threads(int(num_threads))
-    try:
+    if num_threads is not None and num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}.")
+    with limit_threads(num_threads, blas=False):
         return _train_loop(model, opt, step_fn=step_fn, gen=gen, steps=steps, batch_size=batch_size,
                            lr=lr, lr_schedule=lr_schedule, log_every=log_every, progress=progress)
-    finally:
-        torch.set_num_threads(old_threads)
 
 
 def _train_loop(model: Any, opt: torch.optim.Optimizer, *, step_fn: _AnalyticStep | None,
