@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ['CIFAR10_HELP', 'cifar10']
+__all__ = ["CIFAR10_HELP", "cifar10"]
 
 
 # ------------------------------------------------------------------------------------------

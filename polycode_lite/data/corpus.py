@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 
-__all__ = ['Document', 'TokenWindows', 'load_documents', 'make_windows', 'pydoc_documents']
+__all__ = [
+    "Document", "TokenWindows", "load_documents", "make_windows", "pydoc_documents"
+]
 
 
 # --------------------------------------------------------------------------------------

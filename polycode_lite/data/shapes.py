@@ -29,7 +29,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ['FACTOR_NAMES', 'INTRINSIC_DIM', 'SHAPE_NAMES', 'ShapesConfig', 'ShapesDataset', 'make_shapes', 'render_shapes']
+__all__ = [
+    "FACTOR_NAMES", "INTRINSIC_DIM", "SHAPE_NAMES", "ShapesConfig", "ShapesDataset", "make_shapes",
+    "render_shapes"
+]
 
 SHAPE_NAMES = ("circle", "square", "triangle")
 

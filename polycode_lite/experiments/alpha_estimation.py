@@ -21,8 +21,10 @@ import numpy as np
 from polycode_lite.science.eigen import cv_pca, eigenspectrum
 from polycode_lite.science.powerlaw import fit_power_law, powerlaw_gaussian
 
-__all__ = ['BIAS_TOLERANCE', 'BiasConfig', 'BiasResult', 'CVPCA_TOLERANCE', 'MIN_PLAIN_BIAS',
-           'MIN_PCA_DROP', 'NoiseConfig', 'NoiseResult', 'run', 'run_bias', 'run_noise']
+__all__ = [
+    "BIAS_TOLERANCE", "BiasConfig", "BiasResult", "CVPCA_TOLERANCE", "MIN_PLAIN_BIAS",
+    "MIN_PCA_DROP", "NoiseConfig", "NoiseResult", "run", "run_bias", "run_noise"
+]
 
 #: largest |corrected − true| over n/m allowed for "the correction removes the bias"
 #: (docs/paper_guide.md E2: corrected within 0.03).

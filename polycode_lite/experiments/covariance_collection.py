@@ -25,7 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
 from polycode_lite.data.corpus import TokenWindows
 from polycode_lite.models.language_models import LanguageModel
 
-__all__ = ['GroupedCovariances', 'accumulator_bytes', 'assign_groups', 'collect_covariances', 'peak_memory_estimate', 'tqdm_iter', 'window_features']
+__all__ = [
+    "GroupedCovariances", "accumulator_bytes", "assign_groups", "collect_covariances",
+    "peak_memory_estimate", "tqdm_iter", "window_features"
+]
 
 
 def window_features(drop_first: int = 4, drop_last: int = 0):

@@ -27,7 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     pass
 
-__all__ = ['ActivationRecord', 'BigramSimulator', 'Explanation', 'LinearProbeSimulator', 'PromptSimulator', 'RecordSet', 'Simulator', 'TokenLookupSimulator', 'correlation_score', 'expected_value_from_logprobs', 'normalize_activations', 'score_simulation']
+__all__ = [
+    "ActivationRecord", "BigramSimulator", "Explanation", "LinearProbeSimulator",
+    "PromptSimulator", "RecordSet", "Simulator", "TokenLookupSimulator", "correlation_score",
+    "expected_value_from_logprobs", "normalize_activations", "score_simulation"
+]
 
 
 # --------------------------------------------------------------------------------------

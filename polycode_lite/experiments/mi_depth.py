@@ -29,7 +29,11 @@ from polycode_lite.models.deep_dropout import (
 )
 from polycode_lite.science.mine import MINEConfig, estimate_mutual_information
 
-__all__ = ['AUTHORS_FIGURE', 'DepthExperimentConfig', 'DepthResult', 'IdentityTraining', 'NECESSARY_INFORMATION_NATS', 'capacity_line_nats', 'layer_mutual_information', 'run', 'run_depth_experiment', 'train_identity']
+__all__ = [
+    "AUTHORS_FIGURE", "DepthExperimentConfig", "DepthResult", "IdentityTraining",
+    "NECESSARY_INFORMATION_NATS", "capacity_line_nats", "layer_mutual_information", "run",
+    "run_depth_experiment", "train_identity"
+]
 
 #: 3 uniform inputs at one bit each: the information the identity task needs (nats).
 NECESSARY_INFORMATION_NATS = 3.0 * math.log(2.0)

@@ -30,7 +30,11 @@ from polycode_lite.experiments.explanation_scoring import (
     TokenLookupSimulator,
 )
 
-__all__ = ['Direction', 'compare_kinds', 'direction_traces', 'make_directions', 'make_records', 'path_action', 'random_unit_directions', 'run_comparison', 'score_directions', 'select_min_action']
+__all__ = [
+    "Direction", "compare_kinds", "direction_traces", "make_directions", "make_records",
+    "path_action", "random_unit_directions", "run_comparison", "score_directions",
+    "select_min_action"
+]
 
 
 # --------------------------------------------------------------------------------------

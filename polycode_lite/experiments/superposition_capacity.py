@@ -24,9 +24,11 @@ import numpy as np
 
 from polycode_lite.science import capacity as cap
 
-__all__ = ['CHANNEL_TOLERANCE_BITS', 'ChannelConfig', 'ChannelResult', 'H_ELEM_GRID', 'MIN_FRAC_ABOVE',
-           'MIN_SPEARMAN', 'PredictionComparison', 'STIRLING_REL_TOL', 'compare_prediction',
-           'entropy_cost_verdict', 'run']
+__all__ = [
+    "CHANNEL_TOLERANCE_BITS", "ChannelConfig", "ChannelResult", "H_ELEM_GRID", "MIN_FRAC_ABOVE",
+    "MIN_SPEARMAN", "PredictionComparison", "STIRLING_REL_TOL", "compare_prediction",
+    "entropy_cost_verdict", "run"
+]
 
 #: H_elem values (bits) the comparison reports; the verdict uses ``h_ref`` (8 bits).
 H_ELEM_GRID = (4.0, 8.0, 16.0, 23.0, 32.0)

@@ -10,10 +10,16 @@ import numpy as np
 
 from polycode_lite.models.toy import ToyModel, sparsity_sweep
 from polycode_lite.models.toy_training import evaluate_loss, train_toy
-from polycode_lite.science.superposition import sticky_fraction_share, dimensions_per_feature, feature_dimensionality
+from polycode_lite.science.superposition import (
+    dimensions_per_feature,
+    feature_dimensionality,
+    sticky_fraction_share,
+)
 
-__all__ = ['HALF_TOLERANCE', 'MIN_PLATEAU', 'DimensionalityConfig', 'DimensionalityResult',
-           'dimensionality_sweep', 'run']
+__all__ = [
+    "HALF_TOLERANCE", "MIN_PLATEAU", "DimensionalityConfig", "DimensionalityResult",
+    "dimensionality_sweep", "run"
+]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ['TeaserConfig', 'TeaserResult', 'run', 'superposition_verdict']
+__all__ = [
+    "TeaserConfig", "TeaserResult", "run", "superposition_verdict"
+]
 
 
 @dataclass(frozen=True)

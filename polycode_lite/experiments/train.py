@@ -46,7 +46,10 @@ from polycode_lite.models.checkpoints import (
     write_manifest,
 )
 
-__all__ = ['SHIPPED_COMMAND', 'TrainConfig', 'cli_main', 'evaluate', 'load_images', 'mean_image_baseline', 'run_name', 'train_autoencoder']
+__all__ = [
+    "SHIPPED_COMMAND", "TrainConfig", "cli_main", "evaluate", "load_images", "mean_image_baseline",
+    "run_name", "train_autoencoder"
+]
 
 SHIPPED_COMMAND = (
     "polycode-lite train-autoencoder --dataset shapes --config lite "

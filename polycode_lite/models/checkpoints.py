@@ -18,7 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 from polycode_lite._common import sha256_file
 
-__all__ = ['export_model', 'load_autoencoder', 'load_checkpoint', 'save_checkpoint', 'shipped_dir', 'shipped_models', 'verify_manifest', 'write_manifest']
+__all__ = [
+    "export_model", "load_autoencoder", "load_checkpoint", "save_checkpoint", "shipped_dir",
+    "shipped_models", "verify_manifest", "write_manifest"
+]
 
 
 def _package_version() -> str:

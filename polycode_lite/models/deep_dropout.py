@@ -18,7 +18,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ['DeepDropoutNet', 'DeepNetConfig', 'Scale', 'ShapesMLP', 'first_stochastic_layer', 'keras_layer_kind']
+__all__ = [
+    "DeepDropoutNet", "DeepNetConfig", "Scale", "ShapesMLP", "first_stochastic_layer",
+    "keras_layer_kind"
+]
 
 
 # --------------------------------------------------------------------------------------

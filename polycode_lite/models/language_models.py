@@ -32,7 +32,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 
-__all__ = ['EMBEDDED_MODEL', 'EMBEDDED_PACKAGE', 'GPT2_FAMILY', 'LanguageModel', 'MINILM_SHA256', 'ModelNotAvailableError', 'SITES', 'embedded_model_dir', 'gpt2_tokenizer_files', 'hook_name', 'load_gpt2_tokenizer', 'load_language_model', 'parse_layers']
+__all__ = [
+    "EMBEDDED_MODEL", "EMBEDDED_PACKAGE", "GPT2_FAMILY", "LanguageModel", "MINILM_SHA256",
+    "ModelNotAvailableError", "SITES", "embedded_model_dir", "gpt2_tokenizer_files", "hook_name",
+    "load_gpt2_tokenizer", "load_language_model", "parse_layers"
+]
 
 EMBEDDED_MODEL = "all-MiniLM-L6-v2"
 

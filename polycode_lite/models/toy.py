@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
-__all__ = ['ToyModel', 'VARIANTS', 'importance_decay', 'sparsity_sweep']
+__all__ = [
+    "ToyModel", "VARIANTS", "importance_decay", "sparsity_sweep"
+]
 
 VARIANTS = ("relu", "linear", "hidden_relu")
 

@@ -17,7 +17,7 @@ import torch  # this module is about a torch.nn.Module, so torch is imported at 
 
 from polycode_lite._common import limit_threads
 
-__all__ = ['TrainHistory', 'evaluate_loss', 'train_toy']
+__all__ = ["TrainHistory", "evaluate_loss", "train_toy"]
 
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 from polycode_lite._common import describe_nonfinite
 
-__all__ = ['CovarianceAccumulator', 'torch_outer']
+__all__ = ["CovarianceAccumulator", "torch_outer"]
 
 
 # --------------------------------------------------------------------------------------

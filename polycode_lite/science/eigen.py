@@ -5,16 +5,16 @@ Eigenvalues are float64, descending, on the CPU (docs/paper_guide.md §3 E2, §4
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 from polycode_lite._common import as_2d_float64
 from polycode_lite.science.covariance import CovarianceAccumulator
 
-__all__ = ['cv_pca', 'effective_rank', 'eigenspectrum', 'participation_ratio', 'topk_eigenvalues']
+__all__ = [
+    "cv_pca", "effective_rank", "eigenspectrum", "participation_ratio", "topk_eigenvalues"
+]
 
 
 # --------------------------------------------------------------------------------------

@@ -7,16 +7,17 @@ alpha is the *rank* exponent (Stringer et al. 2019), not WeightWatcher's density
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 from polycode_lite._common import as_2d_float64
 from polycode_lite.science.eigen import eigenspectrum
 
-__all__ = ['PowerLawFit', 'alpha_window_scan', 'bootstrap_alpha', 'default_fit_window', 'fit_power_law', 'powerlaw_gaussian', 'sample_powerlaw_spectrum', 'smoothness_threshold']
+__all__ = [
+    "PowerLawFit", "alpha_window_scan", "bootstrap_alpha", "default_fit_window", "fit_power_law",
+    "powerlaw_gaussian", "sample_powerlaw_spectrum", "smoothness_threshold"
+]
 
 
 # --------------------------------------------------------------------------------------

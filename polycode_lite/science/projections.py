@@ -25,7 +25,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ['EnergyScaling', 'ProjectedEnergy', 'energy_scaling_slope', 'expected_projected_action', 'expected_projected_energy', 'normalised_path_energy', 'path_energy', 'powerlaw_trace', 'project', 'projected_energy', 'random_projection', 'theoretical_energy_slope']
+__all__ = [
+    "EnergyScaling", "ProjectedEnergy", "energy_scaling_slope", "expected_projected_action",
+    "expected_projected_energy", "normalised_path_energy", "path_energy", "powerlaw_trace",
+    "project", "projected_energy", "random_projection", "theoretical_energy_slope"
+]
 
 
 # --------------------------------------------------------------------------------------

@@ -10,7 +10,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ['STICKY_FRACTIONS', 'dimensions_per_feature', 'feature_dimensionality', 'features_represented', 'interference', 'neuron_polysemanticity', 'sticky_fraction_share']
+__all__ = [
+    "STICKY_FRACTIONS", "dimensions_per_feature", "feature_dimensionality", "features_represented",
+    "interference", "neuron_polysemanticity", "sticky_fraction_share"
+]
 
 #: Fractions at which per-feature dimensionalities cluster (Elhage et al. 2022, docs/paper_guide.md §5):
 #: 1 (dedicated), 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon),

@@ -18,7 +18,7 @@ from polycode_lite.science.projections import (
     random_projection,
 )
 
-__all__ = ['input_projection_correlation', 'projection_correlations', 'trajectory_table']
+__all__ = ["input_projection_correlation", "projection_correlations", "trajectory_table"]
 
 
 # --------------------------------------------------------------------------------------
