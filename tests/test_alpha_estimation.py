@@ -6,8 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polycode_lite.experiments.alpha_estimation import (BiasConfig, BiasResult, NoiseConfig, NoiseResult, run,
-                                                        run_noise)
+from polycode_lite.experiments.alpha_estimation import (
+    BiasConfig,
+    BiasResult,
+    NoiseConfig,
+    NoiseResult,
+    run,
+    run_noise,
+)
 
 RATIOS = np.array([0.5, 1, 2, 4, 16])
 

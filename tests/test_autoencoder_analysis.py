@@ -44,9 +44,10 @@ def images():
 
 def test_eval_alpha_matches_direct_computation(images):
     model = ResNetAutoencoder(SMALL, dropout=0.3, seed=1)
-    df = layer_alphas(model, images, mode="eval", seed=0)
-    assert list(df["layer"]) == list(ANALYSIS_LAYERS)
-    assert list(df["m"]) == [12, 12, 16, 16, 24, 24, 12, 24, 128]
+    df = layer_alphas(model, images, mode="eval", seed=0).table()
+    assert list(df["site"]) == list(ANALYSIS_LAYERS) and list(df["depth"]) == list(range(9))
+    assert list(df["n_features"]) == [12, 12, 16, 16, 24, 24, 12, 24, 128]
+    assert set(df["mode"]) == {"eval"} and set(df["estimator"]) == {"corrected"}
     assert (df["n_samples"] == 96).all()
     assert np.isfinite(df[["alpha", "ci_low", "ci_high", "r2"]].to_numpy()).all()
     assert model.training  # mode restored
@@ -54,8 +55,9 @@ def test_eval_alpha_matches_direct_computation(images):
     model.eval()
     acts = record_activations(model, images, ["encoder.layer3"], features=layer_features)
     lam = eigenspectrum(acts["encoder.layer3"], kind="activations")
-    row = df[df["layer"] == "encoder.layer3"].iloc[0]
-    ref = fit_power_law(lam, ranks=(int(row.lo), int(row.hi)), n_samples=96, seed=0)
+    row = df[df["site"] == "encoder.layer3"].iloc[0]
+    ref = fit_power_law(lam, ranks=(int(row.window_lo), int(row.window_hi)), n_samples=96,
+                        n_features=16, seed=0)
     assert row.alpha_plain == pytest.approx(ref.alpha_plain, rel=1e-6)
     assert row.alpha == pytest.approx(ref.alpha, rel=1e-6)
     assert row.ci_low <= row.alpha <= row.ci_high
@@ -63,8 +65,9 @@ def test_eval_alpha_matches_direct_computation(images):
 
 def test_cvpca_without_dropout_equals_pca(images):
     model = ResNetAutoencoder(SMALL, dropout=0.0, seed=2)
-    ev = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="eval")
-    cv = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="cvpca", n_boot=10)
+    ev = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="eval").table(spectra=True)
+    cv = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="cvpca",
+                      n_boot=10).table(spectra=True)
     # identical repeats: the cross-validated spectrum is the PCA spectrum
     for a, b in zip(ev["eigenvalues"], cv["eigenvalues"]):
         k = min(a.size, b.size)
@@ -75,15 +78,15 @@ def test_cvpca_without_dropout_equals_pca(images):
 def test_cvpca_with_dropout_uses_two_different_masks(images):
     model = ResNetAutoencoder(SMALL, dropout=0.5, seed=3)
     layers = ["encoder.layer2", "fc5"]
-    cv = layer_alphas(model, images, layers=layers, mode="cvpca", n_boot=10)
-    ev = layer_alphas(model, images, layers=layers, mode="eval")
+    cv = layer_alphas(model, images, layers=layers, mode="cvpca", n_boot=10).table(spectra=True)
+    ev = layer_alphas(model, images, layers=layers, mode="eval").table(spectra=True)
     # dropout noise makes the two spectra differ; cvPCA removes variance, never adds it
     for a, b in zip(ev["eigenvalues"], cv["eigenvalues"]):
         assert not np.allclose(a[:5], b[:5])
         assert b.sum() < a.sum()
     # every row has an alpha or says why not
     for _, row in cv.iterrows():
-        assert (np.isfinite(row.alpha) and row.alpha > 0) or "swamps" in row.note
+        assert (np.isfinite(row.alpha) and row.alpha > 0) or row.note
     with pytest.raises(ValueError, match="mode"):
         layer_alphas(model, images, mode="train")
 

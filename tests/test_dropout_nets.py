@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
+from polycode_lite.experiments.alpha import COLUMNS
 from polycode_lite.experiments.alpha_vs_dropout import (
     AlphaSweepConfig,
     alpha_by_layer,
+    alpha_dropout_verdict,
     alpha_table,
     alpha_trend,
     load_shipped,
@@ -186,11 +188,16 @@ def test_alpha_by_layer_two_methods_on_a_small_trained_net():
     state = torch.random.get_rng_state()
     rows = alpha_by_layer(net, eval_imgs, n_boot=5, seed=0)
     assert torch.equal(state, torch.random.get_rng_state())  # masks drawn from a forked RNG
-    assert [(r["layer"], r["method"]) for r in rows] == [
+    assert list(zip(rows["depth"], rows["method"])) == [
         (1, "eval_pca"), (1, "dropout_cvpca"), (2, "eval_pca"), (2, "dropout_cvpca")]
-    for r in rows:
-        if np.isfinite(r["alpha"]):
-            assert r["ci_low"] <= r["ci_high"] and r["lo"] < r["hi"]
+    assert set(COLUMNS) <= set(rows.columns) and list(rows["site"][::2]) == net.layer_names()
+    assert list(rows["estimator"]) == ["corrected", "plain"] * 2
+    for r in rows.itertuples():
+        if np.isfinite(r.alpha) and np.isfinite(r.ci_low):
+            assert r.ci_low <= r.ci_high and r.window_lo < r.window_hi
+            assert "bootstrap over 400 images" in r.ci_method
+        else:
+            assert r.note  # a NaN α or CI says why
     assert not net.training
 
 
@@ -198,24 +205,46 @@ def test_alpha_trend_and_table_on_synthetic_rows():
     rows = []
     for p in (0.0, 0.2, 0.4, 0.6, 0.8):
         for seed in (0, 1):
-            rows.append(dict(dropout=p, seed=seed, layer=1, method="eval_pca",
+            rows.append(dict(dropout=p, seed=seed, depth=1, method="eval_pca",
                              alpha=1.0 + p + 0.02 * seed, ci_low=0.95 + p, ci_high=1.05 + p))
-            rows.append(dict(dropout=p, seed=seed, layer=2, method="eval_pca",
+            rows.append(dict(dropout=p, seed=seed, depth=2, method="eval_pca",
                              alpha=2.0 - p, ci_low=1.95 - p, ci_high=2.05 - p))
     df = pd.DataFrame(rows)
-    tr = alpha_trend(df, n_boot=300).set_index("layer")
+    tr = alpha_trend(df, n_boot=300).set_index("depth")
     assert tr.loc[1, "slope"] == pytest.approx(1.0, abs=0.02) and tr.loc[1, "rises"]
     assert tr.loc[2, "slope"] == pytest.approx(-1.0, abs=0.01) and tr.loc[2, "falls"]
     tab = alpha_table(df)
     assert list(tab.columns) == ["D=0", "D=0.2", "D=0.4", "D=0.6", "D=0.8"]
     assert tab.loc[("eval_pca", 1), "D=0.2"] == "1.21 [1.15, 1.25]"
+    v = alpha_dropout_verdict(alpha_trend(df, n_boot=300))
+    assert v["verdict"] == "partly" and v["eval_pca"] == dict(rises=1, falls=1, layers=2)
+
+
+def test_alpha_dropout_verdict_on_a_null_and_a_rise():
+    rng = np.random.default_rng(0)
+    rows = []
+    for method in ("eval_pca", "dropout_cvpca"):
+        for p in (0.0, 0.2, 0.4, 0.6, 0.8):
+            for seed in (0, 1):
+                for depth in (1, 2, 3):
+                    a = 2.0 + 0.05 * rng.standard_normal()  # no dependence on dropout
+                    rows.append(dict(dropout=p, seed=seed, depth=depth, method=method, alpha=a,
+                                     ci_low=a - 0.1, ci_high=a + 0.1, r2=0.99))
+    null = pd.DataFrame(rows)
+    assert alpha_dropout_verdict(alpha_trend(null, n_boot=300))["verdict"] != "holds"
+    rise = null.assign(alpha=null.alpha + 1.5 * null.dropout, ci_low=null.ci_low + 1.5 * null.dropout,
+                       ci_high=null.ci_high + 1.5 * null.dropout)
+    assert alpha_dropout_verdict(alpha_trend(rise, n_boot=300))["verdict"] == "holds"
 
 
 def test_shipped_alpha_sweep_has_every_cell():
     df = load_shipped("alpha_full")
     assert sorted(df["dropout"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
     assert set(df["method"]) == {"eval_pca", "dropout_cvpca"}
-    assert df.groupby(["method", "layer", "dropout"]).size().min() >= 1
+    assert df.groupby(["method", "depth", "dropout"]).size().min() >= 1
+    # shipped in the pre-pipeline schema, converted on load to the common α schema
+    assert set(COLUMNS) - {"participation_ratio"} <= set(df.columns)
+    assert set(df["n_features"]) == {256} and "layer" not in df
 
 
 def test_building_networks_leaves_the_global_rng_alone():

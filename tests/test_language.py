@@ -245,6 +245,65 @@ def test_checkpoints_make_collection_resumable(tiny_lm, tiny_windows, tmp_path, 
                               checkpoint_dir=tmp_path, progress=False)
 
 
+def _same_sum_windows(windows):
+    """The same windows with two tokens of the first window swapped: equal id sum and shape."""
+    from polycode_lite.data.corpus import TokenWindows
+
+    ids = windows.input_ids.copy()
+    row = ids[0]
+    j = next(j for j in range(5, row.size) if row[j] != row[4])  # past drop_first
+    row[[4, j]] = row[[j, 4]]
+    assert ids.sum() == windows.input_ids.sum() and not np.array_equal(ids, windows.input_ids)
+    return TokenWindows(ids, windows.doc_ids.copy(), windows.doc_names, windows.n_prefix,
+                        windows.n_suffix)
+
+
+def test_windows_fingerprint_is_a_hash_not_an_id_sum(tiny_windows):
+    from polycode_lite.data.corpus import TokenWindows
+    from polycode_lite.experiments.covariance_collection import _windows_fingerprint
+
+    fp = _windows_fingerprint(tiny_windows)
+    assert fp == _windows_fingerprint(tiny_windows.subset(np.arange(len(tiny_windows))))
+    assert len(fp) == 64  # sha256 hex digest
+    assert _windows_fingerprint(_same_sum_windows(tiny_windows)) != fp
+    # the same ids in another shape are other windows
+    flat = tiny_windows.input_ids
+    a = TokenWindows(flat[:2].reshape(1, -1), np.zeros(1, np.int64), ("d",))
+    b = TokenWindows(flat[:2].copy(), np.zeros(2, np.int64), ("d",))
+    assert a.input_ids.sum() == b.input_ids.sum()
+    assert _windows_fingerprint(a) != _windows_fingerprint(b)
+
+
+def test_checkpoints_of_other_windows_with_the_same_id_sum_are_rejected(
+        tiny_lm, tiny_windows, tmp_path, monkeypatch):
+    hooks = tiny_lm.hook_names(["mlp.post"])
+    collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, checkpoint_dir=tmp_path,
+                        progress=False)
+    from polycode_lite.models import hooks as acts_mod
+
+    def boom(*a, **k):
+        raise AssertionError("a finished group was recomputed")
+
+    monkeypatch.setattr(acts_mod, "accumulate_covariances", boom)
+    with pytest.warns(UserWarning, match="differing: windows"), \
+            pytest.raises(AssertionError, match="recomputed"):
+        collect_covariances(tiny_lm, _same_sum_windows(tiny_windows), hooks, n_groups=2,
+                            checkpoint_dir=tmp_path, progress=False)
+    # a checkpoint written with the old id-sum fingerprint is rejected with the same message
+    import safetensors.torch as st
+
+    path = tmp_path / "group_000.safetensors"
+    with st.safe_open(str(path), framework="pt") as f:
+        meta, tensors = json.loads(f.metadata()["fingerprint"]), {k: f.get_tensor(k) for k in f.keys()}
+    meta["ids"] = int(tiny_windows.input_ids.sum() % 1_000_003)
+    del meta["windows"]
+    st.save_file(tensors, str(path), metadata={"fingerprint": json.dumps(meta, sort_keys=True)})
+    with pytest.warns(UserWarning, match=r"group_000.*differing: ids, windows"), \
+            pytest.raises(AssertionError, match="recomputed"):
+        collect_covariances(tiny_lm, tiny_windows, hooks, n_groups=2, checkpoint_dir=tmp_path,
+                            progress=False)
+
+
 def test_drop_first_validation(tiny_lm, tiny_windows):
     with pytest.raises(ValueError, match="removes every position"):
         collect_covariances(tiny_lm, tiny_windows, tiny_lm.hook_names(["mlp.post"]), drop_first=32,
@@ -260,7 +319,7 @@ def _grouped_from(x, n_groups):
 def test_layer_alpha_recovers_known_exponent():
     x = powerlaw_gaussian(8_000, 160, alpha=1.0, seed=0)
     s = layer_alpha(_grouped_from(x, 10), "blocks.0.mlp.post", n_boot=30, seed=0)
-    assert not s.corrected  # 8000 >= 10 * 160
+    assert s.estimator == "plain"  # 8000 >= 10 * 160
     assert abs(s.alpha - 1.0) < 0.06
     assert s.ci[0] < s.alpha < s.ci[1] and s.ci[1] - s.ci[0] < 0.2
     assert "document groups" in s.ci_method and s.boot_alphas.size >= 25
@@ -270,7 +329,7 @@ def test_layer_alpha_recovers_known_exponent():
 def test_layer_alpha_applies_finite_sample_correction_when_few_tokens():
     x = powerlaw_gaussian(500, 160, alpha=1.0, seed=1)
     s = layer_alpha(_grouped_from(x, 6), "blocks.0.mlp.post", n_boot=12, seed=0)
-    assert s.corrected and s.fit.method == "simulation-matched"
+    assert s.estimator == "corrected" and s.fit.method == "simulation-matched"
     assert abs(s.alpha - 1.0) < abs(s.fit.alpha_plain - 1.0) + 0.02
 
 

@@ -8,8 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from polycode_lite.experiments.superposition_capacity import (ChannelConfig, ChannelResult, compare_prediction,
-                                                              entropy_cost_verdict, run)
+from polycode_lite.experiments.superposition_capacity import (
+    ChannelConfig,
+    ChannelResult,
+    compare_prediction,
+    entropy_cost_verdict,
+    run,
+)
 from polycode_lite.science import capacity as cap
 
 X = np.geomspace(1, 20, 12)          # 1/(1−S) of a dimensionality sweep

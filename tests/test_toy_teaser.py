@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from polycode_lite.experiments.toy_teaser import TeaserConfig, TeaserResult, run, superposition_verdict
+from polycode_lite.experiments.toy_teaser import (
+    TeaserConfig,
+    TeaserResult,
+    run,
+    superposition_verdict,
+)
 
 
 def _result(n_repr, norms_scale=1.0) -> TeaserResult:

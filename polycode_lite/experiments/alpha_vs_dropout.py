@@ -27,7 +27,7 @@ from polycode_lite.experiments.mi_depth import (
 )
 from polycode_lite.models.deep_dropout import ShapesMLP
 
-__all__ = ['AlphaSweepConfig', 'DATA_DIR', 'alpha_by_layer', 'alpha_table', 'alpha_trend', 'cli_main', 'load_shipped', 'run_alpha_sweep', 'shapes_targets', 'train_shapes_mlp']
+__all__ = ['DATA_DIR', 'AlphaSweepConfig', 'alpha_by_layer', 'alpha_dropout_verdict', 'alpha_table', 'alpha_trend', 'cli_main', 'load_shipped', 'run_alpha_sweep', 'shapes_targets', 'train_shapes_mlp']
 
 DATA_DIR = REPO_ROOT / "data" / "dropout"
 
@@ -71,12 +71,12 @@ class AlphaSweepConfig:
     data_seed: int = 123
 
     @classmethod
-    def fast(cls) -> "AlphaSweepConfig":
+    def fast(cls) -> AlphaSweepConfig:
         return cls(n_train=3_000, n_eval=1_500, epochs=6, seeds=(0,), n_boot=15,
                    widths=(128, 128, 128))
 
     @classmethod
-    def full(cls) -> "AlphaSweepConfig":
+    def full(cls) -> AlphaSweepConfig:
         return cls()
 
 
@@ -121,36 +121,30 @@ def train_shapes_mlp(
     return net, hist
 
 
-def _fit_row(lam: np.ndarray, n: int | None, seed: int) -> dict[str, Any]:
-    from polycode_lite.science.powerlaw import fit_power_law
-
-    try:
-        f = fit_power_law(lam, n_samples=n, seed=seed, n_boot=100)
-    except ValueError as exc:
-        return dict(alpha=float("nan"), ci_low=float("nan"), ci_high=float("nan"), r2=float("nan"),
-                    lo=0, hi=0, note=str(exc))
-    return dict(alpha=f.alpha, ci_low=f.ci[0], ci_high=f.ci[1], r2=f.r2, lo=f.ranks[0],
-                hi=f.ranks[1], alpha_plain=f.alpha_plain, note="")
-
-
 def alpha_by_layer(
     net: ShapesMLP, images: np.ndarray, n_boot: int = 40, seed: int = 0
-) -> list[dict[str, Any]]:
-    """alpha of every hidden layer of ``net`` on ``images``, measured two ways.
+) -> Any:
+    """alpha of every hidden layer of ``net`` on ``images``, measured two ways, both through
+    :func:`polycode_lite.experiments.alpha.layer_alphas` (CI: centred percentile bootstrap over
+    images, ``n_boot`` replicates, same rank window).
 
     * ``eval_pca``: eval mode (dropout off), plain PCA spectrum, alpha bias-corrected by
-      simulation at the same n (``fit_power_law(..., n_samples=n)``), parametric-bootstrap CI.
+      simulation at the same n and m (estimator "corrected").
     * ``dropout_cvpca``: train mode (dropout on), two passes with independent masks, cvPCA
       spectrum (Stringer et al. 2019; mask noise is independent between passes, so it averages
-      out), plain weighted fit on the positive part of the spectrum, CI = percentile bootstrap
-      over images (``n_boot`` resamples, same rank window).
+      out), plain weighted fit on the positive part of the spectrum.
 
-    Returns one dict per (layer, method) with alpha, ci_low, ci_high, r2, lo, hi, note."""
+    Returns a DataFrame, one row per (layer, method): method, then the common α schema
+    (:data:`polycode_lite.experiments.alpha.COLUMNS`; site = layer name, depth = hidden layer
+    1, 2, ...)."""
+    import pandas as pd
+
+    from polycode_lite.experiments.alpha import Activations, Repeats, layer_alphas
     from polycode_lite.models.hooks import record_activations
 
     x = torch.from_numpy(images.reshape(len(images), -1) - 0.5)
     names = net.layer_names()
-    n = len(x)
+    depth = {name: k for k, name in enumerate(names, 1)}
     net.eval()
     eval_acts = record_activations(net, x, names)
     net.train()
@@ -159,56 +153,24 @@ def alpha_by_layer(
         a1 = record_activations(net, x, names)
         a2 = record_activations(net, x, names)
     net.eval()
-    rng = np.random.default_rng(seed)
-    rows = []
     with limit_threads(1):
-        for k, name in enumerate(names, 1):
-            rows += _alpha_rows_for_layer(k, name, eval_acts[name], a1[name], a2[name], n_boot,
-                                          seed, rng)
-    return rows
-
-
-def _alpha_rows_for_layer(k: int, name: str, eval_act: torch.Tensor, act1: torch.Tensor,
-                          act2: torch.Tensor, n_boot: int, seed: int,
-                          rng: np.random.Generator) -> list[dict[str, Any]]:
-    from polycode_lite.science.eigen import cv_pca, eigenspectrum
-    from polycode_lite.science.powerlaw import fit_power_law
-
-    n = eval_act.shape[0]
-    rows = []
-    lam = eigenspectrum(eval_act.double().numpy(), kind="activations")
-    rows.append(dict(layer=k, name=name, method="eval_pca", n=n, **_fit_row(lam, n, seed)))
-    r1, r2 = act1.double().numpy(), act2.double().numpy()
-    cv = cv_pca(r1, r2, n_shuffles=5, seed=seed)
-    row = dict(layer=k, name=name, method="dropout_cvpca", n=n, **_fit_row(cv, None, seed))
-    if np.isfinite(row["alpha"]) and n_boot > 0:
-        lo, hi = row["lo"], row["hi"]
-        rr = np.arange(lo, hi + 1)
-        boots = []
-        for _ in range(n_boot):
-            idx = rng.integers(0, n, n)
-            cb = cv_pca(r1[idx], r2[idx], n_shuffles=1, seed=int(rng.integers(2**31)))
-            w = cb[lo - 1 : hi]
-            if w.size == rr.size and np.all(w > 0):
-                boots.append(fit_power_law(cb, ranks=(lo, hi), n_boot=2).alpha_plain)
-        if len(boots) >= max(5, n_boot // 2):
-            # normal-approximation interval around the estimate: resampling with replacement
-            # duplicates images, which biases cvPCA's alpha, so percentile intervals drift
-            half = 1.96 * float(np.std(boots, ddof=1))
-            row["ci_low"], row["ci_high"] = row["alpha"] - half, row["alpha"] + half
-            row["note"] = f"CI: ±1.96 s.d. of {len(boots)} image-bootstrap fits"
-        else:
-            row["note"] = (f"CI: residual bootstrap (only {len(boots)} image resamples had a "
-                           "positive spectrum in the window)")
-    rows.append(row)
-    return rows
+        ev = layer_alphas({nm: Activations(eval_acts[nm], unit="images") for nm in names},
+                          estimator="corrected", n_boot=n_boot, seed=seed, depth=depth,
+                          extra={nm: {"method": "eval_pca"} for nm in names})
+        cv = layer_alphas({nm: Repeats((a1[nm], a2[nm]), unit="images") for nm in names},
+                          estimator="plain", n_boot=n_boot, seed=seed, depth=depth,
+                          extra={nm: {"method": "dropout_cvpca"} for nm in names})
+    df = pd.concat([ev.table(), cv.table()], ignore_index=True)
+    df["order"] = df["method"].map({"eval_pca": 0, "dropout_cvpca": 1})
+    df = df.sort_values(["depth", "order"]).drop(columns="order").reset_index(drop=True)
+    return df[["method", *[c for c in df.columns if c != "method"]]]
 
 
 def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: bool = True) -> Any:
     """Train one :class:`ShapesMLP` per (dropout, seed) and measure alpha per layer both ways.
 
-    Returns a pandas DataFrame: dropout, seed, layer, name, method, alpha, ci_low, ci_high, r2,
-    lo, hi, n, accuracy (final training accuracy), note."""
+    Returns a pandas DataFrame: dropout, seed, accuracy (final training accuracy), final_loss,
+    method (eval_pca / dropout_cvpca), then the common α schema of :func:`alpha_by_layer`."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -223,26 +185,29 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     jobs = [(p, s) for s in config.seeds for p in config.dropouts]
     for p, s in tqdm(jobs, desc="alpha vs dropout", disable=not progress):
         net, hist = train_shapes_mlp(images, factors, p, config, seed=s, progress=False)
-        for r in alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s):
-            rows.append(dict(dropout=p, seed=s, accuracy=hist["accuracy"][-1],
-                             final_loss=hist["loss"][-1], **r))
-    return pd.DataFrame(rows)
+        df = alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s)
+        df.insert(0, "final_loss", hist["loss"][-1])
+        df.insert(0, "accuracy", hist["accuracy"][-1])
+        df.insert(0, "seed", s)
+        df.insert(0, "dropout", p)
+        rows.append(df)
+    return pd.concat(rows, ignore_index=True)
 
 
 def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9) -> Any:
-    """Least-squares slope dα/dD of alpha against the dropout rate, per (method, layer), with a
+    """Least-squares slope dα/dD of alpha against the dropout rate, per (method, depth), with a
     95% CI from a parametric bootstrap: each measurement is redrawn from a normal with the s.d.
     implied by its own CI (width / 3.92), and, when several seeds exist, the seeds at each rate
     are resampled too. Also Spearman's ρ of alpha with D. Fits whose log-log r² is below
     ``min_r2`` (not a power law: e.g. a layer collapsed to a few directions) are left out and
-    counted in ``n_excluded``. Returns a DataFrame: method, layer, slope, ci_low, ci_high,
-    spearman, rises (CI above 0), falls (CI below 0), n_points, n_excluded."""
+    counted in ``n_excluded``. Returns a DataFrame: method, depth (hidden layer), slope, ci_low,
+    ci_high, spearman, rises (CI above 0), falls (CI below 0), n_points, n_excluded."""
     import pandas as pd
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(seed)
     out = []
-    for (method, layer), d_all in df.groupby(["method", "layer"]):
+    for (method, layer), d_all in df.groupby(["method", "depth"]):
         d = d_all.dropna(subset=["alpha"])
         if "r2" in d:
             d = d[d["r2"] >= min_r2]
@@ -260,9 +225,9 @@ def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9)
             boots[b] = np.polyfit(D[idx], a[idx] + sd[idx] * rng.standard_normal(idx.size), 1)[0]
         lo, hi = float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
         rho = float(spearmanr(D, a).statistic) if np.unique(a).size > 1 else float("nan")
-        out.append(dict(method=method, layer=int(layer), slope=slope, ci_low=lo, ci_high=hi,
-                        spearman=rho, rises=lo > 0, falls=hi < 0, n_points=len(d),
-                        n_excluded=n_excluded))
+        out.append({'method': method, 'depth': int(layer), 'slope': slope, 'ci_low': lo, 'ci_high': hi,
+                        'spearman': rho, 'rises': lo > 0, 'falls': hi < 0, 'n_points': len(d),
+                        'n_excluded': n_excluded})
     return pd.DataFrame(out)
 
 
@@ -271,11 +236,11 @@ def alpha_table(df: Any, min_r2: float = 0.9) -> Any:
     the highest per-seed CI bound, so it covers seed-to-seed spread), one block per method.
     A "*" marks cells where some fit has log-log r² < ``min_r2`` (not a power law); "n/a" where
     no fit was possible (e.g. a cvPCA spectrum with too few positive values). Returns a pandas
-    DataFrame indexed by (method, layer), columns = dropout rates."""
+    DataFrame indexed by (method, depth), columns = dropout rates."""
     import pandas as pd
 
     rows = {}
-    for (method, layer, p), d in df.groupby(["method", "layer", "dropout"]):
+    for (method, layer, p), d in df.groupby(["method", "depth", "dropout"]):
         if d["alpha"].isna().all():
             cell = "n/a"
         else:
@@ -285,13 +250,53 @@ def alpha_table(df: Any, min_r2: float = 0.9) -> Any:
                 cell += " *"
         rows.setdefault((method, int(layer)), {})[f"D={p:g}"] = cell
     tab = pd.DataFrame.from_dict(rows, orient="index")
-    tab.index = pd.MultiIndex.from_tuples(tab.index, names=["method", "layer"])
+    tab.index = pd.MultiIndex.from_tuples(tab.index, names=["method", "depth"])
     return tab
+
+
+def alpha_dropout_verdict(trend: Any) -> dict[str, Any]:
+    """The verdict on "α rises with the dropout rate" from :func:`alpha_trend`: "holds" when
+    the slope's CI is above 0 in every layer by both methods, "partly" when in some layer by
+    either, else "does not hold at this scale". Returns verdict and its evidence: per method
+    the number of layers rising / falling / fitted, and the slopes as strings."""
+    ev: dict[str, Any] = {}
+    for method in ("eval_pca", "dropout_cvpca"):
+        t = trend[trend.method == method]
+        ev[method] = {'rises': int(t.rises.sum()), 'falls': int(t.falls.sum()), 'layers': len(t)}
+    all_rise = all(e["layers"] and e["rises"] == e["layers"] for e in ev.values())
+    verdict = ("holds" if all_rise else
+               "partly" if any(e["rises"] for e in ev.values()) else "does not hold at this scale")
+    slopes = {f"{r.method} L{r.depth}": f"{r.slope:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+              for r in trend.itertuples()}
+    return dict(verdict=verdict, slopes=slopes, **ev)
+
+
+_OLD_COLUMNS = {"layer": "depth", "name": "site", "lo": "window_lo", "hi": "window_hi", "n": "n_samples"}
+
+
+def _from_old_schema(df: Any, config: dict[str, Any]) -> Any:
+    """Rows written before the common α schema (columns layer, name, lo, hi, n) → the schema of
+    :func:`alpha_by_layer`. Their numbers are kept as computed then: eval_pca CIs were the
+    parametric bootstrap of the bias-corrected fit, dropout_cvpca CIs ±1.96 s.d. of an image
+    bootstrap (stated in ``ci_method``)."""
+    if "site" in df.columns:
+        return df
+    df = df.rename(columns=_OLD_COLUMNS)
+    widths = list(config.get("widths", []))
+    df["n_features"] = [widths[int(k) - 1] if 0 < int(k) <= len(widths) else np.nan for k in df["depth"]]
+    df["estimator"] = np.where(df["method"] == "eval_pca", "corrected", "plain")
+    df["ci_method"] = np.where(df["method"] == "eval_pca",
+                               "parametric bootstrap of the fit (shipped, pre-pipeline)",
+                               "±1.96 s.d. of an image bootstrap (shipped, pre-pipeline)")
+    df["note"] = df["note"].fillna("")
+    return df
 
 
 def load_shipped(name: str) -> Any:
     """Load a shipped result from ``data/dropout/``: ``"depth_cpu"`` → :class:`DepthResult`,
-    ``"alpha_full"`` → DataFrame. Raises FileNotFoundError naming the command that makes it."""
+    ``"alpha_full"`` → DataFrame in the schema of :func:`run_alpha_sweep` (a file written
+    before the common α schema is converted on load: see :func:`_from_old_schema`). Raises
+    FileNotFoundError naming the command that makes it."""
     import pandas as pd
 
     path = DATA_DIR / f"{name}.json"
@@ -302,7 +307,7 @@ def load_shipped(name: str) -> Any:
     if name.startswith("depth"):
         return DepthResult.from_json(path)
     d = json.loads(path.read_text())
-    return pd.DataFrame(d["rows"])
+    return _from_old_schema(pd.DataFrame(d["rows"]), d.get("config", {}))
 
 
 OUT_OPTION = {"required": True, "help": "JSON file to write"}
@@ -343,9 +348,9 @@ def main(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         df = run_alpha_sweep(cfg, progress=not args.no_progress)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(dict(rows=df.to_dict(orient="records"),
-                                                  config=asdict(cfg),
-                                                  seconds=time.perf_counter() - t0),
+        Path(args.out).write_text(json.dumps({'rows': df.to_dict(orient="records"),
+                                                  'config': asdict(cfg),
+                                                  'seconds': time.perf_counter() - t0},
                                              indent=1, default=float))
         print(alpha_table(df).to_string())
         print(alpha_trend(df).to_string())

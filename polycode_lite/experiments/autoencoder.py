@@ -17,12 +17,15 @@ Feature choices (docs/paper_guide.md pitfall 7, said once here):
 Two spectrum estimators (docs/paper_guide.md pitfall 5):
 
 * ``mode="eval"``: the model in ``eval()`` (BN running statistics, dropout off, z = μ); the
-  covariance is streamed through :class:`~polycode_lite.science.covariance.CovarianceAccumulator` and α is
-  fitted with the simulation-matched finite-sample correction and its parametric-bootstrap CI.
+  pooled features of every image are recorded and α is fitted with the simulation-matched
+  finite-sample correction.
 * ``mode="cvpca"``: BN in eval mode but dropout *on*; the same images go through twice with
   independent dropout masks and :func:`~polycode_lite.science.eigen.cv_pca` keeps only the variance
-  shared by the two passes (the dropout noise averages out). CI: basic bootstrap over images. At
-  p = 0 both passes are identical and cvPCA equals plain PCA.
+  shared by the two passes (the dropout noise averages out). At p = 0 both passes are identical
+  and cvPCA equals plain PCA.
+
+Both go through the one α pipeline (:func:`polycode_lite.experiments.alpha.layer_alphas`): the
+CI is its centred percentile bootstrap over images.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 __all__ = [
+    "alpha_dropout_verdict",
     "alpha_energy_table",
     "alpha_table",
     "analysis_images",
@@ -85,16 +89,11 @@ def set_dropout_only_train(model: nn.Module) -> nn.Module:
 def fit_window_for(m: int, n: int, ranks: tuple[int, int] | None = None) -> tuple[int, int]:
     """Fit window for a layer with m features and n samples: the default window
     (:func:`~polycode_lite.science.powerlaw.default_fit_window`), or ``ranks`` with hi capped at
-    min(m, n)/2 (pitfall 2). Raises ValueError when fewer than 5 ranks remain."""
-    from polycode_lite.science.powerlaw import default_fit_window
+    min(m, n)/2 (pitfall 2). Raises ValueError when fewer than 5 ranks remain. The same rule as
+    :func:`polycode_lite.experiments.alpha.fit_window`, which :func:`layer_alphas` uses."""
+    from polycode_lite.experiments.alpha import fit_window
 
-    if ranks is None:
-        return default_fit_window(m, n)
-    lo, hi = int(ranks[0]), min(int(ranks[1]), int(0.5 * min(m, n)))
-    if hi - lo + 1 < 5:
-        raise ValueError(f"fit window ({ranks[0]}, {ranks[1]}) leaves only ranks {lo}..{hi} for a "
-                         f"layer with m={m} features and n={n} samples; lower lo.")
-    return lo, hi
+    return fit_window(m, n, ranks)
 
 
 def layer_alphas(
@@ -108,8 +107,9 @@ def layer_alphas(
     seed: int = 0,
     progress: bool = False,
     correct_bias: bool = True,
-) -> pd.DataFrame:
-    """α of every layer of one model (docs/paper_guide.md §3 E5).
+) -> Any:
+    """α of every layer of one model (docs/paper_guide.md §3 E5), through the one α pipeline
+    :func:`polycode_lite.experiments.alpha.layer_alphas`.
 
     Args:
         model: a :func:`~polycode_lite.models.resnet_vae.ResNetAutoencoder`.
@@ -118,110 +118,53 @@ def layer_alphas(
         mode: "eval" or "cvpca" (see the module docstring).
         ranks: fit window (lo, hi); hi is capped per layer at min(m, N)/2. None: default window.
         batch_size: images per forward pass.
-        n_boot: bootstrap replicates of the CI (cvpca mode).
+        n_boot: bootstrap replicates of the CI (both modes: images resampled).
         seed: seed of the dropout masks (cvpca), the bootstrap and the bias simulation.
-        correct_bias: eval mode only: simulation-matched finite-sample correction with a
-            parametric-bootstrap CI (default); False gives the plain fit with a residual
-            bootstrap CI (much faster, too narrow a CI; used by the notebook's fast mode).
+        correct_bias: eval mode only: simulation-matched finite-sample correction (default);
+            False gives the plain fit (much faster; used by the notebook's fast mode).
 
     Returns:
-        DataFrame, one row per layer: layer, depth (0-based position in ``layers``), m,
-        n_samples, alpha, ci_low, ci_high, lo, hi, r2, alpha_plain, mode, the spectrum
-        (column ``eigenvalues``, numpy array) for plotting, and ``note``: empty, or why α is
-        NaN (a cvPCA spectrum that turns non-positive inside the window, or whose log-log fit
-        has a non-positive slope or r² < 0.5).
+        an :class:`~polycode_lite.experiments.alpha.AlphaTable` (site = layer, depth = position
+        in ``layers``, extra column ``mode``); ``.table(spectra=True)`` adds the spectra.
+        NaN α rows say why in ``note`` (e.g. a cvPCA spectrum that turns non-positive within a
+        few ranks, or no power law: the dropout noise swamps the shared variance).
 
     Raises:
         ValueError: unknown mode, or too few images/features for a fit.
     """
-    import pandas as pd
     import torch
 
-    from polycode_lite.models.hooks import accumulate_covariances, record_activations
+    from polycode_lite.experiments.alpha import Activations, Repeats
+    from polycode_lite.experiments.alpha import layer_alphas as fit_sites
+    from polycode_lite.models.hooks import record_activations
     from polycode_lite.models.resnet_vae import ANALYSIS_LAYERS, layer_features
-    from polycode_lite.science.eigen import cv_pca, eigenspectrum
-    from polycode_lite.science.powerlaw import _wls_loglog, fit_power_law
 
     if mode not in {"eval", "cvpca"}:
         raise ValueError(f"mode must be 'eval' or 'cvpca', got {mode!r}.")
     layers = list(layers or ANALYSIS_LAYERS)
     device = next(model.parameters()).device
     size = model.config.image_size
-    n = int(images.shape[0])
     was_training = model.training
-    rows = []
+    x = torch.cat(list(_batches(images, batch_size, size, device)))
     try:
         if mode == "eval":
             model.eval()
-            accs = accumulate_covariances(model, _batches(images, batch_size, size, device), layers,
-                                          features=layer_features, progress=progress,
-                                          desc="activations (eval)")
-            for depth, name in enumerate(layers):
-                acc = accs[name]
-                lam = eigenspectrum(acc)
-                lo, hi = fit_window_for(acc.dim, acc.n, ranks)
-                fit = fit_power_law(lam, ranks=(lo, hi), n_samples=acc.n, seed=seed,
-                                    correct_bias=correct_bias, n_boot=max(n_boot, 20))
-                rows.append({"layer": name, "depth": depth, "m": acc.dim, "n_samples": acc.n,
-                                 "alpha": fit.alpha, "ci_low": fit.ci[0], "ci_high": fit.ci[1], "lo": lo, "hi": hi,
-                                 "r2": fit.r2, "alpha_plain": fit.alpha_plain, "mode": mode, "eigenvalues": lam,
-                                 "note": ""})
-            return pd.DataFrame(rows)
-
-        set_dropout_only_train(model)
-        reps = []
-        for rep in range(2):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed * 7919 + rep + 1)
-                reps.append(record_activations(
-                    model, torch.cat(list(_batches(images, batch_size, size, device))), layers,
-                    features=layer_features, batch_size=batch_size))
-        rng = np.random.default_rng(seed)
-        for depth, name in enumerate(layers):
-            x1 = reps[0][name].double().numpy()
-            x2 = reps[1][name].double().numpy()
-            m = x1.shape[1]
-            lam = cv_pca(x1, x2, n_shuffles=5, seed=seed)
-            lo, hi = fit_window_for(m, n, ranks)
-            hi = min(hi, lam.size)
-            bad = np.flatnonzero(lam[lo - 1 : hi] <= 0)
-            if bad.size:  # the cvPCA tail can be negative: end the window before it
-                hi = lo - 1 + int(bad[0])
-            if hi - lo + 1 < 5:  # fewer than 5 positive ranks: no meaningful slope
-                rows.append({"layer": name, "depth": depth, "m": m, "n_samples": n, "alpha": np.nan,
-                                 "ci_low": np.nan, "ci_high": np.nan, "lo": lo, "hi": hi, "r2": np.nan,
-                                 "alpha_plain": np.nan, "mode": mode, "eigenvalues": lam,
-                                 "note": f"cvPCA spectrum non-positive from rank {hi + 1}: the "
-                                      "dropout noise swamps the shared variance"})
-                continue
-            fit = fit_power_law(lam, ranks=(lo, hi), n_boot=50, seed=seed)
-            if fit.alpha_plain <= 0 or fit.r2 < 0.5:  # a rising or shapeless shared spectrum
-                rows.append({"layer": name, "depth": depth, "m": m, "n_samples": n, "alpha": np.nan,
-                                 "ci_low": np.nan, "ci_high": np.nan, "lo": lo, "hi": hi, "r2": fit.r2,
-                                 "alpha_plain": fit.alpha_plain, "mode": mode, "eigenvalues": lam,
-                                 "note": f"no power law in the cvPCA spectrum (slope {fit.alpha_plain:.2f}, "
-                                      f"r2 {fit.r2:.2f}): the dropout noise swamps the shared variance"})
-                continue
-            boots = []
-            rr = np.arange(lo, hi + 1, dtype=np.float64)
-            for _ in range(n_boot):
-                idx = rng.integers(0, n, n)
-                lb = cv_pca(x1[idx], x2[idx], n_shuffles=1, seed=int(rng.integers(2**31)))
-                if lb.size >= hi and np.all(lb[lo - 1 : hi] > 0):
-                    boots.append(_wls_loglog(rr, lb[lo - 1 : hi])[0])
-            # basic (pivotal) bootstrap interval 2α̂ − q: resampling images with replacement
-            # duplicates rows, which shifts the cvPCA fit; the pivot removes that shift
-            ci = ((2 * fit.alpha - float(np.quantile(boots, 0.975)),
-                   2 * fit.alpha - float(np.quantile(boots, 0.025)))
-                  if len(boots) >= max(5, n_boot // 2) else (float("nan"), float("nan")))
-            rows.append({"layer": name, "depth": depth, "m": m, "n_samples": n, "alpha": fit.alpha,
-                             "ci_low": ci[0], "ci_high": ci[1], "lo": lo, "hi": hi, "r2": fit.r2,
-                             "alpha_plain": fit.alpha_plain, "mode": mode, "eigenvalues": lam,
-                             "note": "" if len(boots) >= max(5, n_boot // 2)
-                             else "too few bootstrap resamples with a positive window"})
-        return pd.DataFrame(rows)
+            acts = record_activations(model, x, layers, features=layer_features, batch_size=batch_size)
+            data: dict[str, Any] = {name: Activations(acts[name], unit="images") for name in layers}
+        else:
+            set_dropout_only_train(model)
+            reps = []
+            for rep in range(2):
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed * 7919 + rep + 1)
+                    reps.append(record_activations(model, x, layers, features=layer_features,
+                                                   batch_size=batch_size))
+            data = {name: Repeats((reps[0][name], reps[1][name]), unit="images") for name in layers}
     finally:
         model.train(was_training)
+    return fit_sites(data, estimator=("corrected" if correct_bias else "plain") if mode == "eval"
+                     else "plain", window=ranks, n_boot=n_boot, seed=seed, progress=progress,
+                     extra={name: {"mode": mode} for name in layers})
 
 
 def alpha_table(
@@ -235,7 +178,8 @@ def alpha_table(
     progress: bool = True,
     correct_bias: bool = True,
 ) -> pd.DataFrame:
-    """:func:`layer_alphas` for every model and mode, stacked with a ``dropout`` column.
+    """:func:`layer_alphas` for every model and mode, stacked: columns dropout, mode, the common
+    α schema (:data:`polycode_lite.experiments.alpha.COLUMNS`) and ``eigenvalues`` (the spectra).
 
     ``models`` maps dropout rate -> model (or -> (model, meta), as returned by
     :func:`polycode_lite.models.checkpoints.shipped_models`).
@@ -248,10 +192,54 @@ def alpha_table(
     for p, mode in tqdm(jobs, desc="α per layer", disable=not progress):
         model = models[p][0] if isinstance(models[p], tuple) else models[p]
         df = layer_alphas(model, images, layers, mode=mode, ranks=ranks, n_boot=n_boot, seed=seed,
-                          correct_bias=correct_bias)
+                          correct_bias=correct_bias).table(spectra=True)
+        df.insert(0, "mode", df.pop("mode"))
         df.insert(0, "dropout", float(p))
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+def alpha_dropout_verdict(alphas: pd.DataFrame, reconstruction: pd.DataFrame | None = None,
+                          layers: Sequence[str] | None = None, mode: str = "eval") -> dict[str, Any]:
+    """Does α rise with the dropout rate? The verdict of notebook 06 from :func:`alpha_table`.
+
+    Per layer: Spearman ρ of α with the dropout rate, and whether α at the highest rate lies
+    above (below) α at the lowest with non-overlapping CIs. Over the encoder stages (layers
+    named ``encoder.*``): "holds" when at least 3 stages rise beyond the CIs, none falls, and
+    every model reconstructs better than the mean image (``reconstruction`` from
+    :func:`reconstruction_table`; an α that rises because a failed model's code collapsed is
+    not evidence of a redundant code); "partly" when ρ > 0 in at least 2 stages or one stage
+    rises beyond the CIs; else "does not hold at this scale".
+
+    Returns dict(verdict, trend (DataFrame: mode, layer, alpha_p0, alpha_p08, rho,
+    separated_up, separated_down), n_up, n_sep_up, n_sep_down, n_up_all, n_encoder, all_learnt).
+    """
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    layers = list(dict.fromkeys(alphas["site"])) if layers is None else list(layers)
+    rows = []
+    for m in dict.fromkeys(alphas["mode"]):
+        for layer in layers:
+            sub = alphas[(alphas["mode"] == m) & (alphas["site"] == layer)].sort_values("dropout")
+            a0, a8 = sub.iloc[0], sub.iloc[-1]
+            ok = sub.alpha.notna().all() and sub.alpha.nunique() > 1
+            rho = spearmanr(sub.dropout, sub.alpha).statistic if ok else np.nan
+            rows.append({"mode": m, "layer": layer, "alpha_p0": a0.alpha, "alpha_p08": a8.alpha, "rho": rho,
+                             "separated_up": bool(a8.ci_low > a0.ci_high),
+                             "separated_down": bool(a8.ci_high < a0.ci_low)})
+    trend = pd.DataFrame(rows)
+    ev = trend[trend["mode"] == mode].set_index("layer")
+    enc = [l for l in layers if l.startswith("encoder")]
+    n_up = int((ev.loc[enc, "rho"] > 0).sum())
+    n_sep_up = int(ev.loc[enc, "separated_up"].sum())
+    n_sep_down = int(ev.loc[enc, "separated_down"].sum())
+    all_learnt = True if reconstruction is None else bool(
+        (reconstruction["bce"] < reconstruction["baseline_bce"]).all())
+    verdict = ("holds" if n_sep_up >= 3 and n_sep_down == 0 and all_learnt else
+               "partly" if n_up >= 2 or n_sep_up >= 1 else "does not hold at this scale")
+    return {"verdict": verdict, "trend": trend, "n_up": n_up, "n_sep_up": n_sep_up, "n_sep_down": n_sep_down,
+                "n_up_all": int((ev["rho"] > 0).sum()), "n_encoder": len(enc), "all_learnt": all_learnt}
 
 
 def reconstruction_table(models: Mapping[float, Any], images: torch.Tensor,
@@ -366,7 +354,7 @@ def alpha_energy_table(models: Mapping[float, Any], alphas: pd.DataFrame, n_fram
                        n_projections: int = 50, Ts: Sequence[int] = (64, 128, 256),
                        seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """:func:`trajectory_stats` for every model, joined with the eval-mode α of ``alphas`` (from
-    :func:`alpha_table`) on (dropout, layer). Input rows keep α = NaN."""
+    :func:`alpha_table`) on (dropout, layer = site). Input rows keep α = NaN."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -377,5 +365,6 @@ def alpha_energy_table(models: Mapping[float, Any], alphas: pd.DataFrame, n_fram
         df.insert(0, "dropout", float(p))
         frames.append(df)
     traj = pd.concat(frames, ignore_index=True)
-    a = alphas[alphas["mode"] == "eval"][["dropout", "layer", "alpha", "ci_low", "ci_high"]]
+    a = (alphas[alphas["mode"] == "eval"][["dropout", "site", "alpha", "ci_low", "ci_high"]]
+         .rename(columns={"site": "layer"}))
     return traj.merge(a, on=["dropout", "layer"], how="left")

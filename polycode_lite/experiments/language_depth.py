@@ -1,7 +1,8 @@
 """alpha across the depth of a language model (docs/paper_guide.md §3 E6), and its command.
 
-:func:`layer_alphas` fits alpha per hook with the finite-sample correction when the number of
-tokens is not ≫ the width, and returns one row per hook. ``polycode-lite language-spectra``
+:func:`layer_alphas` fits alpha per hook through the one α pipeline
+(:mod:`polycode_lite.experiments.alpha`), with the finite-sample correction when the number of
+tokens is not ≫ the width and a bootstrap CI over document groups; one row per hook. ``polycode-lite language-spectra``
 runs it with progress bars and resumable partial results under ``--out``.
 """
 
@@ -11,17 +12,15 @@ import argparse
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from polycode_lite.science.powerlaw import PowerLawFit
 from polycode_lite.data.corpus import load_documents, make_windows
+from polycode_lite.experiments.alpha import Accumulators, AlphaTable, SiteFit
+from polycode_lite.experiments.alpha import layer_alphas as fit_sites
 from polycode_lite.experiments.covariance_collection import (
     GroupedCovariances,
     _dist_info,
@@ -41,36 +40,10 @@ __all__ = ['LayerSpectrum', 'cli_main', 'layer_alpha', 'layer_alphas']
 # --------------------------------------------------------------------------------------
 # alpha per layer
 # --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LayerSpectrum:
-    """Spectrum and power-law fit of one hook.
-
-    alpha, ci: rank exponent and its 95% CI (bootstrap over document groups, shifted by the
-    finite-sample correction when it was applied; else the fit's own CI). fit: the
-    :class:`~polycode_lite.science.powerlaw.PowerLawFit` on all tokens. participation_ratio: (Σλ)²/Σλ².
-    eigenvalues: the top of the spectrum (at least to the end of the fit window).
-    """
-
-    hook: str
-    layer: int
-    site: str
-    width: int
-    n_tokens: int
-    alpha: float
-    ci: tuple[float, float]
-    ci_method: str
-    corrected: bool
-    participation_ratio: float
-    fit: "PowerLawFit" = field(repr=False)
-    eigenvalues: np.ndarray = field(repr=False)
-    boot_alphas: np.ndarray = field(repr=False)
-
-    def row(self) -> dict[str, Any]:
-        return dict(hook=self.hook, layer=self.layer, site=self.site, width=self.width,
-                    n_tokens=self.n_tokens, alpha=self.alpha, ci_low=self.ci[0], ci_high=self.ci[1],
-                    alpha_plain=self.fit.alpha_plain, r2=self.fit.r2, lo=self.fit.ranks[0],
-                    hi=self.fit.ranks[1], corrected=self.corrected, ci_method=self.ci_method,
-                    participation_ratio=self.participation_ratio)
+#: The fit of one hook: a :class:`polycode_lite.experiments.alpha.SiteFit` (alpha, ci, ci_method,
+#: fit, eigenvalues, boot_alphas, participation_ratio, row()); extra columns hook, layer, kind
+#: (mlp.post, resid_post, ...), width and n_tokens.
+LayerSpectrum = SiteFit
 
 
 def layer_alpha(
@@ -81,80 +54,11 @@ def layer_alpha(
     correct: bool | None = None,
     full_spectrum_max: int = 2048,
     seed: int = 0,
-) -> LayerSpectrum:
-    """Fit alpha of one hook with a bootstrap CI over document groups (docs/paper_guide.md §3 E6, pitfalls 2, 8).
-
-    The top of the spectrum is exact (LAPACK MRRR on the top K eigenpairs) for widths <=
-    ``full_spectrum_max``; wider layers use the randomized top-k eigenvalues (k = end of the fit
-    window + 50). The participation ratio comes from the identity PR = (tr C)² / ‖C‖_F², which
-    needs no eigenvalues.
-    ``correct=None`` applies the finite-sample correction (simulation matching in
-    :func:`~polycode_lite.science.powerlaw.fit_power_law`) when tokens < 10 · width.
-
-    Bootstrap replicates merge document groups drawn with replacement. For exact widths each
-    replicate's spectrum is the Rayleigh–Ritz spectrum in the fixed subspace of the full data's
-    top K = hi + max(100, hi/2) eigenvectors (one K×K eigenproblem instead of an m×m one); it
-    slightly underestimates the replicate's tail, so the CI is the *centred* interval
-    α̂ + quantiles(α_b − median α_b). Wider layers recompute a randomized top-k per replicate.
-    """
-    from polycode_lite.science.eigen import eigenspectrum
-    from polycode_lite.science.powerlaw import default_fit_window, fit_power_law
-
-    acc = grouped.total(hook)
-    n, m = acc.n, acc.dim
-    if n < 3:
-        raise ValueError(f"{hook}: only {n} tokens were accumulated; collect more windows.")
-    if ranks is None:
-        ranks = default_fit_window(m, n)
-    lo, hi = ranks
-    k_top = None if m <= full_spectrum_max else min(m, hi + 50)
-    cov = acc.covariance()
-    pr = float(np.trace(cov) ** 2 / np.sum(cov * cov))  # = (Σλ)² / Σλ², no eigenvalues needed
-    basis = None
-    if k_top is None:
-        import scipy.linalg
-
-        k_sub = min(m, hi + max(100, hi // 2))
-        vals, vecs = scipy.linalg.eigh(cov, subset_by_index=[m - k_sub, m - 1], driver="evr")
-        lam = np.ascontiguousarray(vals[::-1])
-        basis = np.ascontiguousarray(vecs[:, ::-1])
-    else:
-        lam = eigenspectrum(acc, k=k_top, seed=seed)
-    del cov
-    do_correct = (n < 10 * m) if correct is None else bool(correct)
-    fit = fit_power_law(lam, ranks=(lo, hi), n_samples=n if do_correct else None,
-                        n_features=m if do_correct else None, seed=seed)
-    rng = np.random.default_rng(seed)
-    g = grouped.n_groups
-    boots: list[float] = []
-    if g >= 2 and n_boot > 0:
-        for _ in range(n_boot):
-            counts = rng.multinomial(g, np.full(g, 1.0 / g))
-            acc_b = grouped.resample(hook, counts)
-            if acc_b.n < hi + 2:
-                continue
-            if basis is not None:
-                lam_b = np.linalg.eigvalsh(basis.T @ acc_b.covariance() @ basis)[::-1]
-            else:
-                lam_b = eigenspectrum(acc_b, k=k_top, seed=seed)
-            if lam_b.size < hi or np.any(lam_b[lo - 1:hi] <= 0):
-                continue
-            boots.append(fit_power_law(lam_b, ranks=(lo, hi), n_boot=2).alpha_plain)
-    boot_arr = np.asarray(boots)
-    if boot_arr.size >= 10:
-        if basis is not None:
-            dev = boot_arr - np.median(boot_arr)
-            ci = (float(fit.alpha + np.quantile(dev, 0.025)), float(fit.alpha + np.quantile(dev, 0.975)))
-        else:
-            shifted = boot_arr + (fit.alpha - fit.alpha_plain)
-            ci = (float(np.quantile(shifted, 0.025)), float(np.quantile(shifted, 0.975)))
-        ci_method = f"bootstrap over {g} document groups ({boot_arr.size} replicates)"
-    else:
-        ci, ci_method = fit.ci, fit.ci_method
-    layer, site = _split_hook(hook)
-    return LayerSpectrum(hook=hook, layer=layer, site=site, width=m, n_tokens=n, alpha=fit.alpha,
-                         ci=ci, ci_method=ci_method, corrected=do_correct, participation_ratio=pr,
-                         fit=fit, eigenvalues=lam, boot_alphas=boot_arr)
+) -> SiteFit:
+    """Fit alpha of one hook with a bootstrap CI over document groups (docs/paper_guide.md §3 E6,
+    pitfalls 2, 8): :func:`layer_alphas` for one hook."""
+    return layer_alphas(grouped, [hook], n_boot=n_boot, ranks=ranks, correct=correct,
+                        full_spectrum_max=full_spectrum_max, seed=seed, progress=False)[hook]
 
 
 def layer_alphas(
@@ -165,15 +69,26 @@ def layer_alphas(
     correct: bool | None = None,
     seed: int = 0,
     progress: bool = True,
-) -> tuple["pd.DataFrame", dict[str, LayerSpectrum]]:
-    """:func:`layer_alpha` for every hook. Returns (DataFrame with one row per hook, {hook: LayerSpectrum})."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
+    full_spectrum_max: int = 2048,
+) -> AlphaTable:
+    """alpha of every hook through the one α pipeline
+    (:func:`polycode_lite.experiments.alpha.layer_alphas`), each hook's document groups being the
+    resampling unit of the CI (centred percentile bootstrap). ``correct=None`` applies the
+    finite-sample correction when tokens < 10 · width (True / False force it). Widths above
+    ``full_spectrum_max`` use the randomized top-k spectrum. Returns an
+    :class:`~polycode_lite.experiments.alpha.AlphaTable`: site = hook, depth = layer index, extra
+    columns hook, layer, kind (the site within the block), width, n_tokens."""
     hooks = grouped.hooks if hooks is None else list(hooks)
-    out = {h: layer_alpha(grouped, h, n_boot=n_boot, ranks=ranks, correct=correct, seed=seed)
-           for h in tqdm(hooks, desc="alpha per layer", disable=not progress)}
-    return pd.DataFrame([s.row() for s in out.values()]), out
+    if not hooks:
+        raise ValueError("hooks is empty: pass at least one hook.")
+    split = {h: _split_hook(h) for h in hooks}
+    estimator = {None: "auto", True: "corrected", False: "plain"}[None if correct is None else bool(correct)]
+    data = {h: Accumulators(tuple(grouped.groups[h]), unit="document groups") for h in hooks}
+    extra = {h: {'hook': h, 'layer': split[h][0], 'kind': split[h][1], 'width': grouped.groups[h][0].dim,
+                     'n_tokens': grouped.n_tokens(h)} for h in hooks}
+    return fit_sites(data, estimator=estimator, window=ranks, n_boot=n_boot, seed=seed,
+                     depth={h: split[h][0] for h in hooks}, progress=progress,
+                     full_spectrum_max=full_spectrum_max, extra=extra)
 
 
 # --------------------------------------------------------------------------------------
