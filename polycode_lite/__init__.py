@@ -50,6 +50,9 @@ _API: dict[str, str] = {
     # experiments
     "layer_alphas": "experiments.alpha",
     "AlphaTable": "experiments.alpha",
+    # the machine
+    "set_threads": "_common",
+    "limit_threads": "_common",
     # course
     "check": "course.exercises",
     "record_claim": "course.claims",

@@ -22,6 +22,7 @@ __all__ = [
     "choose_device",
     "describe_nonfinite",
     "limit_threads",
+    "set_threads",
     "sha256_file",
     "to_numpy",
 ]
@@ -95,6 +96,12 @@ def limit_threads(n: int | None = 1, blas: bool = True) -> Iterator[None]:
         if limiter is not None:
             limiter.restore_original_limits()
         torch.set_num_threads(old)
+
+
+def set_threads(n: int, blas: bool = True) -> None:
+    """Use ``n`` torch threads (and ``n`` BLAS/OpenMP threads) from now on, e.g. for a whole
+    notebook; :func:`limit_threads` does the same for one block and restores the settings."""
+    limit_threads(n, blas=blas).__enter__()  # entered and never exited: the setting stays
 
 
 def sha256_file(path: str | Path) -> str:

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from polycode_lite._common import limit_threads
 from polycode_lite.experiments.autoencoder import (
     alpha_energy_table,
     alpha_table,
@@ -31,10 +32,8 @@ SMALL = AutoencoderConfig(name="small", image_size=16, widths=(12, 12, 16, 16), 
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with limit_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -157,7 +157,7 @@ def test_shipped_depth_result_reproduces_the_figure_qualitatively():
 
 
 def test_load_shipped_names_the_command():
-    with pytest.raises(FileNotFoundError, match="python -m polycode_lite.experiments.alpha_vs_dropout"):
+    with pytest.raises(FileNotFoundError, match="polycode-lite dropout-experiments"):
         load_shipped("depth_nonexistent")
 
 

@@ -301,8 +301,8 @@ def load_shipped(name: str) -> Any:
 
     path = DATA_DIR / f"{name}.json"
     if not path.exists():
-        cmd = ("python -m polycode_lite.experiments.alpha_vs_dropout depth --preset cpu" if name.startswith("depth")
-               else "python -m polycode_lite.experiments.alpha_vs_dropout alpha --preset full")
+        cmd = ("polycode-lite dropout-experiments depth --preset cpu" if name.startswith("depth")
+               else "polycode-lite dropout-experiments alpha --preset full")
         raise FileNotFoundError(f"{path} is missing; regenerate it with `{cmd} --out {path}`.")
     if name.startswith("depth"):
         return DepthResult.from_json(path)

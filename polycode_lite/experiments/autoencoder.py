@@ -112,7 +112,7 @@ def layer_alphas(
     :func:`polycode_lite.experiments.alpha.layer_alphas`.
 
     Args:
-        model: a :func:`~polycode_lite.models.resnet_vae.ResNetAutoencoder`.
+        model: a :class:`~polycode_lite.models.resnet_vae.ResNetAutoencoder`.
         images: (N, 3, H, W) in [0, 1] (resized to the model's input size per batch).
         layers: dotted layer names (default :data:`~polycode_lite.models.resnet_vae.ANALYSIS_LAYERS`).
         mode: "eval" or "cvpca" (see the module docstring).

@@ -34,7 +34,7 @@ from polycode_lite.models.language_models import (
     parse_layers,
 )
 
-__all__ = ['LayerSpectrum', 'cli_main', 'layer_alpha', 'layer_alphas']
+__all__ = ["LayerSpectrum", "add_arguments", "cli_main", "depth_claims", "layer_alpha", "layer_alphas", "main"]
 
 
 # --------------------------------------------------------------------------------------
@@ -94,6 +94,30 @@ def layer_alphas(
 # --------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------
+def depth_claims(table: Any, model_name: str, kind: str = "mlp.post") -> list[dict[str, Any]]:
+    """The paper's "α depends on depth" claim, judged on a :func:`layer_alphas` table.
+
+    Rule: "holds" if at least one pair of layers of ``kind`` has disjoint 95% CIs; else "does not
+    hold at this scale" (NaN α or CI counts as overlapping). Returns one dict for ``record_claim``."""
+    sub = table[table.kind == kind].sort_values("layer").reset_index(drop=True)
+    if sub.empty:
+        raise ValueError(f"the table has no {kind!r} rows; its kinds are {sorted(set(table.kind))}.")
+    lo, hi = sub.ci_low.to_numpy(float), sub.ci_high.to_numpy(float)
+    pairs = [(i, j) for i in range(len(sub)) for j in range(i + 1, len(sub))
+             if lo[i] > hi[j] or lo[j] > hi[i]]
+    a = sub.alpha
+    return [dict(
+        claim="α of the activation covariance depends on depth (GPT-2 XL in the paper)",
+        expected="[S] qualitative only: α depends on depth; no per-layer values are known",
+        measured=(f"{model_name} {kind}: α from {a.min():.2f} to {a.max():.2f} (layer "
+                  f"{int(sub.layer[a.idxmin()])} to {int(sub.layer[a.idxmax()])}); {len(pairs)} of "
+                  f"{len(sub) * (len(sub) - 1) // 2} layer pairs with disjoint 95% CIs"),
+        verdict="holds" if pairs else "does not hold at this scale",
+        values=dict(model=model_name, layers=sub.layer.tolist(), alpha=a.round(4).tolist(),
+                    ci_low=sub.ci_low.round(4).tolist(), ci_high=sub.ci_high.round(4).tolist(),
+                    n_disjoint_pairs=len(pairs)))]
+
+
 def _parse_dtype(name: str | None) -> Any:
     import torch
 
