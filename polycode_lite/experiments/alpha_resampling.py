@@ -25,15 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite._common import to_numpy
 from polycode_lite.science.covariance import CovarianceAccumulator
 
 __all__ = ["Accumulators", "Activations", "Repeats", "as_site_data"]
 
 
 def _as_matrix(x: Any, what: str) -> np.ndarray:
-    if hasattr(x, "detach"):  # torch tensor
-        x = x.detach().to("cpu").double().numpy()
-    arr = np.asarray(x, dtype=np.float64)
+    arr = to_numpy(x)
     if arr.ndim != 2:
         raise ValueError(f"{what} must be a 2-D (n_samples, n_features) array, got shape {arr.shape}.")
     if arr.shape[0] < 3 or arr.shape[1] < 2:

@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
+from polycode_lite._common import to_numpy
+
 __all__ = [
     "ToyModel", "VARIANTS", "importance_decay", "sparsity_sweep"
 ]
@@ -72,9 +74,7 @@ def _broadcast_param(value: Any, n_instances: int, n_features: int, name: str) -
     """Broadcast a scalar, a per-instance vector (inst,), a per-feature vector (n,) or a full
     (inst, n) array to shape (inst, n), float64. Ambiguous when inst == n: a 1-D input of that
     length is read per instance."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value, dtype=np.float64)
+    arr = to_numpy(value)
     if arr.ndim == 0:
         out = np.full((n_instances, n_features), float(arr))
     elif arr.ndim == 1 and arr.shape[0] == n_instances:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite._common import to_numpy
+
 __all__ = ["plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw"]
 
 _FRACTION_LABELS = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "2/5", 3 / 8: "3/8"}
@@ -24,19 +26,18 @@ _FRACTION_LABELS = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "
 
 def _weights(model_or_W: Any, b: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     if hasattr(model_or_W, "W") and hasattr(model_or_W, "b_final"):
-        W = model_or_W.W.detach().cpu().numpy()
-        b = model_or_W.b_final.detach().cpu().numpy() if b is None else b
+        W = to_numpy(model_or_W.W)
+        b = model_or_W.b_final if b is None else b
     else:
-        W = model_or_W.detach().cpu().numpy() if hasattr(model_or_W, "detach") else np.asarray(model_or_W)
-    W = np.asarray(W, dtype=np.float64)
+        W = to_numpy(model_or_W)
+    b = None if b is None else to_numpy(b)
     if W.ndim == 2:
         W = W[None]
         if b is not None:
-            b = np.asarray(b, dtype=np.float64).reshape(1, -1)
+            b = b.reshape(1, -1)
     if W.ndim != 3:
         raise ValueError(f"W must be (n_hidden, n_features) or (n_instances, n_hidden, n_features); got {W.shape}.")
     if b is not None:
-        b = b.detach().cpu().numpy() if hasattr(b, "detach") else np.asarray(b, dtype=np.float64)
         if b.shape != (W.shape[0], W.shape[2]):
             raise ValueError(f"b must have shape {(W.shape[0], W.shape[2])}, got {b.shape}.")
     return W, b
@@ -92,8 +93,7 @@ def plot_features_2d(model_or_W: Any, instances: Sequence[int] | None = None,
     idx = _instances(W.shape[0], instances)
     n = W.shape[2]
     if importance is not None:
-        imp = importance.detach().cpu().numpy() if hasattr(importance, "detach") else np.asarray(importance)
-        imp = np.broadcast_to(np.asarray(imp, dtype=np.float64), (W.shape[0], n))
+        imp = np.broadcast_to(to_numpy(importance), (W.shape[0], n))
     else:
         imp = np.ones((W.shape[0], n))
     cmap = plt.get_cmap("viridis")

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite._common import to_numpy
+
 __all__ = [
     "EnergyScaling", "ProjectedEnergy", "energy_scaling_slope", "expected_projected_action",
     "expected_projected_energy", "normalised_path_energy", "path_energy", "powerlaw_trace",
@@ -37,9 +39,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 def _as_trajectory(x: Any, name: str = "traj") -> np.ndarray:
     """(T, ...) array or tensor -> finite (T, m) float64; (T,) becomes (T, 1). Needs T >= 2."""
-    if hasattr(x, "detach"):
-        x = x.detach().to("cpu").double().numpy()
-    arr = np.asarray(x, dtype=np.float64)
+    arr = to_numpy(x)
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a (T, m) trajectory, got a scalar.")
     if arr.ndim == 1:
@@ -96,16 +96,14 @@ def project(acts: Any, R: Any) -> np.ndarray:
     Raises:
         ValueError: non-finite acts, R not 2-D, or its m differs from the activations' feature count.
     """
-    if hasattr(acts, "detach"):
-        acts = acts.detach().to("cpu").double().numpy()
-    a = np.asarray(acts, dtype=np.float64)
+    a = to_numpy(acts)
     if a.ndim == 1:  # a single activation vector
         a = a[None]
     elif a.ndim > 2:
         a = a.reshape(a.shape[0], -1)
     if a.ndim != 2 or not np.all(np.isfinite(a)):
         raise ValueError(f"acts must be a finite (T, m) array, got shape {a.shape}.")
-    r = np.asarray(R.detach().cpu().numpy() if hasattr(R, "detach") else R, dtype=np.float64)
+    r = to_numpy(R)
     if r.ndim != 2:
         raise ValueError(f"R must be a 2-D (m, k) matrix, got shape {r.shape}.")
     if r.shape[0] != a.shape[1]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite._common import to_numpy
 from polycode_lite.science.projections import (
     _as_trajectory,
     normalised_path_energy,
@@ -27,7 +28,7 @@ __all__ = ["input_projection_correlation", "projection_correlations", "trajector
 def _input_distances(inputs: Any) -> np.ndarray:
     from scipy.spatial.distance import pdist
 
-    x = np.asarray(inputs.detach().cpu().numpy() if hasattr(inputs, "detach") else inputs, float)
+    x = to_numpy(inputs)
     if x.ndim == 1:  # angles on a circle -> chord distances 2|sin(Δθ/2)|
         return pdist(np.stack([np.cos(x), np.sin(x)], axis=1))
     return pdist(x.reshape(x.shape[0], -1))

@@ -32,6 +32,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from polycode_lite._common import to_numpy
+
 __all__ = ["Case", "Exercise", "CheckResult", "register", "get", "all_exercises", "check", "stars"]
 
 
@@ -147,7 +149,7 @@ def _close(ex: Exercise, got: Any, expected: Any) -> bool:
 
 def _fmt(x: Any) -> str:
     if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
+        x = to_numpy(x, dtype=None)
     if isinstance(x, np.ndarray):
         s = np.array2string(x, precision=4, threshold=8, edgeitems=3)
         return f"array shape {x.shape}: {s}"
@@ -158,7 +160,7 @@ def _fmt(x: Any) -> str:
 
 def _shape_of(x: Any) -> tuple | None:
     try:
-        return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x).shape
+        return to_numpy(x, dtype=None).shape
     except Exception:
         return None
 
