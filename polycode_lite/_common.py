@@ -101,7 +101,18 @@ def limit_threads(n: int | None = 1, blas: bool = True) -> Iterator[None]:
 def set_threads(n: int, blas: bool = True) -> None:
     """Use ``n`` torch threads (and ``n`` BLAS/OpenMP threads) from now on, e.g. for a whole
     notebook; :func:`limit_threads` does the same for one block and restores the settings."""
-    limit_threads(n, blas=blas).__enter__()  # entered and never exited: the setting stays
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"threads must be a positive integer, got {n}.")
+    import torch
+
+    torch.set_num_threads(n)
+    if blas:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # optional: without it BLAS keeps its defaults
+            return
+        threadpool_limits(limits=n)  # not used as a context: the limit stays
 
 
 def sha256_file(path: str | Path) -> str:

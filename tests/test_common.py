@@ -47,3 +47,24 @@ def test_sha256_file_matches_hashlib(tmp_path) -> None:
 def test_choose_device() -> None:
     assert choose_device("cpu").type == "cpu"
     assert choose_device(None).type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_set_threads_stays_set() -> None:
+    import gc
+
+    from threadpoolctl import threadpool_info
+
+    from polycode_lite._common import set_threads
+
+    before = torch.get_num_threads()
+    blas_before = [i["num_threads"] for i in threadpool_info()]
+    try:
+        set_threads(1)
+        gc.collect()  # a context manager entered and dropped would restore the old values here
+        assert torch.get_num_threads() == 1
+        assert all(i["num_threads"] == 1 for i in threadpool_info())
+    finally:
+        torch.set_num_threads(before)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=max(blas_before, default=1))
