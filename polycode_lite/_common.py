@@ -65,6 +65,22 @@ def as_2d_float64(x: Any, name: str = "x") -> np.ndarray:
     return arr
 
 
+def _blas_limiter(n: int) -> Any:
+    """threadpoolctl's limiter at ``n`` BLAS/OpenMP threads (already applied), or None without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it BLAS keeps its defaults
+        return None
+    return threadpool_limits(limits=n)
+
+
+def _checked_threads(n: Any) -> int:
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"threads must be a positive integer, got {n}.")
+    return n
+
+
 @contextmanager
 def limit_threads(n: int | None = 1, blas: bool = True) -> Iterator[None]:
     """Run the block with ``n`` torch threads (and ``n`` BLAS/OpenMP threads when ``blas``).
@@ -75,21 +91,12 @@ def limit_threads(n: int | None = 1, blas: bool = True) -> Iterator[None]:
     if n is None:
         yield
         return
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"threads must be a positive integer, got {n}.")
+    n = _checked_threads(n)
     import torch
 
     old = torch.get_num_threads()
     torch.set_num_threads(n)
-    limiter = None
-    if blas:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional: without it BLAS keeps its defaults
-            pass
-        else:
-            limiter = threadpool_limits(limits=n)
+    limiter = _blas_limiter(n) if blas else None
     try:
         yield
     finally:
@@ -101,18 +108,12 @@ def limit_threads(n: int | None = 1, blas: bool = True) -> Iterator[None]:
 def set_threads(n: int, blas: bool = True) -> None:
     """Use ``n`` torch threads (and ``n`` BLAS/OpenMP threads) from now on, e.g. for a whole
     notebook; :func:`limit_threads` does the same for one block and restores the settings."""
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"threads must be a positive integer, got {n}.")
+    n = _checked_threads(n)
     import torch
 
     torch.set_num_threads(n)
     if blas:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional: without it BLAS keeps its defaults
-            return
-        threadpool_limits(limits=n)  # not used as a context: the limit stays
+        _blas_limiter(n)  # the limiter is dropped unrestored: the limit stays
 
 
 def sha256_file(path: str | Path) -> str:

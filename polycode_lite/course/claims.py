@@ -35,12 +35,11 @@ SOURCE_TAGS: dict[str, str] = {
 def tags_in(text: str) -> list[str]:
     """The source tags (``[C-supp]``, ``[O]`` ...) that ``text`` mentions, in legend order."""
     return [t for t in SOURCE_TAGS if f"[{t}]" in (text or "")]
-_REPO_ROOT = REPO_ROOT
 
 
 def results_dir() -> Path:
     """Folder where claims and figures are written (created if needed)."""
-    d = Path(os.environ.get("POLYCODE_RESULTS_DIR", _REPO_ROOT / "build" / "results"))
+    d = Path(os.environ.get("POLYCODE_RESULTS_DIR", REPO_ROOT / "build" / "results"))
     d.mkdir(parents=True, exist_ok=True)
     return d
 

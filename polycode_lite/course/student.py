@@ -58,7 +58,6 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB_MESSAGE = "Exercise: replace this line with your code"
 _CHECK_CALL = re.compile(r"^\s*(assert\s+)?check\(\s*[\"']([\w.]+)[\"']", re.MULTILINE)
-_REPO_ROOT = REPO_ROOT
 
 
 def has_solution(source: str) -> bool:
@@ -250,7 +249,7 @@ def main(args: argparse.Namespace) -> int:
     shown) of the notebook sequence."""
     from polycode_lite.course.reproduce import notebook_paths
 
-    out = Path(args.out) if args.out else _REPO_ROOT / "build" / args.mode
+    out = Path(args.out) if args.out else REPO_ROOT / "build" / args.mode
     paths = notebook_paths(Path(args.notebooks), only=args.only)
     written = convert_notebooks(paths, out, mode=args.mode, nbgrader=args.nbgrader)
     for p in written:

@@ -306,7 +306,7 @@ class PromptSimulator(Simulator):
         """Explainer prompt: (token, 0-10 activation) pairs of every record."""
         norm = _normalised(records)
         blocks = []
-        for i, (r, a) in enumerate(zip(records, norm)):
+        for r, a in zip(records, norm):
             lines = "\n".join(f"{t}\t{int(v)}" for t, v in zip(r.tokens, a))
             blocks.append(f"<start>\n{lines}\n<end>")
         return ("We're studying neurons in a neural network. Each neuron looks for some particular "
