@@ -11,6 +11,7 @@ import numpy as np
 
 from polycode_lite._common import as_2d_float64
 from polycode_lite.science.covariance import CovarianceAccumulator
+from polycode_lite.science.spectrum import Spectrum
 
 __all__ = [
     "cv_pca", "effective_rank", "eigenspectrum", "participation_ratio", "topk_eigenvalues"
@@ -79,8 +80,10 @@ def eigenspectrum(
     kind: str = "auto",
     method: str = "auto",
     seed: int = 0,
-) -> np.ndarray:
-    """Eigenvalues of a covariance, descending, float64.
+    n_samples: int | None = None,
+) -> Spectrum:
+    """Eigenvalues of a covariance, descending, float64, as a :class:`Spectrum` that carries
+    ``n_samples`` and ``n_features`` (so a later fit knows n and m even when n < m).
 
     Args:
         x: a :class:`CovarianceAccumulator`; an (m, m) covariance matrix; or an (n, m)
@@ -92,6 +95,8 @@ def eigenspectrum(
         kind: "auto", "covariance" or "activations".
         method: "auto", "exact" or "randomized".
         seed: seed of the randomized method.
+        n_samples: for a bare covariance matrix, the number of samples behind it (an
+            accumulator and activations know theirs).
 
     For activations with n < m, the non-zero spectrum comes from the (n, n) Gram matrix
     Xc Xcᵀ/(n-1) (same non-zero eigenvalues as XcᵀXc/(n-1)); the result then has n values
@@ -105,14 +110,17 @@ def eigenspectrum(
     if method not in {"auto", "exact", "randomized"}:
         raise ValueError(f"method must be 'auto', 'exact' or 'randomized', got {method!r}.")
     if isinstance(x, CovarianceAccumulator):
-        cov = x.covariance()
-        return _spectrum_of_covariance(cov, k, method, seed)
+        if n_samples is not None and n_samples != x.n:
+            raise ValueError(f"n_samples={n_samples} disagrees with the accumulator's n={x.n}.")
+        return _spectrum_of_covariance(x.covariance(), k, method, seed, x.n)
     arr = as_2d_float64(x)
     if kind == "covariance" or (kind == "auto" and _looks_like_covariance(arr)):
         if arr.shape[0] != arr.shape[1]:
             raise ValueError(f"a covariance must be square, got shape {arr.shape}.")
-        return _spectrum_of_covariance(0.5 * (arr + arr.T), k, method, seed)
+        return _spectrum_of_covariance(0.5 * (arr + arr.T), k, method, seed, n_samples)
     n, m = arr.shape
+    if n_samples is not None and n_samples != n:
+        raise ValueError(f"n_samples={n_samples} disagrees with the {n} rows of the activations.")
     if n < 2:
         raise ValueError(f"need at least 2 samples (rows) to estimate a covariance, got {n}.")
     if k is not None and not 1 <= k <= m:
@@ -121,11 +129,12 @@ def eigenspectrum(
     if n < m:
         gram = (xc @ xc.T) / (n - 1)
         vals = np.linalg.eigvalsh(gram)[::-1]
-        return vals[: min(k, n)] if k is not None else vals
-    return _spectrum_of_covariance((xc.T @ xc) / (n - 1), k, method, seed)
+        return Spectrum(vals[: min(k, n)] if k is not None else vals, n, m, "pca")
+    return _spectrum_of_covariance((xc.T @ xc) / (n - 1), k, method, seed, n)
 
 
-def _spectrum_of_covariance(cov: np.ndarray, k: int | None, method: str, seed: int) -> np.ndarray:
+def _spectrum_of_covariance(cov: np.ndarray, k: int | None, method: str, seed: int,
+                            n_samples: int | None) -> Spectrum:
     m = cov.shape[0]
     if k is not None and not 1 <= k <= m:
         raise ValueError(f"k={k} is out of range: the covariance is {m} x {m}.")
@@ -133,9 +142,9 @@ def _spectrum_of_covariance(cov: np.ndarray, k: int | None, method: str, seed: i
         method == "auto" and k is not None and m > 1000 and k < m / 3
     )
     if use_randomized and k is not None:
-        return topk_eigenvalues(cov, k, seed=seed)
+        return Spectrum(topk_eigenvalues(cov, k, seed=seed), n_samples, m, "topk")
     vals = np.linalg.eigvalsh(cov)[::-1]
-    return np.ascontiguousarray(vals[:k] if k is not None else vals)
+    return Spectrum(vals[:k] if k is not None else vals, n_samples, m, "pca")
 
 
 def cv_pca(
@@ -144,7 +153,7 @@ def cv_pca(
     n_shuffles: int = 5,
     seed: int = 0,
     max_components: int = 1024,
-) -> np.ndarray:
+) -> Spectrum:
     """Cross-validated PCA spectrum of Stringer et al. (2019) from two repeats.
 
     x1, x2: (n_stimuli, m) responses to the same stimuli (two trials, or two dropout masks).
@@ -153,8 +162,14 @@ def cv_pca(
     averages out noise that is independent between the repeats. Spectra are averaged over
     shuffles. Values can be negative in the tail (clip or exclude before a log fit).
 
+    Axes from one noisy repeat are wrong when the noise is uneven across units (dropout noise
+    has variance p/(1-p)·h², largest on the most active units): the spectrum is then too steep
+    or too flat. For dropout masks prefer
+    :func:`polycode_lite.science.repeats.repeats_spectrum` (docs/paper_guide.md pitfall 5).
+
     Returns:
-        (min(n_stimuli - 1, m, max_components),) float64, ordered by repeat-1 variance.
+        (min(n_stimuli - 1, m, max_components),) :class:`Spectrum` (estimator "cvpca"), ordered
+        by repeat-1 variance.
     """
     a = as_2d_float64(x1, "x1")
     b = as_2d_float64(x2, "x2")
@@ -177,7 +192,7 @@ def cv_pca(
         _, _, vt = np.linalg.svd(r1, full_matrices=False)
         u = vt[:n_comp].T
         spectra[s] = np.sum((r1 @ u) * (r2 @ u), axis=0) / (n - 1)
-    return spectra.mean(axis=0)
+    return Spectrum(spectra.mean(axis=0), n, m, "cvpca")
 
 
 def participation_ratio(eigenvalues: Any) -> float:
