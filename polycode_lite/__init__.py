@@ -48,6 +48,9 @@ _API: dict[str, str] = {
     "load_autoencoder": "models.checkpoints",
     "load_language_model": "models.language_models",
     # experiments
+    "estimate_alpha": "experiments.alpha",
+    "Spectrum": "science.spectrum",
+    "repeats_spectrum": "science.repeats",
     "layer_alphas": "experiments.alpha",
     "AlphaTable": "experiments.alpha",
     # the machine

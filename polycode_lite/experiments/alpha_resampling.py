@@ -9,9 +9,9 @@ unit for the bootstrap CI:
   of the same width. Their merge gives the spectrum; with two or more, replicates merge the
   accumulators drawn with replacement (e.g. document groups). A lone accumulator cannot be
   resampled: the CI is then the fit's own (parametric when bias-corrected).
-* :class:`Repeats`: two or more (n, m) responses to the same n stimuli (e.g. two dropout masks);
-  the spectrum is cvPCA (Stringer et al. 2019) averaged over pairs of repeats; replicates
-  resample stimuli.
+* :class:`Repeats`: K >= 2 (n, m) responses to the same n inputs (e.g. dropout masks); the
+  spectrum is :func:`~polycode_lite.science.repeats.repeats_spectrum` with ``method`` (default
+  "cross-covariance"); replicates resample inputs, keeping their repeats together.
 
 :func:`as_site_data` turns a plain value into one of these (dispatch on type).
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -78,18 +77,24 @@ class Accumulators:
 
 @dataclass(frozen=True)
 class Repeats:
-    """Two or more (n, m) responses to the same stimuli (cvPCA across the repeats)."""
+    """K >= 2 (n, m) responses to the same inputs; ``method`` one of
+    :data:`~polycode_lite.science.repeats.REPEATS_METHODS`."""
 
     reps: tuple
     unit: str = "samples"
+    method: str = "cross-covariance"
 
     def prepared(self, what: str) -> Repeats:
+        from polycode_lite.science.repeats import REPEATS_METHODS
+
         reps = tuple(_as_matrix(r, f"{what}[{i}]") for i, r in enumerate(self.reps))
         if len(reps) < 2:
             raise ValueError(f"{what}: repeats need at least 2 arrays, got {len(reps)}.")
         if len({r.shape for r in reps}) != 1:
             raise ValueError(f"{what}: repeats must have the same shape, got {[r.shape for r in reps]}.")
-        return Repeats(reps, self.unit)
+        if self.method not in REPEATS_METHODS:
+            raise ValueError(f"{what}: method must be one of {REPEATS_METHODS}, got {self.method!r}.")
+        return Repeats(reps, self.unit, self.method)
 
 
 def as_site_data(value: Any, what: str) -> Activations | Accumulators | Repeats:
@@ -124,12 +129,11 @@ def merged(accs: tuple, counts: Any = None) -> CovarianceAccumulator:
     return out
 
 
-def cv_spectrum(reps: tuple, n_shuffles: int, seed: int) -> np.ndarray:
-    """cvPCA spectrum averaged over every pair of repeats."""
-    from polycode_lite.science.eigen import cv_pca
+def cv_spectrum(reps: tuple, method: str, n_shuffles: int, seed: int) -> np.ndarray:
+    """The repeats spectrum (``repeats_spectrum``) of a tuple of (n, m) repeats."""
+    from polycode_lite.science.repeats import repeats_spectrum
 
-    spectra = [cv_pca(a, b, n_shuffles=n_shuffles, seed=seed) for a, b in combinations(reps, 2)]
-    return np.mean(spectra, axis=0)
+    return repeats_spectrum(np.stack(reps), method, seed=seed, n_shuffles=n_shuffles)
 
 
 def spectrum(data: Any, k_top: int | None, seed: int) -> tuple[np.ndarray, int, int, float]:
@@ -144,9 +148,9 @@ def spectrum(data: Any, k_top: int | None, seed: int) -> tuple[np.ndarray, int, 
         n, m = acc.n, acc.dim
         cov = acc.covariance()
         pr = float(np.trace(cov) ** 2 / np.sum(cov * cov)) if np.any(cov) else float("nan")
-        return eigenspectrum(cov, k=k_top, kind="covariance", seed=seed), n, m, pr
+        return eigenspectrum(cov, k=k_top, kind="covariance", seed=seed, n_samples=n), n, m, pr
     else:
-        lam = cv_spectrum(data.reps, 5, seed)
+        lam = cv_spectrum(data.reps, data.method, 5, seed)
         n, m = data.reps[0].shape
     try:
         pr = participation_ratio(lam)
@@ -177,7 +181,8 @@ def replicate_spectra(data: Any, hi: int, k_top: int | None, full_spectrum_max: 
 
         def draw_cv() -> np.ndarray:
             idx = rng.integers(0, n, n)
-            return cv_spectrum(tuple(r[idx] for r in data.reps), 1, int(rng.integers(2**31)))
+            return cv_spectrum(tuple(r[idx] for r in data.reps), data.method, 1,
+                               int(rng.integers(2**31)))
         return draw_cv, n
     g = len(data.accs)
     if g < 2:

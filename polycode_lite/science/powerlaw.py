@@ -6,13 +6,15 @@ alpha is the *rank* exponent (Stringer et al. 2019), not WeightWatcher's density
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from polycode_lite._common import as_2d_float64
 from polycode_lite.science.eigen import eigenspectrum
+from polycode_lite.science.spectrum import Spectrum, check_spectrum
+from polycode_lite.science.synthetic_spectra import powerlaw_gaussian, sample_powerlaw_spectrum
 
 __all__ = [
     "PowerLawFit", "alpha_window_scan", "bootstrap_alpha", "default_fit_window", "fit_power_law",
@@ -30,20 +32,26 @@ def smoothness_threshold(d: float) -> float:
     return 1.0 + 2.0 / d
 
 
-def default_fit_window(n_eigenvalues: int, n_samples: int | None = None) -> tuple[int, int]:
-    """Stringer's rank window 11..500, capped at half of what the data supports.
+def default_fit_window(n_eigenvalues: int, n_samples: int | None = None,
+                       n_positive: int | None = None) -> tuple[int, int]:
+    """Stringer's rank window 11..500, capped by what the data supports.
 
-    hi = min(500, floor(0.5 · min(number of eigenvalues, n_samples))). When that leaves fewer
-    than 40 ranks above 10 (narrow layers or few samples) the window starts at rank 2 instead,
-    lo = 2. Raises ValueError if fewer than 5 ranks remain.
+    hi = min(500, ⌊½·min(m, n)⌋, n_positive), with m = ``n_eigenvalues`` (the number of
+    features), n = ``n_samples`` and ``n_positive`` the number of leading positive values (a
+    cvPCA or repeats spectrum ends before its first non-positive value). lo = 11 when hi >= 50,
+    else 2 (narrow layers or few samples); within one comparison, choose the window once for
+    all sites (``layer_alphas`` does). Raises ValueError if fewer than 5 ranks remain.
     """
     support = n_eigenvalues if n_samples is None else min(n_eigenvalues, n_samples)
     hi = min(500, int(0.5 * support))
+    if n_positive is not None:
+        hi = min(hi, int(n_positive))
     lo = 11 if hi >= 50 else 2
     if hi - lo + 1 < 5:
         raise ValueError(
             f"too few eigenvalues/samples for a power-law fit: {n_eigenvalues} eigenvalues"
             + (f" from {n_samples} samples" if n_samples is not None else "")
+            + (f" ({n_positive} positive)" if n_positive is not None else "")
             + f" support only ranks {lo}..{hi}. Collect more samples or pass ranks=(lo, hi)."
         )
     return lo, hi
@@ -87,49 +95,6 @@ def _check_window(lam: np.ndarray, ranks: tuple[int, int]) -> tuple[int, int]:
     return lo, hi
 
 
-def sample_powerlaw_spectrum(
-    m: int, n_samples: int, alpha: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Eigenvalues of the centred sample covariance of n Gaussian samples with population
-    spectrum λ_i = i^-alpha (i = 1..m), drawn without forming the (n, m) data.
-
-    For n - 1 >= m the scatter matrix is Wishart(Λ, n-1) = Λ^½ A Aᵀ Λ^½ with A the Bartlett
-    factor (lower triangular, A_ii ~ chi(n-i), A_ij ~ N(0,1) below the diagonal), an
-    O(m³) cost independent of n. For n - 1 < m we form the (n-1, n-1) Gram matrix.
-    Returns min(m, n-1) values, descending.
-    """
-    dof = n_samples - 1
-    lam = np.arange(1, m + 1, dtype=np.float64) ** (-alpha)
-    if dof >= m:
-        a = np.tril(rng.standard_normal((m, m)), -1)
-        a[np.diag_indices(m)] = np.sqrt(rng.chisquare(dof - np.arange(m)))
-        b = np.sqrt(lam)[:, None] * a
-        vals = np.linalg.eigvalsh(b @ b.T)[::-1] / dof
-    else:
-        z = rng.standard_normal((dof, m)) * np.sqrt(lam)
-        vals = np.linalg.eigvalsh(z @ z.T)[::-1] / dof
-    return vals
-
-
-def powerlaw_gaussian(
-    n: int, m: int, alpha: float, seed: int = 0, rotate: bool = True, noise_std: float = 0.0
-) -> np.ndarray:
-    """(n, m) Gaussian samples whose population covariance has eigenvalues i^-alpha.
-
-    With ``rotate`` the eigenbasis is a random orthogonal matrix (a dense code: no single
-    feature is a principal axis). ``noise_std`` adds isotropic noise of that s.d. per feature.
-    """
-    rng = np.random.default_rng(seed)
-    lam = np.arange(1, m + 1, dtype=np.float64) ** (-alpha)
-    x = rng.standard_normal((n, m)) * np.sqrt(lam)
-    if rotate:
-        q, r = np.linalg.qr(rng.standard_normal((m, m)))
-        x = x @ (q * np.sign(np.diag(r))).T
-    if noise_std > 0:
-        x = x + noise_std * rng.standard_normal((n, m))
-    return x
-
-
 @dataclass(frozen=True)
 class PowerLawFit:
     """Result of :func:`fit_power_law`.
@@ -138,7 +103,10 @@ class PowerLawFit:
     ci: 95% interval for alpha. ranks: (lo, hi) window actually used (1-based, inclusive).
     r2: coefficient of determination of the log-log fit in the window. intercept: log λ at n=1.
     alpha_plain: the uncorrected weighted log-log slope. method, ci_method: how alpha and
-    ci were obtained. n_samples: samples behind the spectrum, when known.
+    ci were obtained. n_samples, n_features: samples and features behind the spectrum, when
+    known; estimator: how the spectrum was estimated (:data:`~polycode_lite.science.spectrum.ESTIMATORS`).
+    flags: reasons not to trust alpha (e.g. "curved": one power law does not fit the window);
+    note: the flags in words. boot_alphas: the bootstrap replicates behind ``ci``, if any.
     """
 
     alpha: float
@@ -151,6 +119,16 @@ class PowerLawFit:
     ci_method: str
     n_samples: int | None = None
     eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
+    n_features: int | None = None
+    estimator: str = "unknown"
+    flags: tuple[str, ...] = ()
+    note: str = ""
+    boot_alphas: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """A finite alpha with no flag."""
+        return bool(np.isfinite(self.alpha)) and not self.flags
 
     def plot(self, ax: Any = None, label: str | None = None, color: str | None = None) -> Any:
         """Log-log spectrum with the fitted line over the window. Returns the axes."""
@@ -184,6 +162,7 @@ class PowerLawFit:
         return (
             f"alpha = {self.alpha:.3f} (95% CI {self.ci[0]:.3f}..{self.ci[1]:.3f}; "
             f"ranks {self.ranks[0]}..{self.ranks[1]}; r2 = {self.r2:.3f}; {self.method})"
+            + (f" [{', '.join(self.flags)}: {self.note}]" if self.flags else "")
         )
 
 
@@ -199,49 +178,72 @@ def fit_power_law(
 ) -> PowerLawFit:
     """Fit λ_n ∝ n^-alpha by weighted log-log least squares (Stringer et al. 2019, weights 1/n).
 
+    This fits a spectrum; for activations use
+    :func:`polycode_lite.experiments.alpha.estimate_alpha`, whose CI resamples the data.
+
     Args:
-        eigenvalues: 1-D spectrum, descending (from :func:`eigenspectrum` or :func:`cv_pca`).
+        eigenvalues: 1-D spectrum, descending: a :class:`~polycode_lite.science.spectrum.Spectrum`
+            (from :func:`eigenspectrum`, :func:`cv_pca` or the repeats estimators), which carries
+            n_samples and n_features, or a bare array.
         ranks: (lo, hi) 1-based inclusive window; default :func:`default_fit_window`.
-        n_samples: number of samples the spectrum was estimated from. When given (and
-            ``correct_bias`` is not False) the finite-sample bias is removed by simulation
-            matching: find the population alpha whose simulated Gaussian sample spectra, at the
-            same n, m and window, give the observed plain fit (fixed-point iteration with common
-            random numbers). The CI then comes from the spread of simulated fits (parametric
-            bootstrap). Without n_samples, alpha is the plain fit and the CI a residual
-            bootstrap of the log-log regression (which ignores the correlation of sample
-            eigenvalues, so it is too narrow; prefer :func:`bootstrap_alpha` on raw data).
-        n_boot: bootstrap replicates for the CI.
+        n_samples: number of samples behind the spectrum (read from a Spectrum). When known
+            and ``correct_bias`` is not False, a PCA spectrum's finite-sample bias is removed by
+            simulation matching: find the population alpha whose simulated Gaussian sample
+            spectra, at the same n, m and window, give the observed plain fit (fixed-point
+            iteration with common random numbers); the CI is then the spread of simulated fits
+            (parametric, Gaussian: too narrow off Gaussian data). Otherwise alpha is the plain
+            fit and the CI a residual bootstrap of the regression (too narrow as well).
+        n_boot: replicates of that CI; 0 skips it (CI NaN).
         seed: seed for all simulation/bootstrap randomness.
-        n_sim: simulated spectra per fixed-point step of the bias correction.
-        n_features: population dimension m for the simulation (default: the spectrum's
-            length; pass it when n < m truncated the spectrum to n values).
+        correct_bias: None: correct when n_samples is known and the spectrum is PCA.
+        n_sim: simulated spectra per fixed-point step of the bias correction (>= 1).
+        n_features: the layer's width m (read from a Spectrum). A bare array with n_samples
+            where n < m could be hidden (as many values as samples) needs it: for n < m a PCA
+            spectrum has only n values, so its length is not m.
 
     Raises:
-        ValueError: NaN/inf, a window outside the spectrum or containing non-positive values.
+        ValueError: not 1-D, ascending, NaN/inf, metadata that disagree with the Spectrum, a
+        window outside the spectrum or containing non-positive values, a bare array whose m
+        is ambiguous, n_boot < 0, n_sim < 1.
     """
-    lam = np.asarray(eigenvalues, dtype=np.float64).ravel()
-    if lam.size < 3:
-        raise ValueError(f"need at least 3 eigenvalues to fit a power law, got {lam.size}.")
-    if not np.all(np.isfinite(lam)):
-        raise ValueError(
-            f"eigenvalues contain {int(np.sum(~np.isfinite(lam)))} NaN/inf value(s) "
-            f"(first at rank {int(np.flatnonzero(~np.isfinite(lam))[0]) + 1})."
-        )
-    if n_samples is not None and n_samples < 2:
+    lam = check_spectrum(eigenvalues)
+    if n_samples is not None and int(n_samples) < 2:
         raise ValueError(f"n_samples must be >= 2, got {n_samples}.")
+    n_samples = _agree("n_samples", n_samples, lam.n_samples)
+    n_features = _agree("n_features", n_features, lam.n_features)
+    if int(n_boot) < 0:
+        raise ValueError(f"n_boot must be >= 0 (0: no CI), got {n_boot}.")
+    if int(n_sim) < 1:
+        raise ValueError(f"n_sim must be >= 1, got {n_sim}.")
+    repeats_kind = lam.estimator in ("cvpca", "cross-covariance", "denoised")
+    if correct_bias is None:
+        do_correct = n_samples is not None and not repeats_kind
+    else:
+        do_correct = bool(correct_bias)
+    if do_correct and n_samples is None:
+        raise ValueError("correct_bias=True needs n_samples (the number of samples behind the spectrum).")
+    if do_correct and repeats_kind:
+        raise ValueError(f"correct_bias=True simulates PCA of Gaussian samples; it does not apply "
+                         f"to a {lam.estimator} spectrum. Pass correct_bias=False.")
+    if do_correct and n_features is None:
+        if lam.size >= n_samples - 1:
+            raise ValueError(
+                f"this bare array has {lam.size} eigenvalues from n_samples={n_samples}: the layer "
+                "may have more features than samples (for n < m a PCA spectrum has only n values). "
+                "Pass n_features=m (the layer's width), or pass the Spectrum that eigenspectrum() "
+                "returns, which carries it.")
+        n_features = lam.size
     if ranks is None:
         n_pos = int(np.argmax(lam <= 0)) if np.any(lam <= 0) else lam.size
-        ranks = default_fit_window(n_pos, n_samples)
+        ranks = default_fit_window(n_features or lam.size, n_samples, n_pos)
     lo, hi = _check_window(lam, ranks)
     rr = np.arange(lo, hi + 1, dtype=np.float64)
     alpha_plain, intercept, r2 = _wls_loglog(rr, lam[lo - 1 : hi])
     rng = np.random.default_rng(seed)
-    do_correct = n_samples is not None if correct_bias is None else bool(correct_bias)
-    if do_correct and n_samples is None:
-        raise ValueError("correct_bias=True needs n_samples (the number of samples behind the spectrum).")
+    meta = dict(n_samples=n_samples, eigenvalues=lam, n_features=n_features, estimator=lam.estimator)
 
     if do_correct:
-        m = lam.size if n_features is None else int(n_features)
+        m = int(n_features)
         if m < hi:
             raise ValueError(f"n_features={m} is smaller than the window's upper rank {hi}.")
 
@@ -262,14 +264,17 @@ def fit_power_law(
                 alpha_pop = new
                 break
             alpha_pop = new
-        sims = simulate(alpha_pop, max(20, min(n_boot, 60)), int(rng.integers(2**31)))
-        # parametric bootstrap: the corrected estimator's spread ≈ the plain fit's spread
-        spread = sims - sims.mean()
-        ci = (float(alpha_pop + np.quantile(spread, 0.025)), float(alpha_pop + np.quantile(spread, 0.975)))
+        ci = (float("nan"), float("nan"))
+        if n_boot > 0:
+            sims = simulate(alpha_pop, max(20, min(n_boot, 60)), int(rng.integers(2**31)))
+            # parametric bootstrap: the corrected estimator's spread ≈ the plain fit's spread
+            spread = sims - sims.mean()
+            ci = (float(alpha_pop + np.quantile(spread, 0.025)),
+                  float(alpha_pop + np.quantile(spread, 0.975)))
         return PowerLawFit(
             alpha=float(alpha_pop), ci=ci, ranks=(lo, hi), r2=r2, intercept=intercept,
-            alpha_plain=alpha_plain, method="simulation-matched", ci_method="parametric bootstrap",
-            n_samples=n_samples, eigenvalues=lam,
+            alpha_plain=alpha_plain, method="simulation-matched",
+            ci_method="parametric bootstrap (Gaussian)" if n_boot else "none (n_boot=0)", **meta,
         )
 
     # residual bootstrap of the weighted regression
@@ -280,12 +285,20 @@ def fit_power_law(
     for i in range(n_boot):
         ly = fitted + rng.choice(resid, size=resid.size, replace=True)
         boots[i] = _wls_loglog(rr, np.exp(ly))[0]
-    ci = (float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)))
+    ci = ((float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))) if n_boot
+          else (float("nan"), float("nan")))
     return PowerLawFit(
         alpha=alpha_plain, ci=ci, ranks=(lo, hi), r2=r2, intercept=intercept,
-        alpha_plain=alpha_plain, method="plain", ci_method="residual bootstrap",
-        n_samples=n_samples, eigenvalues=lam,
+        alpha_plain=alpha_plain, method="plain",
+        ci_method="residual bootstrap" if n_boot else "none (n_boot=0)", **meta,
     )
+
+
+def _agree(name: str, given: int | None, carried: int | None) -> int | None:
+    if given is not None and carried is not None and int(given) != carried:
+        raise ValueError(f"{name}={given} disagrees with the Spectrum, which came from "
+                         f"{name}={carried}; drop the argument.")
+    return int(given) if given is not None else carried
 
 
 def alpha_window_scan(
@@ -294,25 +307,31 @@ def alpha_window_scan(
     his: Sequence[int] | None = None,
     n_samples: int | None = None,
     seed: int = 0,
-) -> "Any":
+    n_features: int | None = None,
+) -> Any:
     """Fit alpha over a grid of windows to show how it moves. Returns a pandas DataFrame with
-    one row per valid (lo, hi): lo, hi, alpha, ci_low, ci_high, r2. Invalid windows are skipped."""
+    one row per valid (lo, hi): lo, hi, alpha, ci_low, ci_high, r2. Windows past ½·min(m, n)
+    or the first non-positive value are skipped. n_samples / n_features as in
+    :func:`fit_power_law` (read from a Spectrum)."""
     import pandas as pd
 
-    lam = np.asarray(eigenvalues, dtype=np.float64)
+    lam = check_spectrum(eigenvalues)
+    n = _agree("n_samples", n_samples, lam.n_samples)
+    m = _agree("n_features", n_features, lam.n_features) or lam.size
     n_pos = int(np.argmax(lam <= 0)) if np.any(lam <= 0) else lam.size
+    cap = min(n_pos, int(0.5 * (m if n is None else min(m, n))))
     if his is None:
-        cap = n_pos if n_samples is None else min(n_pos, n_samples)
-        his = sorted({h for h in (20, 50, 100, 200, 500, 1000) if h <= cap} | {max(10, cap // 2)})
+        his = sorted({h for h in (20, 50, 100, 200, 500, 1000) if h <= cap} | {max(10, cap)})
     rows = []
     for lo in los:
         for hi in his:
-            if hi - lo + 1 < 5 or hi > n_pos:
+            if hi - lo + 1 < 5 or hi > cap:
                 continue
-            f = fit_power_law(lam, ranks=(lo, hi), n_samples=n_samples, n_boot=50, seed=seed)
+            f = fit_power_law(lam, ranks=(lo, hi), n_samples=n, n_features=m if n else None,
+                              n_boot=50, seed=seed)
             rows.append(dict(lo=lo, hi=hi, alpha=f.alpha, ci_low=f.ci[0], ci_high=f.ci[1], r2=f.r2))
     if not rows:
-        raise ValueError(f"no valid window: the spectrum has only {n_pos} positive eigenvalues.")
+        raise ValueError(f"no valid window: the spectrum supports ranks up to {cap} only.")
     return pd.DataFrame(rows)
 
 
@@ -326,43 +345,39 @@ def bootstrap_alpha(
 ) -> PowerLawFit:
     """Alpha of raw (n, m) activations with a CI from resampling rows (or whole groups).
 
-    ``groups`` is a length-n array of group ids (e.g. document index for tokens, which are
-    correlated within a document, docs/paper_guide.md pitfall 8); groups are resampled with replacement.
-    The point estimate is the fit on all data (bias-corrected if ``correct_bias``); the CI is
-    the percentile interval of the bootstrap fits, shifted by the same bias correction.
+    Prefer :func:`polycode_lite.experiments.alpha.estimate_alpha`, which adds the flags and
+    the repeats estimators. ``groups`` is a length-n array of group ids (e.g. the document of
+    each token, docs/paper_guide.md pitfall 8); groups are resampled with replacement. The
+    point estimate is the fit on all data (bias-corrected if ``correct_bias``); the CI is the
+    centred percentile interval α̂ + quantiles(α*_b − median α*_b) of the plain bootstrap fits.
     """
+    if int(n_boot) < 2:
+        raise ValueError(f"n_boot must be >= 2 for a bootstrap CI, got {n_boot}.")
     arr = as_2d_float64(x)
     n = arr.shape[0]
     lam = eigenspectrum(arr, kind="activations")
-    base = fit_power_law(lam, ranks=ranks, n_samples=n if correct_bias else None, seed=seed,
-                         n_boot=50)
+    base = fit_power_law(lam, ranks=ranks, correct_bias=correct_bias, seed=seed, n_boot=2)
     lo, hi = base.ranks
     rng = np.random.default_rng(seed)
-    if groups is None:
-        groups = np.arange(n)
-    groups = np.asarray(groups)
-    if groups.shape[0] != n:
-        raise ValueError(f"groups has length {groups.shape[0]} but x has {n} rows.")
+    groups = np.arange(n) if groups is None else np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups has shape {groups.shape} but x has {n} rows; pass one id per row.")
     uniq, inv = np.unique(groups, return_inverse=True)
     members = [np.flatnonzero(inv == g) for g in range(uniq.size)]
     if uniq.size < 2:
         raise ValueError("bootstrap_alpha needs at least 2 groups to resample.")
     boots = []
-    for _ in range(n_boot):
+    for _ in range(int(n_boot)):
         pick = rng.integers(0, uniq.size, uniq.size)
-        idx = np.concatenate([members[g] for g in pick])
-        lam_b = eigenspectrum(arr[idx], kind="activations")
+        lam_b = np.asarray(eigenspectrum(arr[np.concatenate([members[g] for g in pick])],
+                                         kind="activations"))
         if lam_b.size < hi or np.any(lam_b[lo - 1 : hi] <= 0):
             continue
         boots.append(_wls_loglog(np.arange(lo, hi + 1.0), lam_b[lo - 1 : hi])[0])
-    if len(boots) < max(10, n_boot // 2):
+    if len(boots) < max(2, n_boot // 2):
         raise ValueError("too many bootstrap resamples had a degenerate spectrum; collect more data.")
-    shift = base.alpha - base.alpha_plain
-    boots = np.asarray(boots) + shift
-    ci = (float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)))
-    return PowerLawFit(
-        alpha=base.alpha, ci=ci, ranks=base.ranks, r2=base.r2, intercept=base.intercept,
-        alpha_plain=base.alpha_plain, method=base.method,
-        ci_method=f"bootstrap over {uniq.size} {'groups' if uniq.size < n else 'rows'}",
-        n_samples=n, eigenvalues=lam,
-    )
+    dev = np.asarray(boots) - np.median(boots)
+    ci = (float(base.alpha + np.quantile(dev, 0.025)), float(base.alpha + np.quantile(dev, 0.975)))
+    return replace(base, ci=ci, boot_alphas=np.asarray(boots),
+                   ci_method=f"centred percentile bootstrap over {uniq.size} "
+                             f"{'groups' if uniq.size < n else 'rows'}")
