@@ -189,9 +189,10 @@ def test_alpha_by_layer_two_methods_on_a_small_trained_net():
     rows = alpha_by_layer(net, eval_imgs, n_boot=5, seed=0)
     assert torch.equal(state, torch.random.get_rng_state())  # masks drawn from a forked RNG
     assert list(zip(rows["depth"], rows["method"])) == [
-        (1, "eval_pca"), (1, "dropout_cvpca"), (2, "eval_pca"), (2, "dropout_cvpca")]
+        (1, "eval_pca"), (1, "dropout_repeats"), (2, "eval_pca"), (2, "dropout_repeats")]
     assert set(COLUMNS) <= set(rows.columns) and list(rows["site"][::2]) == net.layer_names()
-    assert list(rows["estimator"]) == ["corrected", "plain"] * 2
+    assert list(rows["estimator"]) == ["corrected", "plain cross-covariance"] * 2
+    assert set(rows["n_repeats"].dropna()) == {8} and rows["window_grid"].map(len).min() >= 1
     for r in rows.itertuples():
         if np.isfinite(r.alpha) and np.isfinite(r.ci_low):
             assert r.ci_low <= r.ci_high and r.window_lo < r.window_hi
@@ -217,13 +218,20 @@ def test_alpha_trend_and_table_on_synthetic_rows():
     assert list(tab.columns) == ["D=0", "D=0.2", "D=0.4", "D=0.6", "D=0.8"]
     assert tab.loc[("eval_pca", 1), "D=0.2"] == "1.21 [1.15, 1.25]"
     v = alpha_dropout_verdict(alpha_trend(df, n_boot=300))
-    assert v["verdict"] == "partly" and v["eval_pca"] == dict(rises=1, falls=1, layers=2)
+    assert v["verdict"] == "partly" and v["eval_pca"] == dict(rises=1, falls=1, layers=2,
+                                                              overturned_by_grid=0)
+    # the same rise in the main window, undone in one window of the grid: not counted
+    df["window_grid"] = [{"2-8": r.alpha, "2-16": r.alpha - (2.5 * r.dropout if r.depth == 1 else 0)}
+                         for r in df.itertuples()]
+    g = alpha_dropout_verdict(alpha_trend(df, n_boot=300), df)
+    assert g["eval_pca"]["rises"] == 0 and g["eval_pca"]["overturned_by_grid"] == 1
+    assert g["verdict"] == "does not hold at this scale"
 
 
 def test_alpha_dropout_verdict_on_a_null_and_a_rise():
     rng = np.random.default_rng(0)
     rows = []
-    for method in ("eval_pca", "dropout_cvpca"):
+    for method in ("eval_pca", "dropout_repeats"):
         for p in (0.0, 0.2, 0.4, 0.6, 0.8):
             for seed in (0, 1):
                 for depth in (1, 2, 3):
@@ -240,7 +248,7 @@ def test_alpha_dropout_verdict_on_a_null_and_a_rise():
 def test_shipped_alpha_sweep_has_every_cell():
     df = load_shipped("alpha_full")
     assert sorted(df["dropout"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
-    assert set(df["method"]) == {"eval_pca", "dropout_cvpca"}
+    assert set(df["method"]) == {"eval_pca", "dropout_repeats"}
     assert df.groupby(["method", "depth", "dropout"]).size().min() >= 1
     # shipped in the pre-pipeline schema, converted on load to the common α schema
     assert set(COLUMNS) - {"participation_ratio"} <= set(df.columns)

@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from polycode_lite.science.powerlaw import PowerLawFit
 
 __all__ = ["COLUMNS", "Accumulators", "Activations", "AlphaTable", "Repeats", "SiteFit",
-           "estimate_alpha", "fit_window", "grid_windows", "layer_alphas"]
+           "estimate_alpha", "fit_window", "grid_windows", "layer_alphas", "slopes_across_grid"]
 
 COLUMNS = ("site", "depth", "n_samples", "n_features", "estimator", "window_lo", "window_hi",
            "alpha", "ci_low", "ci_high", "ci_method", "r2", "alpha_plain", "participation_ratio",
@@ -89,11 +89,16 @@ class AlphaTable:
     def row(self, site: str) -> dict[str, Any]:
         return self[site].row()
 
-    def table(self, spectra: bool = False) -> pd.DataFrame:
-        """One row per site; ``spectra=True`` adds an ``eigenvalues`` column (numpy arrays)."""
+    def table(self, spectra: bool = False, grid: bool = False) -> pd.DataFrame:
+        """One row per site; ``spectra=True`` adds an ``eigenvalues`` column (numpy arrays),
+        ``grid=True`` a ``window_grid`` column: {"lo-hi": α} over the grid of windows."""
         import pandas as pd
 
-        rows = [f.row() | ({"eigenvalues": f.eigenvalues} if spectra else {}) for f in self.fits]
+        by_site: dict[str, dict[str, float]] = {}
+        for g in self.grid:
+            by_site.setdefault(g["site"], {})[f"{g['window_lo']}-{g['window_hi']}"] = g["alpha"]
+        rows = [f.row() | ({"eigenvalues": f.eigenvalues} if spectra else {})
+                | ({"window_grid": by_site.get(f.site, {})} if grid else {}) for f in self.fits]
         return pd.DataFrame(rows, columns=list(dict.fromkeys([*COLUMNS, *(k for r in rows for k in r)])))
 
     def window_grid(self) -> pd.DataFrame:
@@ -137,6 +142,27 @@ def grid_windows(lo: int, hi: int) -> list[tuple[int, int]]:
     los = sorted({max(2, lo // 2), lo, max(lo, min(2 * lo, hi // 4))})
     his = sorted({max(lo + 4, hi // 2), max(lo + 4, (3 * hi) // 4), hi})
     return [(a, b) for a in los for b in his if b - a + 1 >= 5 and b <= hi]
+
+
+def slopes_across_grid(df: pd.DataFrame, x: str, by: Sequence[str]) -> pd.DataFrame:
+    """Least-squares slope dα/dx per group ``by`` in every window of the ``window_grid``
+    column (:meth:`AlphaTable.table` with ``grid=True``). Returns columns *by, window, slope,
+    n_points; a window where fewer than two x values have a finite α is left out."""
+    import pandas as pd
+
+    out = []
+    for key, g in df.groupby(list(by)):
+        key = key if isinstance(key, tuple) else (key,)
+        windows = sorted({w for grid in g["window_grid"] if isinstance(grid, Mapping) for w in grid})
+        for w in windows:
+            xs = np.array([r[x] for _, r in g.iterrows()], dtype=float)
+            ys = np.array([(r["window_grid"] or {}).get(w, NAN) for _, r in g.iterrows()], dtype=float)
+            ok = np.isfinite(ys)
+            if np.unique(xs[ok]).size < 2:
+                continue
+            out.append(dict(zip(by, key)) | {"window": w, "slope": float(np.polyfit(xs[ok], ys[ok], 1)[0]),
+                                             "n_points": int(ok.sum())})
+    return pd.DataFrame(out, columns=[*by, "window", "slope", "n_points"])
 
 
 def _check_args(data: Any, estimator: str, ci_method: str, window: Any, n_boot: Any) -> None:

@@ -56,7 +56,11 @@ class AlphaSweepConfig:
     dropouts: rates trained. widths: hidden widths. n_train/n_eval: images for training and
     for the spectra (different seeds of make_shapes). epochs, batch_size, lr: Adam training.
     seeds: network seeds (one trained net per seed and rate). n_boot: bootstrap resamples of
-    images for the cvPCA CI. data_seed: seed of the training images (eval uses data_seed+1).
+    images for the CIs. data_seed: seed of the training images (eval uses data_seed+1).
+    n_repeats: dropout masks per image for the train-mode spectrum (K), repeats_method its
+    estimator (:data:`~polycode_lite.science.repeats.REPEATS_METHODS`): with K = 8 the
+    cross-covariance is within 0.02-0.06 of the noise-free α for α <= 1.3 at p <= 0.5
+    (benchmarks/bench_repeats.py), where two masks err by up to 0.2 and plain cvPCA by 0.3.
     """
 
     dropouts: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8)
@@ -69,6 +73,8 @@ class AlphaSweepConfig:
     seeds: tuple[int, ...] = (0, 1)
     n_boot: int = 20
     data_seed: int = 123
+    n_repeats: int = 8
+    repeats_method: str = "cross-covariance"
 
     @classmethod
     def fast(cls) -> AlphaSweepConfig:
@@ -122,26 +128,30 @@ def train_shapes_mlp(
 
 
 def alpha_by_layer(
-    net: ShapesMLP, images: np.ndarray, n_boot: int = 40, seed: int = 0
+    net: ShapesMLP, images: np.ndarray, n_boot: int = 40, seed: int = 0, n_repeats: int = 8,
+    window: tuple[int, int] | None = None, repeats_method: str = "cross-covariance",
 ) -> Any:
     """alpha of every hidden layer of ``net`` on ``images``, measured two ways, both through
     :func:`polycode_lite.experiments.alpha.layer_alphas` (CI: centred percentile bootstrap over
-    images, ``n_boot`` replicates, same rank window).
+    images, ``n_boot`` replicates; one window for all layers, ``window`` when given).
 
     * ``eval_pca``: eval mode (dropout off), plain PCA spectrum, alpha bias-corrected by
       simulation at the same n and m (estimator "corrected").
-    * ``dropout_cvpca``: train mode (dropout on), two passes with independent masks, cvPCA
-      spectrum (Stringer et al. 2019; mask noise is independent between passes, so it averages
-      out), plain weighted fit on the positive part of the spectrum.
+    * ``dropout_repeats``: train mode (dropout on), ``n_repeats`` passes with independent masks;
+      the spectrum of their cross-covariance (``repeats_method``), whose expectation is the
+      covariance of the mask-averaged activations: the mask noise, independent between passes,
+      drops out. Plain cvPCA is biased here (uneven multiplicative noise tilts its axes).
 
     Returns a DataFrame, one row per (layer, method): method, then the common α schema
     (:data:`polycode_lite.experiments.alpha.COLUMNS`; site = layer name, depth = hidden layer
-    1, 2, ...)."""
+    1, 2, ...) and ``window_grid`` (α over the grid of windows)."""
     import pandas as pd
 
     from polycode_lite.experiments.alpha import Activations, Repeats, layer_alphas
     from polycode_lite.models.hooks import record_activations
 
+    if int(n_repeats) < 2:
+        raise ValueError(f"n_repeats must be >= 2 (independent dropout masks), got {n_repeats}.")
     x = torch.from_numpy(images.reshape(len(images), -1) - 0.5)
     names = net.layer_names()
     depth = {name: k for k, name in enumerate(names, 1)}
@@ -150,18 +160,19 @@ def alpha_by_layer(
     net.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed) + 1)
-        a1 = record_activations(net, x, names)
-        a2 = record_activations(net, x, names)
+        reps = [record_activations(net, x, names) for _ in range(int(n_repeats))]
     net.eval()
     with limit_threads(1):
         ev = layer_alphas({nm: Activations(eval_acts[nm], unit="images") for nm in names},
-                          estimator="corrected", n_boot=n_boot, seed=seed, depth=depth,
+                          estimator="corrected", n_boot=n_boot, seed=seed, depth=depth, window=window,
                           extra={nm: {"method": "eval_pca"} for nm in names})
-        cv = layer_alphas({nm: Repeats((a1[nm], a2[nm]), unit="images") for nm in names},
-                          estimator="plain", n_boot=n_boot, seed=seed, depth=depth,
-                          extra={nm: {"method": "dropout_cvpca"} for nm in names})
-    df = pd.concat([ev.table(), cv.table()], ignore_index=True)
-    df["order"] = df["method"].map({"eval_pca": 0, "dropout_cvpca": 1})
+        rp = layer_alphas({nm: Repeats(tuple(r[nm] for r in reps), unit="images",
+                                       method=repeats_method) for nm in names},
+                          estimator="plain", n_boot=n_boot, seed=seed, depth=depth, window=window,
+                          extra={nm: {"method": "dropout_repeats", "n_repeats": int(n_repeats)}
+                                 for nm in names})
+    df = pd.concat([ev.table(grid=True), rp.table(grid=True)], ignore_index=True)
+    df["order"] = df["method"].map({"eval_pca": 0, "dropout_repeats": 1})
     df = df.sort_values(["depth", "order"]).drop(columns="order").reset_index(drop=True)
     return df[["method", *[c for c in df.columns if c != "method"]]]
 
@@ -170,7 +181,7 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     """Train one :class:`ShapesMLP` per (dropout, seed) and measure alpha per layer both ways.
 
     Returns a pandas DataFrame: dropout, seed, accuracy (final training accuracy), final_loss,
-    method (eval_pca / dropout_cvpca), then the common α schema of :func:`alpha_by_layer`."""
+    method (eval_pca / dropout_repeats), then the common α schema of :func:`alpha_by_layer`."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -179,13 +190,18 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     bad = [p for p in config.dropouts if not 0.0 <= p < 1.0]
     if bad:
         raise ValueError(f"dropout rates must lie in [0, 1), got {bad}.")
+    from polycode_lite.experiments.alpha import fit_window
+
+    # one window for every network and layer of the sweep (the narrowest layer sets it)
+    window = fit_window(min(config.widths), config.n_eval)
     images, factors = make_shapes(config.n_train, seed=config.data_seed)
     eval_images, _ = make_shapes(config.n_eval, seed=config.data_seed + 1)
     rows = []
     jobs = [(p, s) for s in config.seeds for p in config.dropouts]
     for p, s in tqdm(jobs, desc="alpha vs dropout", disable=not progress):
         net, hist = train_shapes_mlp(images, factors, p, config, seed=s, progress=False)
-        df = alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s)
+        df = alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s, n_repeats=config.n_repeats,
+                            window=window, repeats_method=config.repeats_method)
         df.insert(0, "final_loss", hist["loss"][-1])
         df.insert(0, "accuracy", hist["accuracy"][-1])
         df.insert(0, "seed", s)
@@ -254,21 +270,38 @@ def alpha_table(df: Any, min_r2: float = 0.9) -> Any:
     return tab
 
 
-def alpha_dropout_verdict(trend: Any) -> dict[str, Any]:
-    """The verdict on "α rises with the dropout rate" from :func:`alpha_trend`: "holds" when
-    the slope's CI is above 0 in every layer by both methods, "partly" when in some layer by
-    either, else "does not hold at this scale". Returns verdict and its evidence: per method
-    the number of layers rising / falling / fitted, and the slopes as strings."""
+def alpha_dropout_verdict(trend: Any, df: Any = None) -> dict[str, Any]:
+    """The verdict on "α rises with the dropout rate" from :func:`alpha_trend`.
+
+    A layer rises (falls) when its slope's CI is above (below) 0 and, given the sweep ``df``
+    with its ``window_grid`` column, the slope has the same sign in every window of the grid
+    (a trend that one window makes and another undoes is not counted). "holds" when every layer
+    rises by every method, "partly" when some layer does, else "does not hold at this scale".
+    Returns verdict and its evidence: per method the layers rising / falling / fitted and those
+    the grid overturned, the slopes as strings, and the grid's slopes."""
+    from polycode_lite.experiments.alpha import slopes_across_grid
+
+    grid = None
+    if df is not None and "window_grid" in df:
+        grid = slopes_across_grid(df.dropna(subset=["alpha"]), "dropout", ["method", "depth"])
     ev: dict[str, Any] = {}
-    for method in ("eval_pca", "dropout_cvpca"):
+    for method in dict.fromkeys(trend.method):
         t = trend[trend.method == method]
-        ev[method] = {'rises': int(t.rises.sum()), 'falls': int(t.falls.sum()), 'layers': len(t)}
-    all_rise = all(e["layers"] and e["rises"] == e["layers"] for e in ev.values())
+        rises = falls = overturned = 0
+        for r in t.itertuples():
+            g = None if grid is None else grid[(grid.method == method) & (grid.depth == r.depth)]
+            same_up = g is None or g.empty or bool((g.slope > 0).all())
+            same_down = g is None or g.empty or bool((g.slope < 0).all())
+            rises += bool(r.rises and same_up)
+            falls += bool(r.falls and same_down)
+            overturned += bool((r.rises and not same_up) or (r.falls and not same_down))
+        ev[method] = {'rises': rises, 'falls': falls, 'layers': len(t), 'overturned_by_grid': overturned}
+    all_rise = bool(ev) and all(e["layers"] and e["rises"] == e["layers"] for e in ev.values())
     verdict = ("holds" if all_rise else
                "partly" if any(e["rises"] for e in ev.values()) else "does not hold at this scale")
     slopes = {f"{r.method} L{r.depth}": f"{r.slope:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
               for r in trend.itertuples()}
-    return dict(verdict=verdict, slopes=slopes, **ev)
+    return dict(verdict=verdict, slopes=slopes, grid=grid, **ev)
 
 
 _OLD_COLUMNS = {"layer": "depth", "name": "site", "lo": "window_lo", "hi": "window_hi", "n": "n_samples"}

@@ -14,15 +14,19 @@ Feature choices (docs/paper_guide.md pitfall 7, said once here):
 * **trajectories**: the whole layer state is kept (C·H·W flattened), because global pooling
   would average away where the dot is.
 
-Two spectrum estimators (docs/paper_guide.md pitfall 5):
+Three spectrum estimators (docs/paper_guide.md pitfall 5):
 
 * ``mode="eval"``: the model in ``eval()`` (BN running statistics, dropout off, z = μ); the
   pooled features of every image are recorded and α is fitted with the simulation-matched
   finite-sample correction.
-* ``mode="cvpca"``: BN in eval mode but dropout *on*; the same images go through twice with
-  independent dropout masks and :func:`~polycode_lite.science.eigen.cv_pca` keeps only the variance
-  shared by the two passes (the dropout noise averages out). At p = 0 both passes are identical
-  and cvPCA equals plain PCA.
+* ``mode="repeats"``: BN in eval mode but dropout *on*; the same images go through
+  ``n_repeats`` times (default 8) with independent dropout masks, and the spectrum is that of
+  their all-pairs cross-covariance (:mod:`polycode_lite.science.repeats`), whose expectation is
+  the covariance of the mask-averaged features: the mask noise drops out.
+* ``mode="cvpca"``: the same with two passes and Stringer's cvPCA (axes from one noisy pass).
+  Kept to show its failure: dropout noise is multiplicative and uneven across channels, which
+  tilts the axes (benchmarks/bench_repeats.py). At p = 0 every pass is identical and all three
+  estimators equal plain PCA.
 
 Both go through the one α pipeline (:func:`polycode_lite.experiments.alpha.layer_alphas`): the
 CI is its centred percentile bootstrap over images.
@@ -107,6 +111,7 @@ def layer_alphas(
     seed: int = 0,
     progress: bool = False,
     correct_bias: bool = True,
+    n_repeats: int = 8,
 ) -> Any:
     """α of every layer of one model (docs/paper_guide.md §3 E5), through the one α pipeline
     :func:`polycode_lite.experiments.alpha.layer_alphas`.
@@ -115,13 +120,14 @@ def layer_alphas(
         model: a :class:`~polycode_lite.models.resnet_vae.ResNetAutoencoder`.
         images: (N, 3, H, W) in [0, 1] (resized to the model's input size per batch).
         layers: dotted layer names (default :data:`~polycode_lite.models.resnet_vae.ANALYSIS_LAYERS`).
-        mode: "eval" or "cvpca" (see the module docstring).
+        mode: "eval", "repeats" or "cvpca" (see the module docstring).
         ranks: fit window (lo, hi); hi is capped per layer at min(m, N)/2. None: default window.
         batch_size: images per forward pass.
         n_boot: bootstrap replicates of the CI (both modes: images resampled).
         seed: seed of the dropout masks (cvpca), the bootstrap and the bias simulation.
         correct_bias: eval mode only: simulation-matched finite-sample correction (default);
             False gives the plain fit (much faster; used by the notebook's fast mode).
+        n_repeats: dropout masks per image in "repeats" mode (>= 2).
 
     Returns:
         an :class:`~polycode_lite.experiments.alpha.AlphaTable` (site = layer, depth = position
@@ -139,8 +145,10 @@ def layer_alphas(
     from polycode_lite.models.hooks import record_activations
     from polycode_lite.models.resnet_vae import ANALYSIS_LAYERS, layer_features
 
-    if mode not in {"eval", "cvpca"}:
-        raise ValueError(f"mode must be 'eval' or 'cvpca', got {mode!r}.")
+    if mode not in {"eval", "repeats", "cvpca"}:
+        raise ValueError(f"mode must be 'eval', 'repeats' or 'cvpca', got {mode!r}.")
+    if mode == "repeats" and int(n_repeats) < 2:
+        raise ValueError(f"n_repeats must be >= 2 (independent dropout masks), got {n_repeats}.")
     layers = list(layers or ANALYSIS_LAYERS)
     device = next(model.parameters()).device
     size = model.config.image_size
@@ -154,12 +162,14 @@ def layer_alphas(
         else:
             set_dropout_only_train(model)
             reps = []
-            for rep in range(2):
+            for rep in range(2 if mode == "cvpca" else int(n_repeats)):
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed * 7919 + rep + 1)
                     reps.append(record_activations(model, x, layers, features=layer_features,
                                                    batch_size=batch_size))
-            data = {name: Repeats((reps[0][name], reps[1][name]), unit="images") for name in layers}
+            method = "cvpca" if mode == "cvpca" else "cross-covariance"
+            data = {name: Repeats(tuple(r[name] for r in reps), unit="images", method=method)
+                    for name in layers}
     finally:
         model.train(was_training)
     return fit_sites(data, estimator=("corrected" if correct_bias else "plain") if mode == "eval"
@@ -171,7 +181,7 @@ def alpha_table(
     models: Mapping[float, Any],
     images: torch.Tensor,
     layers: Sequence[str] | None = None,
-    modes: Sequence[str] = ("eval", "cvpca"),
+    modes: Sequence[str] = ("eval", "repeats"),
     ranks: tuple[int, int] | None = None,
     n_boot: int = 30,
     seed: int = 0,
@@ -192,7 +202,7 @@ def alpha_table(
     for p, mode in tqdm(jobs, desc="α per layer", disable=not progress):
         model = models[p][0] if isinstance(models[p], tuple) else models[p]
         df = layer_alphas(model, images, layers, mode=mode, ranks=ranks, n_boot=n_boot, seed=seed,
-                          correct_bias=correct_bias).table(spectra=True)
+                          correct_bias=correct_bias).table(spectra=True, grid=True)
         df.insert(0, "mode", df.pop("mode"))
         df.insert(0, "dropout", float(p))
         frames.append(df)
@@ -209,7 +219,9 @@ def alpha_dropout_verdict(alphas: pd.DataFrame, reconstruction: pd.DataFrame | N
     every model reconstructs better than the mean image (``reconstruction`` from
     :func:`reconstruction_table`; an α that rises because a failed model's code collapsed is
     not evidence of a redundant code); "partly" when ρ > 0 in at least 2 stages or one stage
-    rises beyond the CIs; else "does not hold at this scale".
+    rises beyond the CIs; else "does not hold at this scale". A stage counts as rising (falling)
+    beyond the CIs only if α at the highest rate is also above (below) α at the lowest in every
+    window of the ``window_grid`` column, when the table has one.
 
     Returns dict(verdict, trend (DataFrame: mode, layer, alpha_p0, alpha_p08, rho,
     separated_up, separated_down), n_up, n_sep_up, n_sep_down, n_up_all, n_encoder, all_learnt).
@@ -225,9 +237,15 @@ def alpha_dropout_verdict(alphas: pd.DataFrame, reconstruction: pd.DataFrame | N
             a0, a8 = sub.iloc[0], sub.iloc[-1]
             ok = sub.alpha.notna().all() and sub.alpha.nunique() > 1
             rho = spearmanr(sub.dropout, sub.alpha).statistic if ok else np.nan
+            g0 = a0.get("window_grid") if isinstance(a0.get("window_grid"), Mapping) else {}
+            g8 = a8.get("window_grid") if isinstance(a8.get("window_grid"), Mapping) else {}
+            diffs = np.array([g8[w] - g0[w] for w in g0 if w in g8], dtype=float)
+            diffs = diffs[np.isfinite(diffs)]
             rows.append({"mode": m, "layer": layer, "alpha_p0": a0.alpha, "alpha_p08": a8.alpha, "rho": rho,
-                             "separated_up": bool(a8.ci_low > a0.ci_high),
-                             "separated_down": bool(a8.ci_high < a0.ci_low)})
+                         "separated_up": bool(a8.ci_low > a0.ci_high and (diffs > 0).all()),
+                         "separated_down": bool(a8.ci_high < a0.ci_low and (diffs < 0).all()),
+                         "grid_windows": int(diffs.size),
+                         "grid_agrees": bool((diffs > 0).all() or (diffs < 0).all()) if diffs.size else None})
     trend = pd.DataFrame(rows)
     ev = trend[trend["mode"] == mode].set_index("layer")
     enc = [l for l in layers if l.startswith("encoder")]
