@@ -65,11 +65,11 @@ def test_eval_alpha_matches_direct_computation(images):
 def test_cvpca_without_dropout_equals_pca(images):
     model = ResNetAutoencoder(SMALL, dropout=0.0, seed=2)
     ev = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="eval",
-                      ranks=(2, 8)).table(spectra=True)
+                      ranks=(2, 6)).table(spectra=True)
     cv = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="cvpca",
-                      n_boot=10, ranks=(2, 8)).table(spectra=True)
+                      n_boot=10, ranks=(2, 6)).table(spectra=True)
     rp = layer_alphas(model, images, layers=["encoder.layer4", "fc1"], mode="repeats",
-                      n_boot=10, ranks=(2, 8), n_repeats=3).table(spectra=True)
+                      n_boot=10, ranks=(2, 6), n_repeats=3).table(spectra=True)
     # identical repeats: the cross-validated spectrum is the PCA spectrum
     for a, b in zip(ev["eigenvalues"], cv["eigenvalues"]):
         k = min(a.size, b.size)
