@@ -178,3 +178,17 @@ def test_repeats_in_layer_alphas_name_their_method():
     assert tab["x"].estimator == "plain denoised"
     with pytest.raises(ValueError, match="method must be"):
         layer_alphas({"x": Repeats(tuple(reps), method="nope")})
+
+
+def test_the_dropout_noise_rule_and_its_null():
+    from polycode_lite.experiments.repeats_estimation import DropoutNoiseConfig, DropoutNoiseResult, run
+
+    res = run(DropoutNoiseConfig(dropouts=(0.05, 0.8)))
+    assert res.claims()[0]["verdict"] == "holds"
+    assert abs(res.errors[1, 1]) > 0.1 > abs(res.errors[1, 3])  # cvPCA broken, 8 masks repaired
+    null = DropoutNoiseResult(res.dropouts[:1], res.alphas[:1], res.signal_alpha[:1], 8, False)
+    assert null.claims()[0]["verdict"] != "holds" and abs(null.errors[0, 1]) < 0.05
+    fake = DropoutNoiseResult(np.array([0.8]), np.array([[0.5, 1.0, 1.0, 1.02]]), np.ones((1, 4)), 8, False)
+    assert fake.claims()[0]["verdict"] == "does not hold at this scale"
+    with pytest.raises(ValueError, match="dropouts"):
+        run(DropoutNoiseConfig(dropouts=(1.0,)))
