@@ -196,7 +196,7 @@ class NoiseResult:
         ax.axhline(self.true_alpha, color="k", ls="--", lw=1, label="true α")
         ax.set(xlabel="noise variance per unit (leftmost point: no noise)",
                ylabel=f"α over ranks {self.window[0]}..{self.window[1]}",
-               title="Noise flattens PCA spectra; cvPCA is immune")
+               title="Isotropic noise flattens PCA spectra; cvPCA removes it")
         ax.legend(fontsize=8)
         return ax.figure
 
