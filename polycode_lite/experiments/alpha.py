@@ -174,8 +174,12 @@ def _check_args(data: Any, estimator: str, ci_method: str, window: Any, n_boot: 
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}.")
-    if window is not None and (len(window) != 2 or not 1 <= int(window[0]) < int(window[1])):
-        raise ValueError(f"window must be (lo, hi) with 1 <= lo < hi, got {window!r}.")
+    for w in (window.values() if isinstance(window, Mapping) else [window]):
+        if w is not None and (len(w) != 2 or not 1 <= int(w[0]) < int(w[1])):
+            raise ValueError(f"window must be (lo, hi) with 1 <= lo < hi, or a mapping site -> "
+                             f"(lo, hi); got {w!r}.")
+    if isinstance(window, Mapping) and set(window) != set(data):
+        raise ValueError(f"window has entries for {sorted(window)} but the sites are {sorted(data)}.")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot must be an integer >= 0 (0: the fit's own CI), got {n_boot!r}.")
 
@@ -194,14 +198,15 @@ def _depths(sites: list[str], depth: Any) -> dict[str, float]:
 
 
 def _site_windows(spectra: dict[str, SiteSpectrum], window: Any, common: bool) -> dict[str, Any]:
-    """One window for all sites (from the narrowest that can be fitted), or one per site."""
+    """One window for all sites (from the narrowest that can be fitted), or one per site; a
+    mapping ``window`` gives each site its own (lo, hi), hi capped at what the site supports."""
     own = {}
     for s, ss in spectra.items():
         try:
-            own[s] = resolve_window(supported_hi(ss), window)
+            own[s] = resolve_window(supported_hi(ss), window[s] if isinstance(window, Mapping) else window)
         except ValueError:
             own[s] = None
-    if not common:
+    if not common or isinstance(window, Mapping):
         return own
     his = [supported_hi(spectra[s]) for s, w in own.items() if w is not None]
     if not his:
@@ -229,7 +234,7 @@ def layer_alphas(
     data: Mapping[str, Any],
     *,
     estimator: str = "auto",
-    window: tuple[int, int] | None = None,
+    window: tuple[int, int] | Mapping[str, tuple[int, int]] | None = None,
     n_boot: int = 100,
     seed: int = 0,
     ci_method: str = "bootstrap",
@@ -246,7 +251,9 @@ def layer_alphas(
     Args:
         data: site name → data (see the module docstring).
         estimator: "auto" (corrected when n < 10·m), "corrected" or "plain".
-        window: (lo, hi) fit window; None for the default. hi is capped by what sites support.
+        window: (lo, hi) fit window; None for the default; or a mapping site → (lo, hi) (one
+            window per site, e.g. one per layer shared by several models). hi is capped by what
+            each site supports.
         n_boot: bootstrap replicates of the CI (0: the fit's own CI).
         seed: seed of the bias simulation, the repeat swaps and the bootstrap (site k uses
             the stream ``[seed, k]``, so one site's numbers do not depend on the others).
@@ -269,7 +276,8 @@ def layer_alphas(
     sites = list(data)
     depths = _depths(sites, depth)
     prepared = {s: as_site_data(data[s], f"data[{s!r}]") for s in sites}
-    hi_wanted = 500 if window is None else int(window[1])
+    hi_wanted = 500 if window is None else max(int(w[1]) for w in (
+        window.values() if isinstance(window, Mapping) else [window]))
     spectra = {s: site_spectrum(prepared[s], estimator, seed, full_spectrum_max, hi_wanted)
                for s in tqdm(sites, desc="spectra", disable=not progress)}
     windows = _site_windows(spectra, window, common_window)

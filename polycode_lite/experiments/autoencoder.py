@@ -105,7 +105,7 @@ def layer_alphas(
     images: torch.Tensor,
     layers: Sequence[str] | None = None,
     mode: str = "eval",
-    ranks: tuple[int, int] | None = None,
+    ranks: tuple[int, int] | Mapping[str, tuple[int, int]] | None = None,
     batch_size: int = 256,
     n_boot: int = 30,
     seed: int = 0,
@@ -121,7 +121,9 @@ def layer_alphas(
         images: (N, 3, H, W) in [0, 1] (resized to the model's input size per batch).
         layers: dotted layer names (default :data:`~polycode_lite.models.resnet_vae.ANALYSIS_LAYERS`).
         mode: "eval", "repeats" or "cvpca" (see the module docstring).
-        ranks: fit window (lo, hi); hi is capped per layer at min(m, N)/2. None: default window.
+        ranks: fit window (lo, hi) for every layer, or a mapping layer → (lo, hi); hi is capped
+            per layer at min(m, N)/2. None: one default window for all layers (the narrowest
+            layer sets it).
         batch_size: images per forward pass.
         n_boot: bootstrap replicates of the CI (both modes: images resampled).
         seed: seed of the dropout masks (cvpca), the bootstrap and the bias simulation.
@@ -177,6 +179,25 @@ def layer_alphas(
                      extra={name: {"mode": mode} for name in layers})
 
 
+def layer_widths(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -> dict[str, int]:
+    """The number of features m of each analysis layer (pooled channels or FC units)."""
+    import torch
+
+    from polycode_lite.models.hooks import record_activations
+    from polycode_lite.models.resnet_vae import layer_features
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.cat(list(_batches(images, len(images), model.config.image_size,
+                                        next(model.parameters()).device)))
+            acts = record_activations(model, x, list(layers), features=layer_features)
+    finally:
+        model.train(was_training)
+    return {name: int(acts[name].shape[1]) for name in layers}
+
+
 def alpha_table(
     models: Mapping[float, Any],
     images: torch.Tensor,
@@ -189,7 +210,9 @@ def alpha_table(
     correct_bias: bool = True,
 ) -> pd.DataFrame:
     """:func:`layer_alphas` for every model and mode, stacked: columns dropout, mode, the common
-    α schema (:data:`polycode_lite.experiments.alpha.COLUMNS`) and ``eigenvalues`` (the spectra).
+    α schema (:data:`polycode_lite.experiments.alpha.COLUMNS`), ``eigenvalues`` (the spectra) and
+    ``window_grid``. One window per layer serves every model and mode (the comparison is across
+    dropout rates at a layer), from the layer's width and the number of images.
 
     ``models`` maps dropout rate -> model (or -> (model, meta), as returned by
     :func:`polycode_lite.models.checkpoints.shipped_models`).
@@ -197,11 +220,19 @@ def alpha_table(
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from polycode_lite.experiments.alpha import fit_window
+    from polycode_lite.models.resnet_vae import ANALYSIS_LAYERS
+
+    # the claim compares models at each layer: one window per layer, the same for every model
+    first = next(iter(models.values()))
+    width = layer_widths(first[0] if isinstance(first, tuple) else first, images[:2],
+                         list(layers or ANALYSIS_LAYERS))
+    windows = {name: fit_window(m, len(images), ranks) for name, m in width.items()}
     frames = []
     jobs = [(p, mode) for p in models for mode in modes]
     for p, mode in tqdm(jobs, desc="α per layer", disable=not progress):
         model = models[p][0] if isinstance(models[p], tuple) else models[p]
-        df = layer_alphas(model, images, layers, mode=mode, ranks=ranks, n_boot=n_boot, seed=seed,
+        df = layer_alphas(model, images, layers, mode=mode, ranks=windows, n_boot=n_boot, seed=seed,
                           correct_bias=correct_bias).table(spectra=True, grid=True)
         df.insert(0, "mode", df.pop("mode"))
         df.insert(0, "dropout", float(p))

@@ -28,50 +28,188 @@ def _looks_like_covariance(a: np.ndarray) -> bool:
     return bool(np.allclose(a, a.T, atol=1e-10 * scale, rtol=0)) and bool(np.all(np.diag(a) >= 0))
 
 
+def _orthonormal_f32(y: Any) -> Any:
+    """Basis of span(y) by CholeskyQR with the Gram matrix in float64 (Yamamoto et al. 2015).
+
+    The float64 Gram keeps the Cholesky factor valid for cond(y) up to ~1/sqrt(eps64); the
+    shift m·eps64·max(diag G) (Fukaya et al. 2020) keeps it positive definite for rank-deficient y.
+    The triangular solve runs in y's dtype; the result is orthonormal to about eps·cond(y),
+    enough for a basis inside the filter (span, not orthonormality, is what is filtered).
+    """
+    import torch
+
+    y64 = y.double()
+    g = y64.T @ y64
+    g.diagonal().add_(float(g.diagonal().max()) * y.shape[0] * torch.finfo(torch.float64).eps)
+    r = torch.linalg.cholesky(g, upper=True)
+    return torch.linalg.solve_triangular(r.to(y.dtype), y, upper=True, left=False)
+
+
+def _orthonormal_f64(q: Any) -> Any:
+    """Orthonormal float64 basis of span(q).
+
+    One CholeskyQR pass, whose loss of orthogonality is O(eps64·cond(q)²) (Yamamoto et al.
+    2015), when cond(R) ≥ max|r_ii|/min|r_ii| stays below eps64^(-1/4); Householder QR otherwise
+    (q near rank-deficient).
+    """
+    import torch
+
+    r, info = torch.linalg.cholesky_ex(q.T @ q, upper=True)
+    if int(info) == 0:
+        d = r.diagonal().abs()
+        if float(d.max()) < float(d.min()) * torch.finfo(torch.float64).eps ** -0.25:
+            return torch.linalg.solve_triangular(r, q, upper=True, left=False)
+    return torch.linalg.qr(q)[0]
+
+
+def _chebyshev_roots(degree: int, upper: float) -> np.ndarray:
+    """Roots of the degree-d Chebyshev polynomial of the first kind mapped from [-1, 1] to
+    [0, upper]: (upper/2)·(1 + cos((2i − 1)π/(2d))), i = 1..d."""
+    i = np.arange(1, degree + 1)
+    return 0.5 * upper * (1.0 + np.cos((2 * i - 1) * np.pi / (2 * degree)))
+
+
+def _ritz_and_nystrom(c64: Any, q: Any) -> tuple:
+    """Rayleigh–Ritz and Nyström eigenvalues of C on span(q), float64, descending.
+
+    Rayleigh–Ritz: eig(QᵀCQ). Nyström (Tropp, Yurtsever, Udell & Cevher 2017, Alg. 3):
+    Y_ν = (C + νI)Q, ν = √m·eps64·‖Y‖_F, F = Y_ν R⁻¹ with RᵀR = QᵀY_ν, values eig(FᵀF) − ν;
+    C_nys = Y (QᵀY)⁻¹ Yᵀ is the Rayleigh–Ritz projection onto span(C^{1/2}Q).
+    Returns (ritz, nystrom, y) with y = CQ; nystrom is None when QᵀY_ν is not positive definite
+    (C not PSD).
+    """
+    import torch
+
+    m, l = q.shape
+    y = c64 @ q
+    b = q.T @ y
+    b = 0.5 * (b + b.T)
+    ritz = torch.linalg.eigvalsh(b).flip(0)
+    nu = m**0.5 * torch.finfo(torch.float64).eps * float(torch.linalg.matrix_norm(y))
+    if nu == 0.0:
+        return ritz, ritz.clone(), y
+    r, info = torch.linalg.cholesky_ex(b + nu * torch.eye(l, dtype=torch.float64), upper=True)
+    if int(info) != 0:
+        return ritz, None, y
+    f = torch.linalg.solve_triangular(r, y + nu * q, upper=True, left=False)
+    nys = torch.clamp(torch.linalg.eigvalsh(f.T @ f).flip(0) - nu, min=0.0)
+    return ritz, nys, y
+
+
 def topk_eigenvalues(
     cov: np.ndarray,
     k: int,
     n_oversamples: int | None = None,
-    n_power_iter: int = 2,
+    n_power_iter: int = 3,
     seed: int = 0,
+    *,
+    rtol: float = 1e-2,
+    max_rounds: int = 3,
 ) -> np.ndarray:
-    """Top-k eigenvalues of a symmetric PSD matrix by randomized subspace iteration.
+    """Top-k eigenvalues of a symmetric PSD matrix by Chebyshev-filtered randomized subspace
+    iteration with a Nyström final step and an a-posteriori convergence check.
 
-    Halko, Martinsson & Tropp (2011), Alg. 4.4 with a final Rayleigh–Ritz step. The sketch and
-    power iterations run in float32 (the subspace only needs to be close), the Rayleigh–Ritz
-    projection QᵀCQ in float64, so eigenvalues far below λ₁ keep full relative precision.
+    Method (l = k + n_oversamples columns):
+
+    1. Sketch Q₀ = orth(CΩ), Ω an (m, l) standard Gaussian (Halko, Martinsson & Tropp 2011).
+    2. Filter: Q ← orth((C − r_i I)Q) for the roots r_i of the degree-``n_power_iter`` Chebyshev
+       polynomial on [0, a], a = the smallest Rayleigh–Ritz value of span(Q₀) (≤ λ_l by Cauchy
+       interlacing). The product is T_d((2C − aI)/a) applied to CΩ, which damps [0, a] and grows
+       as cosh(d·arccosh(2λ/a − 1)) above it (Zhou & Saad 2007; Saad 2011, §7.4), far faster
+       than C^d for small gaps λ_k/λ_l.
+    3. In float64: Rayleigh–Ritz values θ and Nyström values μ on span(Q) from one product
+       Y = CQ (:func:`_ritz_and_nystrom`); μ is returned.
+    4. Check: Nyström is Rayleigh–Ritz on span(C^{1/2}Q), which shrinks the first-order error
+       from tail directions (eigenvalues ≤ λ_{l+1}) by ρ_i ≤ λ_{l+1}/λ_i, so
+       err(μ_i) ≈ ρ_i/(1 − ρ_i) · (μ_i − θ_i)/μ_i with ρ_i = μ_l/μ_i. If the largest estimate over
+       ranks 1..k exceeds ``rtol``, another filter round runs from Q with a = μ_l, up to
+       ``max_rounds`` rounds (a RuntimeWarning says so if the estimate is still above ``rtol``).
+
+    The sketch and the filter run in float32 (only the subspace is needed); the final product
+    and both projections run in float64, so small eigenvalues keep their relative precision.
+    Products with C: 1 + ``n_power_iter`` per round in float32 and one in float64.
+
+    Measured (benchmarks/bench_spectrum.py, defaults): power-law spectra λ_i = i^-α with
+    α ∈ {0.5, 1, 2} under a random rotation, and a Gaussian sample covariance (n = 2m, α = 1),
+    m = 1600 and 6400, k up to 1000: maximum relative error over ranks 1..k ≤ 0.7%, worst for
+    α = 0.5 at ranks near k; ≤ 0.05% for α ≥ 1.
 
     Args:
         cov: (m, m) symmetric positive semi-definite matrix.
         k: number of eigenvalues wanted, 1 <= k <= m.
-        n_oversamples: extra sketch columns (default max(20, k // 10)).
-        n_power_iter: subspace iterations; 2 gives <1% error on ranks <= k/2 for power laws.
-        seed: seed of the Gaussian test matrix.
+        n_oversamples: extra sketch columns, l = min(m, k + n_oversamples) (default k, l = 2k).
+            When l = m the subspace is the whole space and the exact eigvalsh is used.
+        n_power_iter: float32 products with C per filter round (the Chebyshev degree), >= 1.
+        seed: seed of the Gaussian test matrix; the result is a deterministic function of it.
+        rtol: target of the convergence check on the relative error estimate.
+        max_rounds: most filter rounds, >= 1.
 
     Returns:
         (k,) float64 eigenvalues, descending.
+
+    Raises:
+        ValueError: cov not square, k out of range, n_oversamples < 0, n_power_iter < 1,
+            rtol <= 0 or max_rounds < 1.
     """
+    import warnings
+
     import torch
 
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
+        raise ValueError(f"cov must be a square matrix, got shape {cov.shape}.")
     m = cov.shape[0]
-    if not 1 <= k <= m:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
         raise ValueError(f"k must be between 1 and m={m}, got k={k}.")
-    p = max(20, k // 10) if n_oversamples is None else int(n_oversamples)
+    k = int(k)
+    p = k if n_oversamples is None else int(n_oversamples)
+    if p < 0:
+        raise ValueError(f"n_oversamples must be >= 0, got {n_oversamples}.")
+    if int(n_power_iter) < 1:
+        raise ValueError(f"n_power_iter must be >= 1, got {n_power_iter}.")
+    if not rtol > 0:
+        raise ValueError(f"rtol must be > 0, got {rtol}.")
+    if int(max_rounds) < 1:
+        raise ValueError(f"max_rounds must be >= 1, got {max_rounds}.")
     l = min(m, k + p)
-    c64 = torch.as_tensor(cov, dtype=torch.float64)
+    if l == m:
+        return np.ascontiguousarray(np.linalg.eigvalsh(cov)[::-1][:k], dtype=np.float64)
+
+    c64 = torch.as_tensor(np.ascontiguousarray(cov, dtype=np.float64))
     c32 = c64.to(torch.float32)
     gen = torch.Generator().manual_seed(int(seed))
-    q = torch.randn(m, l, generator=gen, dtype=torch.float32)
-    q, _ = torch.linalg.qr(c32 @ q)
-    for _ in range(n_power_iter):
-        q, _ = torch.linalg.qr(c32 @ q)
-    q64 = q.to(torch.float64)
-    # re-orthonormalise in float64 so QᵀCQ is an exact Rayleigh–Ritz projection
-    q64, _ = torch.linalg.qr(q64)
-    b = q64.T @ (c64 @ q64)
-    b = 0.5 * (b + b.T)
-    vals = torch.linalg.eigvalsh(b).numpy()[::-1]
-    return np.ascontiguousarray(vals[:k])
+    q = _orthonormal_f32(c32 @ torch.randn(m, l, generator=gen, dtype=torch.float32))
+    y = c32 @ q
+    b = (q.T @ y).double()
+    a = max(float(torch.linalg.eigvalsh(0.5 * (b + b.T))[0]), 0.0)
+    est = np.inf
+    for _ in range(int(max_rounds)):
+        for i, r in enumerate(_chebyshev_roots(int(n_power_iter), a)):
+            if i > 0:
+                y = c32 @ q
+            q = _orthonormal_f32(y - float(r) * q)
+        q64 = _orthonormal_f64(q.double())
+        ritz, nys, y64 = _ritz_and_nystrom(c64, q64)
+        if nys is None:
+            vals = ritz
+            break
+        vals = nys
+        mu = nys.numpy()
+        th = ritz.numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = mu[l - 1] / mu[:k]
+            est = np.where(rho < 1, rho / (1 - rho) * np.abs(mu[:k] - th[:k]) / mu[:k], np.inf)
+        est = float(np.max(np.where(mu[:k] > 0, est, 0.0)))
+        if est <= rtol:
+            break
+        a = float(mu[l - 1])
+        q = q64.to(torch.float32)
+        y = y64.to(torch.float32)
+    else:
+        warnings.warn(
+            f"topk_eigenvalues: estimated relative error {est:.2g} > rtol={rtol:g} after "
+            f"{max_rounds} rounds; raise n_power_iter or n_oversamples.",
+            RuntimeWarning, stacklevel=2)
+    return np.ascontiguousarray(vals.numpy()[:k], dtype=np.float64)
 
 
 def eigenspectrum(
