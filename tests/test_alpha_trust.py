@@ -192,3 +192,15 @@ def test_the_dropout_noise_rule_and_its_null():
     assert fake.claims()[0]["verdict"] == "does not hold at this scale"
     with pytest.raises(ValueError, match="dropouts"):
         run(DropoutNoiseConfig(dropouts=(1.0,)))
+
+
+def test_a_strict_window_leaves_out_sites_that_cannot_support_it():
+    live = powerlaw_gaussian(2000, 200, 1.0, seed=0)
+    collapsed = powerlaw_gaussian(2000, 200, 1.0, seed=1)
+    collapsed[:, 40:] = 0.0  # 40 live units: the spectrum supports ranks up to 20
+    loose = layer_alphas({"live": live, "collapsed": collapsed}, n_boot=0, window=(11, 100))
+    assert loose["collapsed"].window == (11, 20)
+    strict = layer_alphas({"live": live, "collapsed": collapsed}, n_boot=0, window=(11, 100),
+                          strict_window=True)
+    assert strict["live"].window == (11, 100)
+    assert np.isnan(strict["collapsed"].alpha) and "short of the window" in strict["collapsed"].note

@@ -197,14 +197,19 @@ def _depths(sites: list[str], depth: Any) -> dict[str, float]:
     return dict(zip(sites, map(float, depth)))
 
 
-def _site_windows(spectra: dict[str, SiteSpectrum], window: Any, common: bool) -> dict[str, Any]:
+def _site_windows(spectra: dict[str, SiteSpectrum], window: Any, common: bool,
+                  strict: bool = False) -> dict[str, Any]:
     """One window for all sites (from the narrowest that can be fitted), or one per site; a
-    mapping ``window`` gives each site its own (lo, hi), hi capped at what the site supports."""
+    mapping ``window`` gives each site its own (lo, hi), hi capped at what the site supports.
+    ``strict``: a site that does not support the whole given window is not fitted (None)."""
     own = {}
     for s, ss in spectra.items():
+        w = window[s] if isinstance(window, Mapping) else window
         try:
-            own[s] = resolve_window(supported_hi(ss), window[s] if isinstance(window, Mapping) else window)
+            own[s] = resolve_window(supported_hi(ss), w)
         except ValueError:
+            own[s] = None
+        if strict and w is not None and own[s] is not None and own[s][1] < int(w[1]):
             own[s] = None
     if not common or isinstance(window, Mapping):
         return own
@@ -245,6 +250,7 @@ def layer_alphas(
     extra: Mapping[str, Mapping[str, Any]] | None = None,
     common_window: bool = True,
     window_grid: bool = True,
+    strict_window: bool = False,
 ) -> AlphaTable:
     """α per site of one comparison with a 95% CI (see the module docstring).
 
@@ -265,6 +271,10 @@ def layer_alphas(
         extra: site → extra columns for its row (e.g. the dropout rate, a layer index).
         common_window: one window for all sites (default); False fits each site in its own.
         window_grid: also fit every site over :func:`grid_windows` (``AlphaTable.window_grid``).
+        strict_window: with a given ``window``, a site whose spectrum does not support all of it
+            gets NaN α (with a note) instead of a shorter window: every fitted site of the
+            comparison then shares the window (e.g. a collapsed network is left out, not fitted
+            on its few non-zero ranks).
 
     Raises:
         ValueError: naming the argument: an empty or non-mapping ``data``, a site with the wrong
@@ -280,7 +290,7 @@ def layer_alphas(
         window.values() if isinstance(window, Mapping) else [window]))
     spectra = {s: site_spectrum(prepared[s], estimator, seed, full_spectrum_max, hi_wanted)
                for s in tqdm(sites, desc="spectra", disable=not progress)}
-    windows = _site_windows(spectra, window, common_window)
+    windows = _site_windows(spectra, window, common_window, strict_window)
     fits, grid = [], []
     for k, s in enumerate(tqdm(sites, desc="α per site", disable=not progress)):
         f = fit_site(s, spectra[s], depths[s], windows[s], int(n_boot), seed, k, ci_method,

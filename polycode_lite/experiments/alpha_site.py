@@ -203,7 +203,8 @@ def fit_site(site: str, ss: SiteSpectrum, depth: float, window: tuple[int, int] 
     kind = f"{lam.estimator} " if isinstance(data, Repeats) else ""
     if window is None:
         return failed(f"no fit: the {kind}spectrum supports ranks up to {supported_hi(ss)} only "
-                      f"(m={m}, n={n}, {ss.n_positive} positive values)")
+                      f"(m={m}, n={n}, {ss.n_positive} values above its floor), short of the window "
+                      "of this comparison")
     lo, hi = window
     rep = None if ci_method == "fit" or n_boot == 0 else replicate_spectra(
         data, hi, ss.k_top, full_spectrum_max, np.random.default_rng([seed, k]))

@@ -165,11 +165,11 @@ def alpha_by_layer(
     with limit_threads(1):
         ev = layer_alphas({nm: Activations(eval_acts[nm], unit="images") for nm in names},
                           estimator="corrected", n_boot=n_boot, seed=seed, depth=depth, window=window,
-                          extra={nm: {"method": "eval_pca"} for nm in names})
+                          strict_window=window is not None, extra={nm: {"method": "eval_pca"} for nm in names})
         rp = layer_alphas({nm: Repeats(tuple(r[nm] for r in reps), unit="images",
                                        method=repeats_method) for nm in names},
                           estimator="plain", n_boot=n_boot, seed=seed, depth=depth, window=window,
-                          extra={nm: {"method": "dropout_repeats", "n_repeats": int(n_repeats)}
+                          strict_window=window is not None, extra={nm: {"method": "dropout_repeats", "n_repeats": int(n_repeats)}
                                  for nm in names})
     df = pd.concat([ev.table(grid=True), rp.table(grid=True)], ignore_index=True)
     df["order"] = df["method"].map({"eval_pca": 0, "dropout_repeats": 1})
@@ -215,8 +215,8 @@ def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9)
     95% CI from a parametric bootstrap: each measurement is redrawn from a normal with the s.d.
     implied by its own CI (width / 3.92), and, when several seeds exist, the seeds at each rate
     are resampled too. Also Spearman's ρ of alpha with D. Fits whose log-log r² is below
-    ``min_r2`` (not a power law: e.g. a layer collapsed to a few directions) are left out and
-    counted in ``n_excluded``. Returns a DataFrame: method, depth (hidden layer), slope, ci_low,
+    ``min_r2`` (not a power law: e.g. a layer collapsed to a few directions) or flagged "curved"
+    (no single α) are left out and counted in ``n_excluded``. Returns a DataFrame: method, depth (hidden layer), slope, ci_low,
     ci_high, spearman, rises (CI above 0), falls (CI below 0), n_points, n_excluded."""
     import pandas as pd
     from scipy.stats import spearmanr
@@ -227,6 +227,8 @@ def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9)
         d = d_all.dropna(subset=["alpha"])
         if "r2" in d:
             d = d[d["r2"] >= min_r2]
+        if "flags" in d:  # a curved spectrum has no single α
+            d = d[~d["flags"].fillna("").str.contains("curved")]
         n_excluded = len(d_all) - len(d)
         D = d["dropout"].to_numpy(float)
         a = d["alpha"].to_numpy(float)

@@ -112,6 +112,7 @@ def layer_alphas(
     progress: bool = False,
     correct_bias: bool = True,
     n_repeats: int = 8,
+    strict_window: bool = False,
 ) -> Any:
     """α of every layer of one model (docs/paper_guide.md §3 E5), through the one α pipeline
     :func:`polycode_lite.experiments.alpha.layer_alphas`.
@@ -130,6 +131,8 @@ def layer_alphas(
         correct_bias: eval mode only: simulation-matched finite-sample correction (default);
             False gives the plain fit (much faster; used by the notebook's fast mode).
         n_repeats: dropout masks per image in "repeats" mode (>= 2).
+        strict_window: a layer whose spectrum does not support all of ``ranks`` gets NaN α
+            instead of a shorter window (see ``layer_alphas``).
 
     Returns:
         an :class:`~polycode_lite.experiments.alpha.AlphaTable` (site = layer, depth = position
@@ -176,6 +179,7 @@ def layer_alphas(
         model.train(was_training)
     return fit_sites(data, estimator=("corrected" if correct_bias else "plain") if mode == "eval"
                      else "plain", window=ranks, n_boot=n_boot, seed=seed, progress=progress,
+                     strict_window=strict_window,
                      extra={name: {"mode": mode} for name in layers})
 
 
@@ -233,7 +237,7 @@ def alpha_table(
     for p, mode in tqdm(jobs, desc="α per layer", disable=not progress):
         model = models[p][0] if isinstance(models[p], tuple) else models[p]
         df = layer_alphas(model, images, layers, mode=mode, ranks=windows, n_boot=n_boot, seed=seed,
-                          correct_bias=correct_bias).table(spectra=True, grid=True)
+                          correct_bias=correct_bias, strict_window=True).table(spectra=True, grid=True)
         df.insert(0, "mode", df.pop("mode"))
         df.insert(0, "dropout", float(p))
         frames.append(df)

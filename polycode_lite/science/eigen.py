@@ -35,13 +35,16 @@ def _orthonormal_f32(y: Any) -> Any:
     shift m·eps64·max(diag G) (Fukaya et al. 2020) keeps it positive definite for rank-deficient y.
     The triangular solve runs in y's dtype; the result is orthonormal to about eps·cond(y),
     enough for a basis inside the filter (span, not orthonormality, is what is filtered).
+    Householder QR if the factorisation still fails (y = 0).
     """
     import torch
 
     y64 = y.double()
     g = y64.T @ y64
     g.diagonal().add_(float(g.diagonal().max()) * y.shape[0] * torch.finfo(torch.float64).eps)
-    r = torch.linalg.cholesky(g, upper=True)
+    r, info = torch.linalg.cholesky_ex(g, upper=True)
+    if int(info) != 0:  # y == 0 or non-finite: Householder QR
+        return torch.linalg.qr(y)[0]
     return torch.linalg.solve_triangular(r.to(y.dtype), y, upper=True, left=False)
 
 
