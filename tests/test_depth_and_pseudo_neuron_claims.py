@@ -29,6 +29,16 @@ def test_depth_null_flat_alpha_does_not_hold() -> None:
     assert c["verdict"] == "does not hold at this scale"
 
 
+def test_depth_difference_reversed_by_a_window_of_the_grid_does_not_count() -> None:
+    table = _depth_table([1.3, 1.0], 0.03)
+    table["window_grid"] = [{"2-50": 1.3, "5-50": 1.3}, {"2-50": 1.0, "5-50": 1.0}]
+    (c,) = depth_claims(table, "tiny")
+    assert c["verdict"] == "holds"
+    table["window_grid"] = [{"2-50": 1.3, "5-50": 0.9}, {"2-50": 1.0, "5-50": 1.0}]
+    (c,) = depth_claims(table, "tiny")
+    assert c["verdict"] == "does not hold at this scale" and "1 more reversed" in c["measured"]
+
+
 def test_depth_rule_names_a_missing_kind() -> None:
     with pytest.raises(ValueError, match="no 'resid_post' rows"):
         depth_claims(_depth_table([1.0, 2.0], 0.1), "tiny", kind="resid_post")

@@ -86,7 +86,16 @@ def layer_alphas(
     data = {h: Accumulators(tuple(grouped.groups[h]), unit="document groups") for h in hooks}
     extra = {h: {'hook': h, 'layer': split[h][0], 'kind': split[h][1], 'width': grouped.groups[h][0].dim,
                      'n_tokens': grouped.n_tokens(h)} for h in hooks}
-    return fit_sites(data, estimator=estimator, window=ranks, n_boot=n_boot, seed=seed,
+    # the depth claim compares layers of one kind (site within the block): one window per kind,
+    # set by its narrowest hook and fewest tokens
+    from polycode_lite.experiments.alpha import fit_window
+
+    windows = {}
+    for kind in {split[h][1] for h in hooks}:
+        same = [h for h in hooks if split[h][1] == kind]
+        w = fit_window(min(grouped.groups[h][0].dim for h in same), min(grouped.n_tokens(h) for h in same), ranks)
+        windows.update({h: w for h in same})
+    return fit_sites(data, estimator=estimator, window=windows, n_boot=n_boot, seed=seed,
                      depth={h: split[h][0] for h in hooks}, progress=progress,
                      full_spectrum_max=full_spectrum_max, extra=extra)
 
@@ -97,21 +106,32 @@ def layer_alphas(
 def depth_claims(table: Any, model_name: str, kind: str = "mlp.post") -> list[dict[str, Any]]:
     """The paper's "α depends on depth" claim, judged on a :func:`layer_alphas` table.
 
-    Rule: "holds" if at least one pair of layers of ``kind`` has disjoint 95% CIs; else "does not
-    hold at this scale" (NaN α or CI counts as overlapping). Returns one dict for ``record_claim``."""
+    Rule: "holds" if at least one pair of layers of ``kind`` has disjoint 95% CIs and, when the
+    table has a ``window_grid`` column (``AlphaTable.table(grid=True)``), the same order in every
+    window of the grid; else "does not hold at this scale" (NaN α or CI counts as overlapping).
+    Returns one dict for ``record_claim``."""
     sub = table[table.kind == kind].sort_values("layer").reset_index(drop=True)
     if sub.empty:
         raise ValueError(f"the table has no {kind!r} rows; its kinds are {sorted(set(table.kind))}.")
     lo, hi = sub.ci_low.to_numpy(float), sub.ci_high.to_numpy(float)
-    pairs = [(i, j) for i in range(len(sub)) for j in range(i + 1, len(sub))
-             if lo[i] > hi[j] or lo[j] > hi[i]]
+    grids = list(sub["window_grid"]) if "window_grid" in sub else [{}] * len(sub)
+
+    def same_order(i: int, j: int) -> bool:
+        sign = np.sign(sub.alpha[i] - sub.alpha[j])
+        shared = set(grids[i] or {}) & set(grids[j] or {})
+        return all(np.sign(grids[i][w] - grids[j][w]) == sign for w in shared)
+
+    disjoint = [(i, j) for i in range(len(sub)) for j in range(i + 1, len(sub))
+                if lo[i] > hi[j] or lo[j] > hi[i]]
+    pairs = [(i, j) for i, j in disjoint if same_order(i, j)]
     a = sub.alpha
     return [dict(
         claim="α of the activation covariance depends on depth (GPT-2 XL in the paper)",
         expected="[S] qualitative only: α depends on depth; no per-layer values are known",
         measured=(f"{model_name} {kind}: α from {a.min():.2f} to {a.max():.2f} (layer "
                   f"{int(sub.layer[a.idxmin()])} to {int(sub.layer[a.idxmax()])}); {len(pairs)} of "
-                  f"{len(sub) * (len(sub) - 1) // 2} layer pairs with disjoint 95% CIs"),
+                  f"{len(sub) * (len(sub) - 1) // 2} layer pairs with disjoint 95% CIs and the same "
+                  f"order in every window of the grid ({len(disjoint) - len(pairs)} more reversed by a window)"),
         verdict="holds" if pairs else "does not hold at this scale",
         values=dict(model=model_name, layers=sub.layer.tolist(), alpha=a.round(4).tolist(),
                     ci_low=sub.ci_low.round(4).tolist(), ci_high=sub.ci_high.round(4).tolist(),

@@ -198,10 +198,12 @@ def topk_eigenvalues(
         vals = nys
         mu = nys.numpy()
         th = ritz.numpy()
+        # differences below the float64 round-off of the projections, √m·eps64·μ₁, count as 0
+        diff = np.maximum(np.abs(mu[:k] - th[:k]) - m**0.5 * np.finfo(np.float64).eps * mu[0], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = mu[l - 1] / mu[:k]
-            est = np.where(rho < 1, rho / (1 - rho) * np.abs(mu[:k] - th[:k]) / mu[:k], np.inf)
-        est = float(np.max(np.where(mu[:k] > 0, est, 0.0)))
+            est = np.where(diff > 0, rho / (1 - rho) * diff / mu[:k], 0.0)
+        est = float(np.max(np.where(rho < 1, est, np.where(diff > 0, np.inf, 0.0))))
         if est <= rtol:
             break
         a = float(mu[l - 1])
