@@ -101,7 +101,7 @@ def source(family: str, n: int, m: int, alpha: float, seed) -> tuple[np.ndarray,
     if family in ("gaussian", "relu", "broken"):
         f = rng.standard_normal((n, m))
     elif family == "sparse":
-        k = max(1, int(round(SPARSE_FRACTION * m)))
+        k = max(1, round(SPARSE_FRACTION * m))
         active = np.argpartition(rng.random((n, m)), k - 1, axis=1)[:, :k]  # k uniform of m
         f = np.zeros((n, m))
         np.put_along_axis(f, active, rng.standard_normal((n, k)) * math.sqrt(m / k), axis=1)
@@ -131,8 +131,8 @@ def replicate_seed(family: str, n: int, r: int) -> int:
 
 
 def _fit_record(fit, truth_fn) -> dict:
-    lo, hi = (float("nan"), float("nan")) if fit is None else fit.ci
-    boots = None if fit is None else fit.boot_alphas
+    lo, hi = fit.ci
+    boots = fit.boot_alphas
     return {
         "alpha": float(fit.alpha), "alpha_plain": float(fit.alpha_plain),
         "ci": [float(lo), float(hi)], "ranks": [int(fit.ranks[0]), int(fit.ranks[1])],
@@ -261,11 +261,31 @@ def targets(summary: dict) -> dict:
 # --------------------------------------------------------------------------------------
 # driver
 # --------------------------------------------------------------------------------------
+def _rounded(v):
+    if isinstance(v, float):
+        return round(v, 6) if math.isfinite(v) else v
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_rounded(x) for x in v]
+    return v
+
+
 def _save(path: Path, payload: dict) -> None:
+    """Write ``payload`` crash-safely (temp file + os.replace): indented summaries, and each
+    cell's per-replicate records on one line (floats to 6 decimals) to keep the file small."""
+    skeleton = {k: v for k, v in payload.items() if k != "cells"}
+    skeleton["cells"] = {key: {"summary": c["summary"], "records": f"@records:{key}"}
+                         for key, c in payload["cells"].items()}
+    text = json.dumps(skeleton, indent=1, default=float)
+    for key, c in payload["cells"].items():
+        text = text.replace(json.dumps(f"@records:{key}"),
+                            json.dumps(_rounded(c["records"]), separators=(",", ":")))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=1, default=float)
+        fh.write(text + "\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -309,7 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
     path = args.out or (Path(tempfile.gettempdir()) / "alpha_calibration_quick.json" if args.quick
                         else DEFAULT_PATH)
     config = {"m": M, "alpha": ALPHA, "n_over_m": list(N_OVER_M), "replicates": n_rep, "n_boot": N_BOOT,
-              "seed_base": SEED_BASE, "nu": NU, "sparse_k": int(round(SPARSE_FRACTION * M)),
+              "seed_base": SEED_BASE, "nu": NU, "sparse_k": round(SPARSE_FRACTION * M),
               "broken": [BREAK_RANK, BREAK_LOW, BREAK_HIGH]}
     payload = {"config": config, "cells": {}, "wall_s": {}}
     if path.exists():
@@ -326,7 +346,7 @@ def main(argv: list[str] | None = None) -> dict:
     t_start = time.perf_counter()
     for fam in args.families:
         for ratio in N_OVER_M:
-            n = int(round(ratio * M))
+            n = round(ratio * M)
             key = f"{fam}|{n}"
             if key in payload["cells"]:
                 continue
@@ -341,8 +361,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{key}: {payload['wall_s'][key]:.0f} s, bias {summary['bias']:+.3f}, coverage "
                   f"{summary['bootstrap']['coverage']:.2f}, flagged {summary['flag_rate']:.0%}",
                   file=sys.stderr, flush=True)
-    cells = [payload["cells"][f"{fam}|{int(round(r * M))}"]["summary"] for fam in args.families
-             for r in N_OVER_M if f"{fam}|{int(round(r * M))}" in payload["cells"]]
+    cells = [payload["cells"][f"{fam}|{round(r * M)}"]["summary"] for fam in args.families
+             for r in N_OVER_M if f"{fam}|{round(r * M)}" in payload["cells"]]
     payload["wall_s_total"] = float(sum(payload["wall_s"].values()))
     payload["table"] = markdown(cells)
     _save(path, payload)

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import bench_alpha_calibration as bench  # noqa: E402  (benchmarks/, next to tests/)
+import bench_alpha_calibration as bench  # benchmarks/, next to tests/
 
 M = 20          # k = m/10 = 2 active factors for the sparse family
 N_LARGE = 200_000
