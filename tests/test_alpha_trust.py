@@ -204,3 +204,15 @@ def test_a_strict_window_leaves_out_sites_that_cannot_support_it():
                           strict_window=True)
     assert strict["live"].window == (11, 100)
     assert np.isnan(strict["collapsed"].alpha) and "short of the window" in strict["collapsed"].note
+
+
+def test_heavy_tailed_rows_are_flagged_and_gaussian_rows_are_not():
+    m = 100
+    rng = np.random.default_rng(0)
+    lam = np.arange(1, m + 1.0) ** -1.0
+    q = np.linalg.qr(rng.standard_normal((m, m)))[0]
+    t3 = (rng.standard_t(3, size=(800, m)) / np.sqrt(3) * np.sqrt(lam)) @ q.T
+    f = pc.estimate_alpha(t3, n_boot=20)
+    assert "heavy tails" in f.flags and "under-cover" in f.note
+    g = pc.estimate_alpha(powerlaw_gaussian(800, m, 1.0, seed=0), n_boot=20)
+    assert "heavy tails" not in g.flags
