@@ -216,3 +216,15 @@ def test_heavy_tailed_rows_are_flagged_and_gaussian_rows_are_not():
     assert "heavy tails" in f.flags and "under-cover" in f.note
     g = pc.estimate_alpha(powerlaw_gaussian(800, m, 1.0, seed=0), n_boot=20)
     assert "heavy tails" not in g.flags
+
+
+def test_comparison_window_ignores_collapsed_sites():
+    from polycode_lite.experiments.alpha import comparison_window
+
+    live = powerlaw_gaussian(2000, 200, 1.0, seed=0)
+    narrower = powerlaw_gaussian(2000, 120, 1.0, seed=1)
+    collapsed = live.copy()
+    collapsed[:, 30:] = 0.0
+    assert comparison_window([live, narrower]) == (11, 60)
+    assert comparison_window([live, narrower, collapsed]) == (11, 60)  # 15 ranks < a quarter of 100
+    assert comparison_window([live, collapsed], collapsed_fraction=0.0) == (2, 15)

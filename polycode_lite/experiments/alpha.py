@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from polycode_lite.science.powerlaw import PowerLawFit
 
 __all__ = ["COLUMNS", "Accumulators", "Activations", "AlphaTable", "Repeats", "SiteFit",
-           "estimate_alpha", "fit_window", "grid_windows", "layer_alphas", "slopes_across_grid"]
+           "comparison_window", "estimate_alpha", "fit_window", "grid_windows", "layer_alphas",
+           "slopes_across_grid"]
 
 COLUMNS = ("site", "depth", "n_samples", "n_features", "estimator", "window_lo", "window_hi",
            "alpha", "ci_low", "ci_high", "ci_method", "r2", "alpha_plain", "participation_ratio",
@@ -163,6 +164,31 @@ def slopes_across_grid(df: pd.DataFrame, x: str, by: Sequence[str]) -> pd.DataFr
             out.append(dict(zip(by, key)) | {"window": w, "slope": float(np.polyfit(xs[ok], ys[ok], 1)[0]),
                                              "n_points": int(ok.sum())})
     return pd.DataFrame(out, columns=[*by, "window", "slope", "n_points"])
+
+
+def comparison_window(data: Sequence[Any], window: tuple[int, int] | None = None,
+                      collapsed_fraction: float = 0.25, seed: int = 0,
+                      full_spectrum_max: int = 2048) -> tuple[int, int]:
+    """One window for every site of a comparison that spans several calls (e.g. one network per
+    dropout rate): hi = the smallest upper rank the sites support (capped at ``window``'s hi or
+    500), lo = ``window``'s lo, or 11 when hi >= 50, else 2. Sites that support less than
+    ``collapsed_fraction`` of the largest supported hi (a code collapsed onto a few directions)
+    do not set it; pass the result with ``strict_window=True`` so that they are left out with a
+    note instead of being fitted on their few ranks.
+
+    Args:
+        data: site data as for :func:`layer_alphas` (arrays, repeats, accumulators, wrappers).
+    """
+    his = []
+    for i, d in enumerate(data):
+        ss = site_spectrum(as_site_data(d, f"data[{i}]"), "plain", seed, full_spectrum_max,
+                           500 if window is None else int(window[1]))
+        his.append(supported_hi(ss))
+    if not his:
+        raise ValueError("comparison_window needs at least one site.")
+    top = max(his)
+    kept = [h for h in his if h >= collapsed_fraction * top]
+    return resolve_window(min(kept), window, f"the narrowest of {len(kept)} sites")
 
 
 def _check_args(data: Any, estimator: str, ci_method: str, window: Any, n_boot: Any) -> None:

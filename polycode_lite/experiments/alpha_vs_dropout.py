@@ -127,13 +127,36 @@ def train_shapes_mlp(
     return net, hist
 
 
+def record_layers(net: ShapesMLP, images: np.ndarray, seed: int = 0, n_repeats: int = 8
+                  ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """Hidden-layer activations of ``net`` on ``images``: eval mode (dropout off), and
+    ``n_repeats`` train-mode passes with independent masks (drawn from a forked RNG seeded by
+    ``seed``; the global RNG is left as it was)."""
+    from polycode_lite.models.hooks import record_activations
+
+    if int(n_repeats) < 2:
+        raise ValueError(f"n_repeats must be >= 2 (independent dropout masks), got {n_repeats}.")
+    x = torch.from_numpy(images.reshape(len(images), -1) - 0.5)
+    names = net.layer_names()
+    net.eval()
+    eval_acts = record_activations(net, x, names)
+    net.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) + 1)
+        reps = [record_activations(net, x, names) for _ in range(int(n_repeats))]
+    net.eval()
+    return eval_acts, reps
+
+
 def alpha_by_layer(
     net: ShapesMLP, images: np.ndarray, n_boot: int = 40, seed: int = 0, n_repeats: int = 8,
     window: tuple[int, int] | None = None, repeats_method: str = "cross-covariance",
+    recorded: tuple | None = None,
 ) -> Any:
     """alpha of every hidden layer of ``net`` on ``images``, measured two ways, both through
     :func:`polycode_lite.experiments.alpha.layer_alphas` (CI: centred percentile bootstrap over
-    images, ``n_boot`` replicates; one window for all layers, ``window`` when given).
+    images, ``n_boot`` replicates; one window for all layers: ``window`` when given, in which
+    case a layer that cannot support all of it is left out with a note).
 
     * ``eval_pca``: eval mode (dropout off), plain PCA spectrum, alpha bias-corrected by
       simulation at the same n and m (estimator "corrected").
@@ -142,34 +165,27 @@ def alpha_by_layer(
       covariance of the mask-averaged activations: the mask noise, independent between passes,
       drops out. Plain cvPCA is biased here (uneven multiplicative noise tilts its axes).
 
-    Returns a DataFrame, one row per (layer, method): method, then the common α schema
+    ``recorded``: the output of :func:`record_layers`, to skip recording. Returns a DataFrame,
+    one row per (layer, method): method, then the common α schema
     (:data:`polycode_lite.experiments.alpha.COLUMNS`; site = layer name, depth = hidden layer
     1, 2, ...) and ``window_grid`` (α over the grid of windows)."""
     import pandas as pd
 
     from polycode_lite.experiments.alpha import Activations, Repeats, layer_alphas
-    from polycode_lite.models.hooks import record_activations
 
-    if int(n_repeats) < 2:
-        raise ValueError(f"n_repeats must be >= 2 (independent dropout masks), got {n_repeats}.")
-    x = torch.from_numpy(images.reshape(len(images), -1) - 0.5)
+    eval_acts, reps = recorded if recorded is not None else record_layers(net, images, seed, n_repeats)
     names = net.layer_names()
     depth = {name: k for k, name in enumerate(names, 1)}
-    net.eval()
-    eval_acts = record_activations(net, x, names)
-    net.train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed) + 1)
-        reps = [record_activations(net, x, names) for _ in range(int(n_repeats))]
-    net.eval()
+    strict = window is not None
     with limit_threads(1):
         ev = layer_alphas({nm: Activations(eval_acts[nm], unit="images") for nm in names},
                           estimator="corrected", n_boot=n_boot, seed=seed, depth=depth, window=window,
-                          strict_window=window is not None, extra={nm: {"method": "eval_pca"} for nm in names})
+                          strict_window=strict, extra={nm: {"method": "eval_pca"} for nm in names})
         rp = layer_alphas({nm: Repeats(tuple(r[nm] for r in reps), unit="images",
                                        method=repeats_method) for nm in names},
                           estimator="plain", n_boot=n_boot, seed=seed, depth=depth, window=window,
-                          strict_window=window is not None, extra={nm: {"method": "dropout_repeats", "n_repeats": int(n_repeats)}
+                          strict_window=strict,
+                          extra={nm: {"method": "dropout_repeats", "n_repeats": len(reps)}
                                  for nm in names})
     df = pd.concat([ev.table(grid=True), rp.table(grid=True)], ignore_index=True)
     df["order"] = df["method"].map({"eval_pca": 0, "dropout_repeats": 1})
@@ -190,18 +206,24 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     bad = [p for p in config.dropouts if not 0.0 <= p < 1.0]
     if bad:
         raise ValueError(f"dropout rates must lie in [0, 1), got {bad}.")
-    from polycode_lite.experiments.alpha import fit_window
+    from polycode_lite.experiments.alpha import Activations, Repeats, comparison_window
 
-    # one window for every network and layer of the sweep (the narrowest layer sets it)
-    window = fit_window(min(config.widths), config.n_eval)
     images, factors = make_shapes(config.n_train, seed=config.data_seed)
     eval_images, _ = make_shapes(config.n_eval, seed=config.data_seed + 1)
-    rows = []
     jobs = [(p, s) for s in config.seeds for p in config.dropouts]
-    for p, s in tqdm(jobs, desc="alpha vs dropout", disable=not progress):
+    trained = []
+    for p, s in tqdm(jobs, desc="train nets", disable=not progress):
         net, hist = train_shapes_mlp(images, factors, p, config, seed=s, progress=False)
+        trained.append((net, hist, record_layers(net, eval_images, s, config.n_repeats)))
+    # one window for every network, layer and method of the sweep: the narrowest site that is
+    # not collapsed sets it; collapsed sites are then left out (strict window)
+    sites = [d for net, _, (ev, reps) in trained for nm in net.layer_names()
+             for d in (Activations(ev[nm]), Repeats(tuple(r[nm] for r in reps), method=config.repeats_method))]
+    window = comparison_window(sites)
+    rows = []
+    for (p, s), (net, hist, recorded) in zip(tqdm(jobs, desc="alpha vs dropout", disable=not progress), trained):
         df = alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s, n_repeats=config.n_repeats,
-                            window=window, repeats_method=config.repeats_method)
+                            window=window, repeats_method=config.repeats_method, recorded=recorded)
         df.insert(0, "final_loss", hist["loss"][-1])
         df.insert(0, "accuracy", hist["accuracy"][-1])
         df.insert(0, "seed", s)

@@ -183,8 +183,9 @@ def layer_alphas(
                      extra={name: {"mode": mode} for name in layers})
 
 
-def layer_widths(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) -> dict[str, int]:
-    """The number of features m of each analysis layer (pooled channels or FC units)."""
+def eval_features(model: nn.Module, images: torch.Tensor, layers: Sequence[str],
+                  batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Pooled eval-mode features (N, m) of each analysis layer."""
     import torch
 
     from polycode_lite.models.hooks import record_activations
@@ -193,13 +194,12 @@ def layer_widths(model: nn.Module, images: torch.Tensor, layers: Sequence[str]) 
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            x = torch.cat(list(_batches(images, len(images), model.config.image_size,
-                                        next(model.parameters()).device)))
-            acts = record_activations(model, x, list(layers), features=layer_features)
+        x = torch.cat(list(_batches(images, batch_size, model.config.image_size,
+                                    next(model.parameters()).device)))
+        acts = record_activations(model, x, list(layers), features=layer_features, batch_size=batch_size)
     finally:
         model.train(was_training)
-    return {name: int(acts[name].shape[1]) for name in layers}
+    return {name: np.asarray(acts[name]) for name in layers}
 
 
 def alpha_table(
@@ -216,7 +216,7 @@ def alpha_table(
     """:func:`layer_alphas` for every model and mode, stacked: columns dropout, mode, the common
     α schema (:data:`polycode_lite.experiments.alpha.COLUMNS`), ``eigenvalues`` (the spectra) and
     ``window_grid``. One window per layer serves every model and mode (the comparison is across
-    dropout rates at a layer), from the layer's width and the number of images.
+    dropout rates at a layer), from what the models' eval-mode spectra support at that layer.
 
     ``models`` maps dropout rate -> model (or -> (model, meta), as returned by
     :func:`polycode_lite.models.checkpoints.shipped_models`).
@@ -224,14 +224,14 @@ def alpha_table(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from polycode_lite.experiments.alpha import fit_window
+    from polycode_lite.experiments.alpha import comparison_window
     from polycode_lite.models.resnet_vae import ANALYSIS_LAYERS
 
-    # the claim compares models at each layer: one window per layer, the same for every model
-    first = next(iter(models.values()))
-    width = layer_widths(first[0] if isinstance(first, tuple) else first, images[:2],
-                         list(layers or ANALYSIS_LAYERS))
-    windows = {name: fit_window(m, len(images), ranks) for name, m in width.items()}
+    # the claim compares models at each layer: one window per layer for every model and mode, set
+    # by the narrowest eval-mode spectrum that has not collapsed (collapsed ones are left out)
+    names = list(layers or ANALYSIS_LAYERS)
+    feats = [eval_features(m[0] if isinstance(m, tuple) else m, images, names) for m in models.values()]
+    windows = {name: comparison_window([f[name] for f in feats], ranks, seed=seed) for name in names}
     frames = []
     jobs = [(p, mode) for p in models for mode in modes]
     for p, mode in tqdm(jobs, desc="α per layer", disable=not progress):
