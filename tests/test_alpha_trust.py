@@ -163,7 +163,7 @@ def test_a_dead_site_does_not_shrink_the_common_window():
 
 def test_window_rules():
     assert resolve_window(1000, None) == (11, 500)
-    assert resolve_window(49, None) == (2, 49)
+    assert resolve_window(49, None) == (11, 49) and resolve_window(39, None) == (2, 39)
     assert resolve_window(64, (3, 500)) == (3, 64)
     with pytest.raises(ValueError, match="leaves only"):
         resolve_window(8, (6, 50))

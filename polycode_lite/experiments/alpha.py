@@ -16,7 +16,7 @@ comparison (layers, models, dropout rates) and returns an :class:`AlphaTable` wi
 * **window** (docs/paper_guide.md pitfall 3): Stringer's 11..500 capped at what the data supports
   (½·min(m, n); for repeats, the last rank before the first non-positive value). In
   :func:`layer_alphas` **one window serves every site** of the comparison: the narrowest site
-  sets hi, and lo = 11 when that hi >= 50, else 2, for all. ``AlphaTable.window_grid()`` gives α
+  sets hi, and lo = 11 when that hi >= 40, else 2, for all. ``AlphaTable.window_grid()`` gives α
   over a grid of windows around it, so a verdict can be required to hold across windows.
 * **CI** (``ci="bootstrap"``): the centred percentile bootstrap α̂ + quantiles(α*_b − median α*_b)
   over the data's independent unit (rows, ``groups``, inputs with their repeats, accumulators),
@@ -125,10 +125,11 @@ def fit_window(m: int, n: int, window: tuple[int, int] | None = None) -> tuple[i
 
 def resolve_window(hi_supported: int, window: tuple[int, int] | None, what: str = "the data") -> tuple[int, int]:
     """(lo, hi): hi = min(500 or the window's hi, ``hi_supported``); lo = the window's lo, or 11
-    when hi >= 50, else 2. Raises ValueError when fewer than 5 ranks remain."""
+    (Stringer's) when that leaves at least 30 ranks (hi >= 40), else 2. Raises ValueError when
+    fewer than 5 ranks remain."""
     if window is None:
         hi = min(500, int(hi_supported))
-        lo = 11 if hi >= 50 else 2
+        lo = 11 if hi >= 40 else 2
     else:
         lo, hi = int(window[0]), min(int(window[1]), int(hi_supported))
     if hi - lo + 1 < 5:
@@ -171,7 +172,7 @@ def comparison_window(data: Sequence[Any], window: tuple[int, int] | None = None
                       full_spectrum_max: int = 2048) -> tuple[int, int]:
     """One window for every site of a comparison that spans several calls (e.g. one network per
     dropout rate): hi = the smallest upper rank the sites support (capped at ``window``'s hi or
-    500), lo = ``window``'s lo, or 11 when hi >= 50, else 2. Sites that support less than
+    500), lo = ``window``'s lo, or 11 when hi >= 40, else 2. Sites that support less than
     ``collapsed_fraction`` of the largest supported hi (a code collapsed onto a few directions)
     do not set it; pass the result with ``strict_window=True`` so that they are left out with a
     note instead of being fitted on their few ranks.

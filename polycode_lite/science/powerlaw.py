@@ -38,15 +38,15 @@ def default_fit_window(n_eigenvalues: int, n_samples: int | None = None,
 
     hi = min(500, ⌊½·min(m, n)⌋, n_positive), with m = ``n_eigenvalues`` (the number of
     features), n = ``n_samples`` and ``n_positive`` the number of leading positive values (a
-    cvPCA or repeats spectrum ends before its first non-positive value). lo = 11 when hi >= 50,
-    else 2 (narrow layers or few samples); within one comparison, choose the window once for
+    cvPCA or repeats spectrum ends before its first non-positive value). lo = 11 when that
+    leaves at least 30 ranks (hi >= 40), else 2 (narrow layers or few samples); within one comparison, choose the window once for
     all sites (``layer_alphas`` does). Raises ValueError if fewer than 5 ranks remain.
     """
     support = n_eigenvalues if n_samples is None else min(n_eigenvalues, n_samples)
     hi = min(500, int(0.5 * support))
     if n_positive is not None:
         hi = min(hi, int(n_positive))
-    lo = 11 if hi >= 50 else 2
+    lo = 11 if hi >= 40 else 2
     if hi - lo + 1 < 5:
         raise ValueError(
             f"too few eigenvalues/samples for a power-law fit: {n_eigenvalues} eigenvalues"
