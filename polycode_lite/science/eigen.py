@@ -72,6 +72,21 @@ def _chebyshev_roots(degree: int, upper: float) -> np.ndarray:
     return 0.5 * upper * (1.0 + np.cos((2 * i - 1) * np.pi / (2 * degree)))
 
 
+def _eigvalsh_desc(b: Any) -> Any:
+    """Eigenvalues of the symmetric (l, l) tensor ``b``, descending, on one thread.
+
+    LAPACK's tridiagonal reduction is l dependent matrix–vector steps; with two threads each
+    step ends in a barrier, and on a loaded 2-core machine a barrier can wait a scheduler slice
+    (measured: 800 × 800 in 3.4–8.8 s on two threads against 0.05–0.07 s on one).
+    """
+    import torch
+
+    from polycode_lite._common import limit_threads
+
+    with limit_threads(1, blas=False):
+        return torch.linalg.eigvalsh(0.5 * (b + b.T)).flip(0)
+
+
 def _ritz_and_nystrom(c64: Any, q: Any) -> tuple:
     """Rayleigh–Ritz and Nyström eigenvalues of C on span(q), float64, descending.
 
@@ -87,7 +102,7 @@ def _ritz_and_nystrom(c64: Any, q: Any) -> tuple:
     y = c64 @ q
     b = q.T @ y
     b = 0.5 * (b + b.T)
-    ritz = torch.linalg.eigvalsh(b).flip(0)
+    ritz = _eigvalsh_desc(b)
     nu = m**0.5 * torch.finfo(torch.float64).eps * float(torch.linalg.matrix_norm(y))
     if nu == 0.0:
         return ritz, ritz.clone(), y
@@ -95,7 +110,7 @@ def _ritz_and_nystrom(c64: Any, q: Any) -> tuple:
     if int(info) != 0:
         return ritz, None, y
     f = torch.linalg.solve_triangular(r, y + nu * q, upper=True, left=False)
-    nys = torch.clamp(torch.linalg.eigvalsh(f.T @ f).flip(0) - nu, min=0.0)
+    nys = torch.clamp(_eigvalsh_desc(f.T @ f) - nu, min=0.0)
     return ritz, nys, y
 
 
@@ -103,48 +118,54 @@ def topk_eigenvalues(
     cov: np.ndarray,
     k: int,
     n_oversamples: int | None = None,
-    n_power_iter: int = 3,
+    n_power_iter: int = 4,
     seed: int = 0,
     *,
-    rtol: float = 1e-2,
+    rtol: float = 5e-3,
     max_rounds: int = 3,
 ) -> np.ndarray:
     """Top-k eigenvalues of a symmetric PSD matrix by Chebyshev-filtered randomized subspace
-    iteration with a Nyström final step and an a-posteriori convergence check.
+    iteration, a Nyström final step and an a-posteriori convergence check.
 
-    Method (l = k + n_oversamples columns):
+    With l = k + n_oversamples sketch columns and d = ``n_power_iter``:
 
     1. Sketch Q₀ = orth(CΩ), Ω an (m, l) standard Gaussian (Halko, Martinsson & Tropp 2011).
-    2. Filter: Q ← orth((C − r_i I)Q) for the roots r_i of the degree-``n_power_iter`` Chebyshev
-       polynomial on [0, a], a = the smallest Rayleigh–Ritz value of span(Q₀) (≤ λ_l by Cauchy
-       interlacing). The product is T_d((2C − aI)/a) applied to CΩ, which damps [0, a] and grows
-       as cosh(d·arccosh(2λ/a − 1)) above it (Zhou & Saad 2007; Saad 2011, §7.4), far faster
-       than C^d for small gaps λ_k/λ_l.
-    3. In float64: Rayleigh–Ritz values θ and Nyström values μ on span(Q) from one product
-       Y = CQ (:func:`_ritz_and_nystrom`); μ is returned.
-    4. Check: Nyström is Rayleigh–Ritz on span(C^{1/2}Q), which shrinks the first-order error
-       from tail directions (eigenvalues ≤ λ_{l+1}) by ρ_i ≤ λ_{l+1}/λ_i, so
-       err(μ_i) ≈ ρ_i/(1 − ρ_i) · (μ_i − θ_i)/μ_i with ρ_i = μ_l/μ_i. If the largest estimate over
-       ranks 1..k exceeds ``rtol``, another filter round runs from Q with a = μ_l, up to
-       ``max_rounds`` rounds (a RuntimeWarning says so if the estimate is still above ``rtol``).
+    2. a = the smallest Rayleigh–Ritz value of span(Q₀), eig(Q₀ᵀCQ₀); a ≤ λ_l by Cauchy
+       interlacing, so [0, a] holds no wanted eigenvalue.
+    3. Filter: Q ← orth((C − r_i I)Q), i = 1..d, r_i the roots of the degree-d Chebyshev
+       polynomial mapped to [0, a]; the result spans T_d((2C − aI)/a)·CΩ. T_d is bounded by 1
+       on [0, a] and grows as cosh(d·arccosh(2λ/a − 1)) above it (Zhou & Saad 2007; Saad 2011,
+       §7.4): for λ_k/λ_l = √2 (α = 0.5, l = 2k) that is 1.8^d against (√2)^d for C^d.
+    4. In float64, from one product Y = CQ: Rayleigh–Ritz values θ = eig(QᵀY) and Nyström values
+       μ (Tropp, Yurtsever, Udell & Cevher 2017, Alg. 3); μ is returned.
+    5. Check: Nyström is Rayleigh–Ritz on span(C^{1/2}Q), which scales the first-order error that
+       tail directions (eigenvalues ≤ λ_{l+1}) leave in rank i by ρ_i ≤ λ_{l+1}/λ_i, so
+       err(μ_i) ≈ ρ_i/(1 − ρ_i)·(μ_i − θ_i)/μ_i, with ρ_i = μ_l/μ_i. While the largest estimate
+       over ranks 1..k exceeds ``rtol``, another round of d filter steps runs from Q with
+       a = μ_l (≤ λ_l), up to ``max_rounds`` rounds; a RuntimeWarning says if it still exceeds.
 
-    The sketch and the filter run in float32 (only the subspace is needed); the final product
+    The sketch and the filter run in float32 (only the subspace is needed); the last product
     and both projections run in float64, so small eigenvalues keep their relative precision.
-    Products with C: 1 + ``n_power_iter`` per round in float32 and one in float64.
+    Products with C: 1 + d in float32 and 1 in float64 for the first round, d − 1 and 1 for each
+    further round. The l × l eigensolvers run on one thread (:func:`_eigvalsh_desc`).
 
-    Measured (benchmarks/bench_spectrum.py, defaults): power-law spectra λ_i = i^-α with
-    α ∈ {0.5, 1, 2} under a random rotation, and a Gaussian sample covariance (n = 2m, α = 1),
-    m = 1600 and 6400, k up to 1000: maximum relative error over ranks 1..k ≤ 0.7%, worst for
-    α = 0.5 at ranks near k; ≤ 0.05% for α ≥ 1.
+    Measured (benchmarks/bench_spectrum.py, defaults, one round everywhere): power-law spectra
+    λ_i = i^-α, α ∈ {0.5, 1, 2}, under a random rotation and a Gaussian sample covariance
+    (n = 2m, α = 1), m = 1600 (k = 400) and 6400 (k = 500, 1000): maximum relative error over
+    ranks 1..k 0.23% (α = 0.5, m = 6400, k = 500, rank 497), ≤ 0.01% for α ≥ 1; the check's
+    estimate was 0.6–1.7 times the actual error. Speed on 2 shared cores, m = 6400: 4.9–5.4×
+    np.linalg.eigvalsh at k = 500 and 1.9–2.0× at k = 1000; at m = 1600, k = 400 (l = m/2) it
+    is slower than eigvalsh.
 
     Args:
         cov: (m, m) symmetric positive semi-definite matrix.
         k: number of eigenvalues wanted, 1 <= k <= m.
-        n_oversamples: extra sketch columns, l = min(m, k + n_oversamples) (default k, l = 2k).
-            When l = m the subspace is the whole space and the exact eigvalsh is used.
-        n_power_iter: float32 products with C per filter round (the Chebyshev degree), >= 1.
+        n_oversamples: extra sketch columns, l = min(m, k + n_oversamples); default max(k, 10)
+            (l = 2k; HMT §4.2 advise at least 5–10). When l = m the subspace is the whole space
+            and ``np.linalg.eigvalsh`` is used.
+        n_power_iter: Chebyshev degree d, the float32 products per round after the sketch, >= 1.
         seed: seed of the Gaussian test matrix; the result is a deterministic function of it.
-        rtol: target of the convergence check on the relative error estimate.
+        rtol: bound on the estimated relative error that ends the iteration.
         max_rounds: most filter rounds, >= 1.
 
     Returns:
@@ -158,13 +179,14 @@ def topk_eigenvalues(
 
     import torch
 
+    cov = np.asarray(cov, dtype=np.float64)
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
         raise ValueError(f"cov must be a square matrix, got shape {cov.shape}.")
     m = cov.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
         raise ValueError(f"k must be between 1 and m={m}, got k={k}.")
     k = int(k)
-    p = k if n_oversamples is None else int(n_oversamples)
+    p = max(k, 10) if n_oversamples is None else int(n_oversamples)
     if p < 0:
         raise ValueError(f"n_oversamples must be >= 0, got {n_oversamples}.")
     if int(n_power_iter) < 1:
@@ -175,15 +197,14 @@ def topk_eigenvalues(
         raise ValueError(f"max_rounds must be >= 1, got {max_rounds}.")
     l = min(m, k + p)
     if l == m:
-        return np.ascontiguousarray(np.linalg.eigvalsh(cov)[::-1][:k], dtype=np.float64)
+        return np.ascontiguousarray(np.linalg.eigvalsh(cov)[::-1][:k])
 
-    c64 = torch.as_tensor(np.ascontiguousarray(cov, dtype=np.float64))
+    c64 = torch.as_tensor(np.ascontiguousarray(cov))
     c32 = c64.to(torch.float32)
     gen = torch.Generator().manual_seed(int(seed))
     q = _orthonormal_f32(c32 @ torch.randn(m, l, generator=gen, dtype=torch.float32))
     y = c32 @ q
-    b = (q.T @ y).double()
-    a = max(float(torch.linalg.eigvalsh(0.5 * (b + b.T))[0]), 0.0)
+    a = max(float(_eigvalsh_desc((q.T @ y).double())[-1]), 0.0)
     est = np.inf
     for _ in range(int(max_rounds)):
         for i, r in enumerate(_chebyshev_roots(int(n_power_iter), a)):
@@ -213,7 +234,9 @@ def topk_eigenvalues(
         warnings.warn(
             f"topk_eigenvalues: estimated relative error {est:.2g} > rtol={rtol:g} after "
             f"{max_rounds} rounds; raise n_power_iter or n_oversamples.",
-            RuntimeWarning, stacklevel=2)
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return np.ascontiguousarray(vals.numpy()[:k], dtype=np.float64)
 
 
