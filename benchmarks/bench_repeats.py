@@ -24,7 +24,7 @@ import numpy as np
 from polycode_lite.science.eigen import eigenspectrum
 from polycode_lite.experiments.alpha import estimate_alpha
 from polycode_lite.science.powerlaw import fit_power_law, powerlaw_gaussian
-from polycode_lite.science.repeats import REPEATS_METHODS
+from polycode_lite.science.repeats import REPEATS_METHODS, dropout_passes
 
 OUT = Path(__file__).resolve().parent / "results"
 ESTIMATORS = ("pca of one repeat", *REPEATS_METHODS)
@@ -33,10 +33,6 @@ ESTIMATORS = ("pca of one repeat", *REPEATS_METHODS)
 def nonnegative_signal(n: int, m: int, alpha_gen: float, seed: int) -> np.ndarray:
     """ReLU of rotated Gaussian data with population spectrum i^-alpha_gen, (n, m)."""
     return np.maximum(powerlaw_gaussian(n, m, alpha_gen, seed=seed), 0.0)
-
-
-def dropout_repeats(h: np.ndarray, p: float, k: int, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([h * (rng.random(h.shape) >= p) / (1.0 - p) for _ in range(k)])
 
 
 def error(reps: np.ndarray, name: str, lam_signal: np.ndarray, seed: int) -> tuple[float, tuple]:
@@ -72,7 +68,7 @@ def run(alphas_gen, ps, ks, n: int, m: int, draws: int, through_layer: bool = Fa
                 errs = {e: [] for e in ESTIMATORS}
                 his = {e: [] for e in ESTIMATORS}
                 for d in range(draws):
-                    reps = dropout_repeats(h, p, k, np.random.default_rng([d, k, int(100 * p)]))
+                    reps = dropout_passes(h, p, k, np.random.default_rng([d, k, int(100 * p)]))
                     for e in ESTIMATORS:
                         try:
                             err, win = error(upstream(reps), e, lam_sig, d)

@@ -10,13 +10,17 @@ import polycode_lite as pc
 from polycode_lite.experiments.alpha import Repeats, grid_windows, layer_alphas, resolve_window
 from polycode_lite.science.eigen import cv_pca, eigenspectrum
 from polycode_lite.science.powerlaw import alpha_window_scan, bootstrap_alpha, fit_power_law, powerlaw_gaussian
-from polycode_lite.science.repeats import cross_covariance, denoised_covariance, repeats_spectrum
+from polycode_lite.science.repeats import (
+    cross_covariance,
+    denoised_covariance,
+    dropout_passes,
+    repeats_spectrum,
+)
 from polycode_lite.science.spectrum import Spectrum
 
 
 def _dropout_repeats(h: np.ndarray, p: float, k: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.stack([h * (rng.random(h.shape) >= p) / (1 - p) for _ in range(k)])
+    return dropout_passes(h, p, k, np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize("alpha", [0.8, 1.3, 2.0])

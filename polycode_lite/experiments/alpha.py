@@ -127,9 +127,11 @@ def resolve_window(hi_supported: int, window: tuple[int, int] | None, what: str 
     """(lo, hi): hi = min(500 or the window's hi, ``hi_supported``); lo = the window's lo, or 11
     (Stringer's) when that leaves at least 30 ranks (hi >= 40), else 2. Raises ValueError when
     fewer than 5 ranks remain."""
+    from polycode_lite.science.powerlaw import first_rank
+
     if window is None:
         hi = min(500, int(hi_supported))
-        lo = 11 if hi >= 40 else 2
+        lo = first_rank(hi)
     else:
         lo, hi = int(window[0]), min(int(window[1]), int(hi_supported))
     if hi - lo + 1 < 5:
@@ -202,13 +204,21 @@ def _check_args(data: Any, estimator: str, ci_method: str, window: Any, n_boot: 
     if ci_method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}.")
     for w in (window.values() if isinstance(window, Mapping) else [window]):
-        if w is not None and (len(w) != 2 or not 1 <= int(w[0]) < int(w[1])):
-            raise ValueError(f"window must be (lo, hi) with 1 <= lo < hi, or a mapping site -> "
-                             f"(lo, hi); got {w!r}.")
+        _check_window_arg(w)
     if isinstance(window, Mapping) and set(window) != set(data):
         raise ValueError(f"window has entries for {sorted(window)} but the sites are {sorted(data)}.")
+    _check_n_boot(n_boot)
+
+
+def _check_window_arg(window: Any) -> None:
+    if window is not None and (len(window) != 2 or not 1 <= int(window[0]) < int(window[1])):
+        raise ValueError(f"window must be (lo, hi) with 1 <= lo < hi (or, for layer_alphas, a "
+                         f"mapping site -> (lo, hi)); got {window!r}.")
+
+
+def _check_n_boot(n_boot: Any) -> None:
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ValueError(f"n_boot must be an integer >= 0 (0: the fit's own CI), got {n_boot!r}.")
+        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}.")
 
 
 def _depths(sites: list[str], depth: Any) -> dict[str, float]:
@@ -373,8 +383,7 @@ def estimate_alpha(
 
     if ci not in ("bootstrap", "parametric", "none"):
         raise ValueError(f"ci must be 'bootstrap', 'parametric' or 'none', got {ci!r}.")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}.")
+    _check_n_boot(n_boot)
     if ci == "bootstrap" and n_boot < 10:
         raise ValueError(f"ci='bootstrap' needs n_boot >= 10, got {n_boot}; or pass ci='none'.")
     if isinstance(data, (Activations, Accumulators, Repeats)):
@@ -397,8 +406,7 @@ def estimate_alpha(
         raise ValueError("groups applies to (n, m) activations only; for repeats or accumulators "
                          "pass one accumulator per group.")
     prepared = as_site_data(site, "data")
-    if window is not None and (len(window) != 2 or not 1 <= int(window[0]) < int(window[1])):
-        raise ValueError(f"window must be (lo, hi) with 1 <= lo < hi, got {window!r}.")
+    _check_window_arg(window)
     ss = site_spectrum(prepared, "corrected" if correct_bias and not isinstance(prepared, Repeats)
                        else "plain", seed, 2048, 500 if window is None else int(window[1]))
     win = resolve_window(supported_hi(ss), window, f"m={ss.m}, n={ss.n}")

@@ -24,7 +24,7 @@ import numpy as np
 
 from polycode_lite.science.eigen import eigenspectrum
 from polycode_lite.science.powerlaw import fit_power_law, powerlaw_gaussian
-from polycode_lite.science.repeats import repeats_spectrum
+from polycode_lite.science.repeats import dropout_passes, repeats_spectrum
 
 __all__ = ["BROKEN_ERROR", "REPAIRED_ERROR", "DropoutNoiseConfig", "DropoutNoiseResult", "run"]
 
@@ -128,7 +128,7 @@ def _masks(h: np.ndarray, p: float, k: int, rng: np.random.Generator, isotropic:
     if isotropic:  # same total noise variance p/(1-p)·mean(H²), spread evenly over units
         sd = np.sqrt(p / (1 - p) * np.mean(h * h))
         return np.stack([h + sd * rng.standard_normal(h.shape) for _ in range(k)])
-    return np.stack([h * (rng.random(h.shape) >= p) / (1 - p) for _ in range(k)])
+    return dropout_passes(h, p, k, rng)
 
 
 def run(config: DropoutNoiseConfig = DropoutNoiseConfig()) -> DropoutNoiseResult:

@@ -13,11 +13,11 @@ import numpy as np
 
 from polycode_lite._common import as_2d_float64
 from polycode_lite.science.eigen import eigenspectrum
-from polycode_lite.science.spectrum import Spectrum, check_spectrum
+from polycode_lite.science.spectrum import Spectrum, check_spectrum, n_leading_positive
 from polycode_lite.science.synthetic_spectra import powerlaw_gaussian, sample_powerlaw_spectrum
 
 __all__ = [
-    "PowerLawFit", "alpha_window_scan", "bootstrap_alpha", "default_fit_window", "fit_power_law",
+    "PowerLawFit", "alpha_window_scan", "bootstrap_alpha", "default_fit_window", "first_rank", "fit_power_law",
     "powerlaw_gaussian", "sample_powerlaw_spectrum", "smoothness_threshold"
 ]
 
@@ -30,6 +30,12 @@ def smoothness_threshold(d: float) -> float:
     if d <= 0:
         raise ValueError(f"the input dimension d must be positive, got {d}.")
     return 1.0 + 2.0 / d
+
+
+def first_rank(hi: int) -> int:
+    """The default first rank of a window ending at ``hi``: Stringer's 11 when that leaves at least
+    30 ranks (hi >= 40), else 2."""
+    return 11 if hi >= 40 else 2
 
 
 def default_fit_window(n_eigenvalues: int, n_samples: int | None = None,
@@ -46,7 +52,7 @@ def default_fit_window(n_eigenvalues: int, n_samples: int | None = None,
     hi = min(500, int(0.5 * support))
     if n_positive is not None:
         hi = min(hi, int(n_positive))
-    lo = 11 if hi >= 40 else 2
+    lo = first_rank(hi)
     if hi - lo + 1 < 5:
         raise ValueError(
             f"too few eigenvalues/samples for a power-law fit: {n_eigenvalues} eigenvalues"
@@ -234,7 +240,7 @@ def fit_power_law(
                 "returns, which carries it.")
         n_features = lam.size
     if ranks is None:
-        n_pos = int(np.argmax(lam <= 0)) if np.any(lam <= 0) else lam.size
+        n_pos = n_leading_positive(lam)
         ranks = default_fit_window(n_features or lam.size, n_samples, n_pos)
     lo, hi = _check_window(lam, ranks)
     rr = np.arange(lo, hi + 1, dtype=np.float64)
@@ -318,7 +324,7 @@ def alpha_window_scan(
     lam = check_spectrum(eigenvalues)
     n = _agree("n_samples", n_samples, lam.n_samples)
     m = _agree("n_features", n_features, lam.n_features) or lam.size
-    n_pos = int(np.argmax(lam <= 0)) if np.any(lam <= 0) else lam.size
+    n_pos = n_leading_positive(lam)
     cap = min(n_pos, int(0.5 * (m if n is None else min(m, n))))
     if his is None:
         his = sorted({h for h in (20, 50, 100, 200, 500, 1000) if h <= cap} | {max(10, cap)})

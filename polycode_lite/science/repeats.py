@@ -39,7 +39,7 @@ from polycode_lite._common import as_2d_float64
 from polycode_lite.science.spectrum import Spectrum
 
 __all__ = ["REPEATS_METHODS", "as_repeats", "cross_covariance", "denoised_covariance",
-           "repeats_spectrum"]
+           "dropout_passes", "repeats_spectrum"]
 
 REPEATS_METHODS = ("denoised", "cross-covariance", "cvpca", "split-half cvpca", "split-inputs")
 
@@ -68,6 +68,14 @@ def as_repeats(reps: Any, what: str = "repeats") -> np.ndarray:
     if bad.any():
         raise ValueError(f"{what} contain {int(bad.sum())} NaN/inf value(s).")
     return stack
+
+
+def dropout_passes(h: np.ndarray, p: float, k: int, rng: np.random.Generator) -> np.ndarray:
+    """K inverted-dropout passes of a fixed code h (n, m): X_k = h ∘ M_k / (1 − p), M_k ~ Bernoulli(1 − p)
+    per entry. Returns (K, n, m)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"the dropout rate p must lie in [0, 1), got {p}.")
+    return np.stack([h * (rng.random(h.shape) >= p) / (1.0 - p) for _ in range(int(k))])
 
 
 def _centred(stack: np.ndarray) -> np.ndarray:

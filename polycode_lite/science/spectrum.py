@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ESTIMATORS", "Spectrum", "as_spectrum", "check_spectrum"]
+__all__ = ["ESTIMATORS", "Spectrum", "as_spectrum", "check_spectrum", "n_leading_positive"]
 
 # how a spectrum was estimated: PCA of the samples (eigenvalues of the sample covariance, exact or
 # the top-k of it), cvPCA (Stringer et al. 2019), or the eigenvalues of a covariance built from
@@ -81,6 +81,13 @@ def as_spectrum(values: Any, n_samples: int | None = None, n_features: int | Non
         out[name] = given if given is not None else carried
     return Spectrum(np.asarray(values), out["n_samples"], out["n_features"],
                     out["estimator"] or "unknown")
+
+
+def n_leading_positive(values: Any) -> int:
+    """The number of values before the first non-positive one."""
+    lam = np.asarray(values)
+    nonpos = np.flatnonzero(lam <= 0)
+    return int(nonpos[0]) if nonpos.size else int(lam.size)
 
 
 def check_spectrum(values: Any, what: str = "eigenvalues") -> Spectrum:
