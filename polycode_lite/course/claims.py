@@ -57,6 +57,7 @@ def record_claim(
     figure: str | None = None,
     values: dict[str, Any] | None = None,
     fast: bool | None = None,
+    control: str = "",
 ) -> dict[str, Any]:
     """Record one paper claim and what this run measured.
 
@@ -69,11 +70,17 @@ def record_claim(
         figure: file name of a figure saved by :func:`show_figure`, if any.
         values: raw numbers behind ``measured`` (kept in the JSON for tests and the README).
         fast: whether the run was in fast mode.
+        control: what the control measured, with its numbers, e.g. "untrained (random init):
+            α 1.49–1.52, flat". Every α and information claim needs one (an untrained network,
+            the same network trained without dropout, or a null / shuffled baseline); the
+            reproduction report and the README show it beside the verdict.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}.")
+    if not isinstance(control, str):
+        raise TypeError(f"control must be a string describing what the control shows, got {type(control).__name__}.")
     entry = dict(notebook=notebook, claim=claim, expected=expected, measured=measured,
-                 verdict=verdict, figure=figure, values=values or {}, fast=fast)
+                 control=control, verdict=verdict, figure=figure, values=values or {}, fast=fast)
     path = results_dir() / f"claims__{notebook}.json"
     entries = json.loads(path.read_text()) if path.exists() else []
     entries = [e for e in entries if e["claim"] != claim] + [entry]

@@ -117,11 +117,12 @@ def render_report(
     else:
         counts = {v: sum(c.get("verdict") == v for c in claims) for v in _VERDICT_CLASS}
         parts.append("<p>" + ", ".join(f"{n} {_e(v)}" for v, n in counts.items()) + ".</p>")
-        parts.append("<table class='claims'><colgroup><col style='width:27%'>"
-                     "<col style='width:13%'><col style='width:20%'><col style='width:27%'>"
-                     "<col style='width:8%'><col style='width:5%'></colgroup>"
+        parts.append("<table class='claims'><colgroup><col style='width:21%'>"
+                     "<col style='width:10%'><col style='width:15%'><col style='width:22%'>"
+                     "<col style='width:18%'><col style='width:8%'><col style='width:6%'></colgroup>"
                      "<tr><th>paper claim</th><th>notebook</th><th>expected</th>"
-                     "<th>measured (CI / tolerance)</th><th>verdict</th><th>figure</th></tr>")
+                     "<th>measured (CI / tolerance)</th><th>control</th><th>verdict</th>"
+                     "<th>figure</th></tr>")
         for c in claims:
             nb = c.get("notebook", "")
             run = by_name.get(nb)
@@ -144,7 +145,8 @@ def render_report(
             parts.append(
                 f"<tr class='{_VERDICT_CLASS.get(verdict, '')}'><td>{_e(c.get('claim'))}</td>"
                 f"<td>{nb_cell}{stale}</td><td>{_e(c.get('expected'))}</td>"
-                f"<td>{_e(c.get('measured'))}</td><td><b>{_e(verdict)}</b></td>"
+                f"<td>{_e(c.get('measured'))}</td><td>{_e(c.get('control') or '—')}</td>"
+                f"<td><b>{_e(verdict)}</b></td>"
                 f"<td>{fig_cell}</td></tr>")
         parts.append("</table>")
         from polycode_lite.course.claims import SOURCE_TAGS, tags_in
