@@ -82,8 +82,31 @@ def test_powerlaw_entropy_bound_sign_fixed():
     # Stirling approximation agrees to within a few percent for large m
     exact = cap.powerlaw_entropy_bound(1024, 32, 1.0, clip=False)
     assert cap.powerlaw_entropy_stirling(1024, 32, 1.0) == pytest.approx(exact, rel=0.01)
-    np.testing.assert_allclose([cap.bits_lost_per_unit_alpha(m) for m in (256, 1024, 1600, 6400)],
+    # the theorem's σ exponent: log2(m/e); the fitted (eigenvalue) α = 2·α_σ: half of it
+    np.testing.assert_allclose([cap.bits_lost_per_unit_sigma_exponent(m) for m in (256, 1024, 1600, 6400)],
                                [6.6, 8.6, 9.2, 11.2], atol=0.06)
+    np.testing.assert_allclose([cap.bits_lost_per_unit_alpha(m) for m in (256, 1024, 1600, 6400)],
+                               [3.28, 4.28, 4.60, 5.60], atol=0.006)
+    assert cap.bits_lost_per_unit_alpha(1024, exponent="sigma") == pytest.approx(math.log2(1024 / math.e))
+    # the bound in eigenvalue units: α = 2 on eigenvalues is α_σ = 1
+    assert cap.powerlaw_entropy_bound(64, 16, 2.0, exponent="eigenvalue") == pytest.approx(
+        cap.powerlaw_entropy_bound(64, 16, 1.0))
+    with pytest.raises(ValueError, match="exponent"):
+        cap.bits_lost_per_unit_alpha(1024, exponent="variance")
+
+
+def test_theorem4_per_unit_alpha_matches_quantised_gaussians():
+    # a simulation (plug-in entropies of quantised Gaussian units), not the formula again
+    sim = cap.simulate_quantised_gaussian_loss(1024, alpha=1.0, n_samples=6000, seed=1)
+    assert sim == pytest.approx(4.28, rel=0.02)
+    assert sim == pytest.approx(cap.bits_lost_per_unit_alpha(1024), rel=0.02)
+    # the doubled figure log2(m/e) = 8.56 (σ-exponent units applied to a fitted α) is far off
+    assert abs(sim - cap.bits_lost_per_unit_sigma_exponent(1024)) > 4.0
+    # in σ-exponent units the same simulation gives log2(m/e)
+    sim_sigma = cap.simulate_quantised_gaussian_loss(256, alpha=0.5, n_samples=6000, exponent="sigma", seed=2)
+    assert sim_sigma == pytest.approx(cap.bits_lost_per_unit_sigma_exponent(256), rel=0.03)
+    with pytest.raises(ValueError, match="step"):
+        cap.simulate_quantised_gaussian_loss(256, alpha=1.0, step=0.1)
 
 
 def test_reference_channel_mis_paper_values():

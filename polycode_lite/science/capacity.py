@@ -4,8 +4,11 @@
   D*_pred(S) = (1−S) + H_b(S)/H_elem obtained by equating it with the capacity m·H_elem of m units.
 * Theorem 3 — capacity of m units behind a dropout layer of rate D:
   (1−ε)(1−D)·C_base·m ≤ C_dropout ≤ (1−D)·C_base·m, ε = −log2(1 − 2^−C_base)/C_base.
-* Theorem 4 — entropy cost of a power-law spectrum σ_i ∝ i^−α (the PDF's i^α is a sign typo):
-  H ≤ Σ_i max(0, n_bits − α log2 i) ≈ m·n_bits − α·m·log2(m/e).
+* Theorem 4 — entropy cost of a power-law spectrum σ_i ∝ i^−α_σ (the PDF's i^α is a sign typo):
+  H ≤ Σ_i max(0, n_bits − α_σ log2 i) ≈ m·n_bits − α_σ·m·log2(m/e). The theorem's exponent α_σ is on
+  standard deviations; the α fitted to eigenvalues (variances) is α = 2·α_σ, so per unit of the
+  *fitted* α the cost is ½·log2(m/e) bits per neuron (4.28 at m = 1024), checked by
+  :func:`simulate_quantised_gaussian_loss` (quantised Gaussian units, plug-in entropies).
 * Mutual information of the reference channels used to calibrate estimators (MINE):
   erasure/dropout, binary symmetric, Gaussian (incl. uniform input with wrap-around), quantiser;
   and a plug-in estimator for discrete samples.
@@ -25,6 +28,7 @@ import numpy as np
 __all__ = [
     "binary_entropy",
     "bits_lost_per_unit_alpha",
+    "bits_lost_per_unit_sigma_exponent",
     "bsc_mi",
     "dropout_capacity_bounds",
     "dropout_epsilon",
@@ -35,6 +39,7 @@ __all__ = [
     "powerlaw_entropy_stirling",
     "predicted_dims_per_feature",
     "quantiser_mi",
+    "simulate_quantised_gaussian_loss",
     "sparse_entropy",
     "uniform_wraparound_gaussian_mi",
     "units_capacity",
@@ -153,17 +158,30 @@ def dropout_capacity_bounds(D: Any, c_base: Any, m: Any = 1) -> tuple[Any, Any]:
     return _out(lower), _out(upper)
 
 
-def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True) -> Any:
-    """Theorem 4 (docs/paper_guide.md §2.3): upper bound in bits on the entropy of m units with n_bits of
-    precision whose scales decay as σ_i = i^−α (σ_1 = 1; the PDF's i^α is a sign typo):
-    H ≤ Σ_{i=1}^{m} max(0, n_bits − α·log2 i) (without the max when clip=False).
+_EXPONENTS = {"sigma": 1.0, "eigenvalue": 0.5}
 
-    Args: m >= 1 units; n_bits > 0; alpha >= 0 (scalar or array).
-    Raises: ValueError for m < 1, n_bits <= 0 or alpha < 0."""
+
+def _sigma_exponent(alpha: np.ndarray, exponent: str) -> np.ndarray:
+    """α_σ (the exponent on standard deviations) from an α of kind ``exponent``."""
+    if exponent not in _EXPONENTS:
+        raise ValueError(f"exponent must be 'sigma' (σ_i ∝ i^−α, the theorem's) or 'eigenvalue' "
+                         f"(λ_i ∝ i^−α, the fitted α = 2·α_σ); got {exponent!r}.")
+    return alpha * _EXPONENTS[exponent]
+
+
+def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True,
+                           exponent: str = "sigma") -> Any:
+    """Theorem 4 (docs/paper_guide.md §2.3): upper bound in bits on the entropy of m units with n_bits of
+    precision whose scales decay as σ_i = i^−α_σ (σ_1 = 1; the PDF's i^α is a sign typo):
+    H ≤ Σ_{i=1}^{m} max(0, n_bits − α_σ·log2 i) (without the max when clip=False).
+
+    Args: m >= 1 units; n_bits > 0; alpha >= 0 (scalar or array); exponent "sigma" (default: alpha
+    is α_σ, the theorem's) or "eigenvalue" (alpha is the fitted α on λ_i = σ_i², so α_σ = α/2).
+    Raises: ValueError for m < 1, n_bits <= 0, alpha < 0 or an unknown exponent."""
     if int(m) != m or m < 1:
         raise ValueError(f"m must be a positive integer, got {m!r}.")
     n_bits = float(_positive(n_bits, "n_bits"))
-    a = _positive(alpha, "alpha", allow_zero=True)
+    a = _sigma_exponent(_positive(alpha, "alpha", allow_zero=True), exponent)
     log_i = np.log2(np.arange(1, int(m) + 1, dtype=np.float64))
     per_unit = n_bits - np.multiply.outer(a, log_i)
     if clip:
@@ -171,17 +189,72 @@ def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True)
     return _out(per_unit.sum(axis=-1))
 
 
-def powerlaw_entropy_stirling(m: Any, n_bits: float, alpha: Any) -> Any:
-    """Stirling form of Theorem 4: m·n_bits − α·m·log2(m/e) (no clipping; docs/paper_guide.md §2.3)."""
+def powerlaw_entropy_stirling(m: Any, n_bits: float, alpha: Any, exponent: str = "sigma") -> Any:
+    """Stirling form of Theorem 4: m·n_bits − α_σ·m·log2(m/e) (no clipping; docs/paper_guide.md §2.3).
+    ``exponent`` as in :func:`powerlaw_entropy_bound` ("eigenvalue": α_σ = α/2)."""
     m = _positive(m, "m")
-    a = _positive(alpha, "alpha", allow_zero=True)
+    a = _sigma_exponent(_positive(alpha, "alpha", allow_zero=True), exponent)
     return _out(m * n_bits - a * m * np.log2(m / math.e))
 
 
-def bits_lost_per_unit_alpha(m: Any) -> Any:
-    """Bits of entropy lost per neuron per unit of α, log2(m/e) (docs/paper_guide.md §2.3:
-    m = 256 → 6.6, 1024 → 8.6, 1600 → 9.2, 6400 → 11.2)."""
+def bits_lost_per_unit_sigma_exponent(m: Any) -> Any:
+    """Bits of entropy lost per neuron per unit of the theorem's σ exponent (σ_i ∝ i^−α_σ):
+    log2(m/e) (m = 256 → 6.56, 1024 → 8.56, 1600 → 9.20, 6400 → 11.20)."""
     return _out(np.log2(_positive(m, "m") / math.e))
+
+
+def bits_lost_per_unit_alpha(m: Any, exponent: str = "eigenvalue") -> Any:
+    """Bits of entropy lost per neuron per unit of the **fitted** α (the eigenvalue exponent,
+    λ_i ∝ i^−α, so σ_i ∝ i^−α/2): ½·log2(m/e) (docs/paper_guide.md §2.3: m = 256 → 3.28,
+    1024 → 4.28, 1600 → 4.60, 6400 → 5.60). ``exponent="sigma"`` gives the theorem's own
+    log2(m/e) (:func:`bits_lost_per_unit_sigma_exponent`).
+
+    Raises: ValueError for m <= 0 or an unknown exponent."""
+    return _out(_sigma_exponent(np.asarray(bits_lost_per_unit_sigma_exponent(m), dtype=float), exponent))
+
+
+def simulate_quantised_gaussian_loss(m: int, alpha: float = 1.0, step: float | None = None,
+                                     n_samples: int = 20_000, exponent: str = "eigenvalue",
+                                     seed: int = 0) -> float:
+    """Measure Theorem 4's cost by simulation: bits lost per neuron per unit of α.
+
+    Draws ``n_samples`` values of m independent Gaussian units with σ_i = 1 (flat) and with
+    σ_i = i^−α_σ (α_σ = α/2 for ``exponent="eigenvalue"``, α for "sigma"), quantises them to a
+    grid of width ``step`` (default σ_m/4, a quarter of the smallest scale), and takes the plug-in entropy (Miller–Madow corrected) of each unit.
+    Returns (H_flat − H_powerlaw) / (m·α) in bits. No formula of Theorem 4 is used, so it checks
+    :func:`bits_lost_per_unit_alpha` (≈ 4.28 at m = 1024, eigenvalue α). Needs the smallest σ
+    well above ``step`` (σ_m ≥ 4·step), or the units saturate (the clipped regime).
+
+    Raises: ValueError for m < 2, alpha <= 0, step <= 0, n_samples < 100, or σ_m < 4·step."""
+    if int(m) != m or m < 2:
+        raise ValueError(f"m must be an integer >= 2, got {m!r}.")
+    a_sigma = float(_sigma_exponent(np.asarray(float(alpha)), exponent))
+    sigma = np.arange(1, int(m) + 1, dtype=float) ** -a_sigma
+    step = float(sigma[-1] / 4) if step is None else step
+    if not (alpha > 0 and step > 0):
+        raise ValueError(f"alpha and step must be > 0, got alpha={alpha!r}, step={step!r}.")
+    if int(n_samples) < 100:
+        raise ValueError(f"n_samples must be >= 100 for plug-in entropies, got {n_samples!r}.")
+    if sigma[-1] < 4 * step:
+        raise ValueError(f"sigma_m = {sigma[-1]:.3g} < 4·step: lower step (e.g. {sigma[-1] / 8:.2g}) or alpha.")
+    rng = np.random.default_rng(seed)
+    n = int(n_samples)
+
+    def entropies(scales: np.ndarray) -> np.ndarray:
+        out = np.empty(scales.size)
+        for j0 in range(0, scales.size, 256):                 # blocks of units keep memory small
+            sc = scales[j0:j0 + 256]
+            q = np.sort(np.floor(rng.standard_normal((n, sc.size)) * sc / step), axis=0)
+            new = np.vstack([np.ones((1, sc.size), bool), q[1:] != q[:-1]])   # start of each run
+            for j in range(sc.size):
+                counts = np.diff(np.append(np.flatnonzero(new[:, j]), n))
+                p = counts / n
+                out[j0 + j] = -(p * np.log2(p)).sum() + (counts.size - 1) / (2 * n * _LN2)
+        return out
+
+    h_flat = entropies(np.ones(int(m)))
+    h_pow = entropies(sigma)
+    return float((h_flat.sum() - h_pow.sum()) / (int(m) * float(alpha)))
 
 
 # --------------------------------------------------------------------------------------
