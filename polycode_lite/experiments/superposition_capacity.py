@@ -4,7 +4,10 @@ Three checks, each with a documented verdict rule:
 
 * :func:`compare_prediction` → :class:`PredictionComparison`: the entropy prediction
   D*_pred(S) = (1−S) + H_b(S)/H_elem (clipped at m/n) against a measured D* curve
-  (:mod:`.toy_dimensionality`); ``.table()``, ``.claims()``.
+  (:mod:`.toy_dimensionality`), and against null curves with no entropy term (:data:`NULL_CURVES`:
+  1−S and 1/√x, clipped the same way) in the mean absolute log-ratio to the measured D*
+  (:func:`mean_abs_log_ratio`); ``.table()``, ``.claims()``. The verdict rule
+  (:func:`beats_nulls_verdict`) needs the prediction to beat every null by ``MIN_ERROR_MARGIN``.
 * :class:`ChannelConfig` → :func:`run` → :class:`ChannelResult`: a simulated dropout channel
   against Theorem 3's (1−D)·C (plug-in mutual information of a C-bit unit); ``.table()``,
   ``.plot()``, ``.claims()``.
@@ -18,16 +21,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from polycode_lite.science import capacity as cap
 
 __all__ = [
-    "CHANNEL_TOLERANCE_BITS", "ChannelConfig", "ChannelResult", "H_ELEM_GRID", "MIN_FRAC_ABOVE",
-    "MIN_SPEARMAN", "PredictionComparison", "STIRLING_REL_TOL", "compare_prediction",
-    "entropy_cost_verdict", "run"
+    "CHANNEL_TOLERANCE_BITS", "ChannelConfig", "ChannelResult", "H_ELEM_GRID", "MIN_ERROR_MARGIN",
+    "MIN_FRAC_ABOVE", "MIN_SPEARMAN", "NULL_CURVES", "PredictionComparison", "STIRLING_REL_TOL",
+    "beats_nulls_verdict", "compare_prediction", "entropy_cost_verdict", "mean_abs_log_ratio", "run"
 ]
 
 #: H_elem values (bits) the comparison reports; the verdict uses ``h_ref`` (8 bits).
@@ -36,6 +39,10 @@ H_ELEM_GRID = (4.0, 8.0, 16.0, 23.0, 32.0)
 MIN_SPEARMAN = 0.9
 #: share of sparsities with D* ≥ D*_pred − 0.02 needed for "the prediction is a lower bound".
 MIN_FRAC_ABOVE = 0.9
+#: the prediction's error must be at most (1 − this) × the best null's error for "holds".
+MIN_ERROR_MARGIN = 0.25
+#: null curves of D* against x = 1/(1−S) with no entropy term (clipped to [m/n, 1] like the prediction)
+NULL_CURVES: dict[str, Any] = {"1−S (no entropy term)": lambda x: 1.0 / x, "1/√x": lambda x: 1.0 / np.sqrt(x)}
 #: |simulated − (1−D)·log2(2^C − 1)| allowed for the channel (plug-in bias + noise at 1e5 samples).
 CHANNEL_TOLERANCE_BITS = 0.02
 #: relative tolerance of bits lost per unit α against Stirling's ½·log2(m/e) (Theorem 4).
@@ -58,8 +65,10 @@ class PredictionComparison:
 
     inverse_density, dims_per_feature: (K,) the measured curve. h_elem: (H,) the H_elem grid.
     frac_above, spearman, max_gap: (H,) share of sparsities with D* ≥ D*_pred − 0.02, Spearman
-    ρ(D*, D*_pred), and max(D* − D*_pred). h_best, rms_best: least-squares H_elem on a 1…64
-    grid and its residual RMS (the bound is not a fit; this shows how far off it is).
+    ρ(D*, D*_pred), and max(D* − D*_pred). log_error: (H,) mean |ln(D*/D*_pred)|.
+    null_log_error: null name → the same error of that null curve (:data:`NULL_CURVES`).
+    h_best, rms_best: least-squares H_elem on a 1…64 grid and its residual RMS (the bound is not
+    a fit; this shows how far off it is).
     """
 
     inverse_density: np.ndarray
@@ -72,14 +81,16 @@ class PredictionComparison:
     max_gap: np.ndarray
     h_best: float
     rms_best: float
+    log_error: np.ndarray
+    null_log_error: dict
     h_ref: float = 8.0
 
     def table(self) -> Any:
-        """One row per H_elem: h_elem, frac_above, spearman, max_gap."""
+        """One row per H_elem: h_elem, frac_above, spearman, max_gap, log_error."""
         import pandas as pd
 
         return pd.DataFrame(dict(h_elem=self.h_elem, frac_above=self.frac_above,
-                                 spearman=self.spearman, max_gap=self.max_gap))
+                                 spearman=self.spearman, max_gap=self.max_gap, log_error=self.log_error))
 
     def _ref(self) -> int:
         hits = np.flatnonzero(np.isclose(self.h_elem, self.h_ref))
@@ -88,36 +99,79 @@ class PredictionComparison:
         return int(hits[0])
 
     def claims(self, min_spearman: float = MIN_SPEARMAN,
-               min_frac_above: float = MIN_FRAC_ABOVE) -> list[dict[str, Any]]:
-        """"The entropy of sparse inputs explains the trend", judged at H_elem = ``h_ref``:
-
-        * "holds": Spearman ρ(D*, D*_pred) > ``min_spearman`` (0.9) and D* ≥ D*_pred − 0.02 at
-          ≥ ``min_frac_above`` (90%) of the sparsities (same trend, prediction a lower bound);
-        * "partly": ρ > 0.5 (the trend agrees) but the level does not;
-        * "does not hold at this scale": ρ ≤ 0.5 (the prediction does not follow the curve).
-        """
+               margin: float = MIN_ERROR_MARGIN) -> list[dict[str, Any]]:
+        """"The entropy of sparse inputs explains the trend", judged at H_elem = ``h_ref`` (8 bits,
+        fixed, not fitted) by :func:`beats_nulls_verdict`: the prediction must beat the null curves
+        1−S and 1/√x (no entropy term) on the same D* in the mean |log-ratio|, not only in rank order."""
         i = self._ref()
-        rho, above, gap = float(self.spearman[i]), float(self.frac_above[i]), float(self.max_gap[i])
-        verdict = ("holds" if rho > min_spearman and above >= min_frac_above else
-                   "partly" if rho > 0.5 else "does not hold at this scale")
-        summary = {str(float(h)): dict(frac_above=float(f), spearman=float(s), max_gap=float(g))
-                   for h, f, s, g in zip(self.h_elem, self.frac_above, self.spearman, self.max_gap)}
+        rho, above, gap, err = (float(self.spearman[i]), float(self.frac_above[i]), float(self.max_gap[i]),
+                                float(self.log_error[i]))
+        verdict = beats_nulls_verdict(err, self.null_log_error, rho, margin=margin, min_spearman=min_spearman)
+        best = min(self.null_log_error, key=self.null_log_error.get)
+        summary = {str(float(h)): dict(frac_above=float(f), spearman=float(s), max_gap=float(g), log_error=float(e))
+                   for h, f, s, g, e in zip(self.h_elem, self.frac_above, self.spearman, self.max_gap,
+                                            self.log_error)}
+        nulls = "; ".join(f"{k}: {v:.3f}" for k, v in self.null_log_error.items())
         return [dict(
             claim="The entropy of sparse inputs explains the trend of Elhage's dimensions-per-feature curve",
-            expected="D*_pred = (1−S) + H_b(S)/H_elem falls with sparsity like D*, and lies below it "
-                     "[C-supp formula, I comparison]",
-            measured=(f"Spearman ρ(D*, D*_pred) = {rho:.2f} (H_elem = {self.h_ref:g}); measured ≥ prediction at "
-                      f"{100 * above:.0f}% of sparsities; largest gap {gap:.2f}; "
+            expected=f"D*_pred = (1−S) + H_b(S)/H_elem (H_elem = {self.h_ref:g} bits, not fitted) is closer to the "
+                     f"measured D* than curves with no entropy term: mean |ln(D*/pred)| at most "
+                     f"{1 - margin:.2f} × the best null's [C-supp formula, I comparison]",
+            measured=(f"mean |ln(D*/D*_pred)| = {err:.3f} (H_elem = {self.h_ref:g}); Spearman ρ = {rho:.2f}; "
+                      f"measured ≥ prediction at {100 * above:.0f}% of sparsities; largest gap {gap:.2f}; "
                       f"least-squares H_elem = {self.h_best:.1f} bits"),
-            verdict=verdict, values=dict(summary=summary, h_best=self.h_best))]
+            control=(f"null curves with no entropy term on the same {self.dims_per_feature.size}-point D* curve, "
+                     f"mean |ln(D*/null)|: {nulls} (best null {best}; prediction/best = "
+                     f"{err / max(self.null_log_error[best], 1e-12):.2f}, holds needs ≤ {1 - margin:.2f})"),
+            verdict=verdict,
+            values=dict(summary=summary, h_best=self.h_best, log_error=err,
+                        null_log_error={k: float(v) for k, v in self.null_log_error.items()}))]
+
+
+def mean_abs_log_ratio(measured: Any, predicted: Any) -> float:
+    """Mean over points of |ln(measured/predicted)|: a scale-free error (0.1 ≈ 10% off on average).
+
+    Args: measured, predicted equally shaped arrays of positive values.
+    Raises: ValueError for mismatched shapes or values <= 0."""
+    a, b = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    if a.shape != b.shape or a.size == 0 or np.any(~(a > 0)) or np.any(~(b > 0)):
+        raise ValueError(f"measured and predicted must be equally shaped and > 0; got {a.shape}, {b.shape}.")
+    return float(np.mean(np.abs(np.log(a / b))))
+
+
+def beats_nulls_verdict(error: float, null_errors: Mapping[str, float], spearman: float,
+                        margin: float = MIN_ERROR_MARGIN, min_spearman: float = MIN_SPEARMAN) -> str:
+    """Verdict rule of "the prediction explains the measured curve", against null curves.
+
+    * "holds": ``error`` ≤ (1 − ``margin``)·min(``null_errors``) (it beats every null by the
+      margin, 25%) and Spearman ρ(measured, prediction) > ``min_spearman`` (0.9);
+    * "partly": ``error`` < min(``null_errors``) (closer than every null, by less than the margin)
+      and ρ > 0.5;
+    * "does not hold at this scale": some null curve is as close as the prediction, or ρ ≤ 0.5.
+    A null curve judged as the prediction has its own error as a null, so it never "holds".
+
+    Raises: ValueError for no nulls or a margin outside [0, 1)."""
+    if not null_errors:
+        raise ValueError("null_errors must name at least one null curve (e.g. NULL_CURVES).")
+    if not 0 <= margin < 1:
+        raise ValueError(f"margin must be in [0, 1), got {margin!r}.")
+    best = min(float(v) for v in null_errors.values())
+    if error <= (1 - margin) * best and spearman > min_spearman:
+        return "holds"
+    if error < best and spearman > 0.5:
+        return "partly"
+    return "does not hold at this scale"
 
 
 def compare_prediction(inverse_density: Any, dims_per_feature: Any, n_features: int, n_hidden: int,
                        h_elems: Sequence[float] = H_ELEM_GRID, h_ref: float = 8.0,
                        h_grid: Any = None) -> PredictionComparison:
     """Compare a measured D* curve with D*_pred(S) (``cap.predicted_dims_per_feature``, clipped at
-    m/n) for each H_elem in ``h_elems``; ``h_grid`` (default 253 values from 1 to 64 bits) is
-    searched for the least-squares H_elem."""
+    m/n) for each H_elem in ``h_elems``, and with the :data:`NULL_CURVES` (clipped to [m/n, 1]);
+    ``h_grid`` (default 253 values from 1 to 64 bits) is searched for the least-squares H_elem.
+
+    Args: inverse_density x = 1/(1−S), dims_per_feature D* (> 0): (K,) curves, K >= 3.
+    Raises: ValueError for unequal or too short curves, or D* <= 0."""
     x = np.asarray(inverse_density, dtype=float)
     d = np.asarray(dims_per_feature, dtype=float)
     if x.shape != d.shape or x.ndim != 1 or x.size < 3:
@@ -129,6 +183,8 @@ def compare_prediction(inverse_density: Any, dims_per_feature: Any, n_features: 
 
     hs = np.asarray(h_elems, dtype=float)
     preds = [pred(h) for h in hs]
+    lo = min(1.0, n_hidden / n_features)
+    nulls = {k: np.clip(f(x), lo, 1.0) for k, f in NULL_CURVES.items()}
     grid = np.linspace(1, 64, 253) if h_grid is None else np.asarray(h_grid, dtype=float)
     sse = np.array([np.sum((d - pred(h)) ** 2) for h in grid])
     return PredictionComparison(
@@ -136,7 +192,9 @@ def compare_prediction(inverse_density: Any, dims_per_feature: Any, n_features: 
         frac_above=np.array([np.mean(d >= p - 0.02) for p in preds]),
         spearman=np.array([_spearman(d, p) for p in preds]),
         max_gap=np.array([np.max(d - p) for p in preds]),
-        h_best=float(grid[int(np.argmin(sse))]), rms_best=float(np.sqrt(sse.min() / d.size)), h_ref=float(h_ref))
+        h_best=float(grid[int(np.argmin(sse))]), rms_best=float(np.sqrt(sse.min() / d.size)),
+        log_error=np.array([mean_abs_log_ratio(d, p) for p in preds]),
+        null_log_error={k: mean_abs_log_ratio(d, v) for k, v in nulls.items()}, h_ref=float(h_ref))
 
 
 # --------------------------------------------------------------------------------------
