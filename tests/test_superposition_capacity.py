@@ -14,6 +14,7 @@ from polycode_lite.experiments.superposition_capacity import (
     NULL_CURVES,
     beats_nulls_verdict,
     compare_prediction,
+    entropy_cost_claim,
     entropy_cost_verdict,
     mean_abs_log_ratio,
     run,
@@ -132,3 +133,14 @@ def test_theorem4_nulls_fail() -> None:
     # heavily clipped (4-bit units): the entropy saturates and the rate is far below Stirling's
     lost = [(cap.powerlaw_entropy_bound(int(m), 4, 0.0) - cap.powerlaw_entropy_bound(int(m), 4, 1.0)) / m for m in ms]
     assert entropy_cost_verdict(ms, lost, exponent="sigma") != "holds"
+
+
+def test_claims_carry_a_control_with_numbers() -> None:
+    res = run(ChannelConfig(n_samples=20_000))
+    (c,) = res.claims()
+    assert "uses the symbol 0" in c["control"] and "does not hold" in c["control"] or "partly" in c["control"]
+    sim = [cap.simulate_quantised_gaussian_loss(256, n_samples=3000)]
+    t4 = entropy_cost_claim([256], sim)
+    assert t4["verdict"] == "holds" and "6.56" in t4["control"] and "holds" not in t4["control"]
+    # the doubled figure as the measurement is the null: it does not pass
+    assert entropy_cost_claim([256], [cap.bits_lost_per_unit_sigma_exponent(256)])["verdict"] != "holds"
