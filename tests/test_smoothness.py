@@ -1,0 +1,68 @@
+"""Notebook 04's rule: a network's "larger α, smoother loop" must beat random power-law loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polycode_lite.experiments.smoothness import random_loop_null, smoothness_verdict, smoothness_vs_null
+
+T, WINDOW = 64, (2, 16)
+
+
+@pytest.fixture(scope="module")
+def null():
+    return random_loop_null(T, WINDOW, n_loops=24, n_dims=256, seed=0)
+
+
+def test_random_loops_show_the_relation_on_their_own(null) -> None:
+    # the no-network null: larger α, lower energy, in rank order almost perfectly
+    assert null.rho < -0.9 and null.slope < 0
+    assert np.all(np.isfinite(null.alpha)) and null.resid_sd < 0.2
+
+
+def test_random_power_law_loops_without_a_network_do_not_pass(null) -> None:
+    # fresh random loops judged as if they were layers: ρ ≈ −1 (the old rule's "holds") but no
+    # relation beyond the null's, and no offset from it
+    for seed in (7, 8, 9):
+        other = random_loop_null(T, WINDOW, n_loops=12, n_dims=256, seed=seed)
+        test = smoothness_vs_null(other.alpha, other.energy_norm, null, seed=1)
+        assert test.rho < -0.9
+        assert test.verdict == "does not hold at this scale", test.describe()
+    (claim,) = test.claims()
+    assert claim["verdict"] == "does not hold at this scale" and "random power-law loops" in claim["control"]
+
+
+def test_shuffled_layers_do_not_pass(null) -> None:
+    a = np.linspace(0.6, 2.6, 10)
+    e = np.exp(null.predict(a) - 1.5 * (a - a.mean()))
+    assert smoothness_vs_null(a, e, null).verdict == "holds"
+    shuffled = np.random.default_rng(0).permutation(e)            # shuffled layer labels
+    assert smoothness_vs_null(a, shuffled, null).verdict == "does not hold at this scale"
+
+
+def test_a_network_beyond_the_null_holds_and_one_only_smoother_is_partly(null) -> None:
+    a = np.linspace(0.6, 2.6, 10)
+    beyond = smoothness_vs_null(a, np.exp(null.predict(a) - 1.5 * (a - a.mean())), null,
+                                group=["trained"] * 5 + ["random init"] * 5)
+    assert beyond.p_slope < 0.05 and beyond.verdict == "holds"
+    ctrl = beyond.summary("random init")
+    (claim,) = beyond.claims(control=ctrl)
+    assert "random-init network" in claim["control"] and claim["control"].count("ρ") >= 2
+    offset = smoothness_vs_null(a, np.exp(null.predict(a) - 1.0), null)     # smoother, same slope
+    assert offset.verdict == "partly" and offset.level_z < -3
+
+
+def test_verdict_rule_and_bad_input(null) -> None:
+    assert smoothness_verdict(-0.9, 0.01, 0.0, resid_slope=-0.5) == "holds"
+    assert smoothness_verdict(-0.9, 0.01, 0.0, resid_slope=-0.01) == "does not hold at this scale"   # tiny
+    assert smoothness_verdict(-0.9, 0.5, -5.0, resid_slope=0.0, mean_resid=-0.5) == "partly"
+    assert smoothness_verdict(-0.9, 0.5, -5.0, resid_slope=0.0, mean_resid=-0.05) == "does not hold at this scale"
+    assert smoothness_verdict(-0.9, 0.5, 0.0) == "does not hold at this scale"
+    assert smoothness_verdict(+0.2, 0.01, -5.0) == "does not hold at this scale"
+    with pytest.raises(ValueError, match="n_loops"):
+        random_loop_null(T, WINDOW, n_loops=3)
+    with pytest.raises(ValueError, match=">= 3 layers"):
+        smoothness_vs_null([1.0, 2.0], [1.0, 2.0], null)
+    with pytest.raises(ValueError, match="group"):
+        smoothness_vs_null([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], null, group=["a"] * 3).summary("b")
