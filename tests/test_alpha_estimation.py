@@ -84,3 +84,10 @@ def test_real_noise_experiment_and_shared_noise_null(shared: bool) -> None:
 def test_run_rejects_other_configs() -> None:
     with pytest.raises(TypeError):
         run(object())
+
+
+def test_claims_name_their_control_with_numbers() -> None:
+    (b,) = _bias(PLAIN, [1.01, 1.0, 1.0, 1.0, 1.0]).claims()
+    assert "true α = 1.0 known" in b["control"] and "n/m = 16" in b["control"]
+    (n,) = _noise([1.0, 0.9, 0.6], [1.0, 1.0, 0.97]).claims()
+    assert "noise-free" in n["control"] and "PCA α̂ = 1.00" in n["control"]

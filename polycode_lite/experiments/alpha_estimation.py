@@ -126,14 +126,20 @@ class BiasResult:
         verdict = ("holds" if better and wc <= tol and plain1 - self.true_alpha > min_plain_bias else
                    "partly" if better else "does not hold at this scale")
         ratios = [float(r) if r != int(r) else int(r) for r in self.n_over_m]
+        j_big = int(np.argmax(self.n_over_m))
         return [dict(
             claim="Plain log-log fits overestimate α when n ≈ m; a simulation-matched correction removes the bias",
-            expected=f"plain overestimates by about 0.1 at n ≈ m (docs/paper_guide.md pitfall 2, E2 [O]); "
-                     f"corrected within {tol:g}",
+            expected=f"plain overestimates α at n ≈ m (docs/paper_guide.md pitfall 2, E2 [O]: 0.88…1.20 at n = 250…500, "
+                     f"m = 1000, by window and method); corrected within {tol:g}",
             measured=(f"α = {self.true_alpha} at n = m = {self.m}: plain {plain1:.3f}, corrected {corr1:.3f}; "
                       f"largest |bias| over n/m ∈ {ratios}: plain {wp:.3f}, corrected {wc:.3f}"),
+            control=(f"true α = {self.true_alpha} known in the simulation; large-sample control n/m = "
+                     f"{ratios[j_big]} (n = {int(self.n[j_big])}): plain {float(self.plain[j_big]):.3f}, corrected "
+                     f"{float(self.corrected[j_big]):.3f} (bias {float(self.plain[j_big]) - self.true_alpha:+.3f} and "
+                     f"{float(self.corrected[j_big]) - self.true_alpha:+.3f})"),
             verdict=verdict,
-            values=dict(plain_at_n_eq_m=plain1, corrected_at_n_eq_m=corr1, worst_plain=wp, worst_corrected=wc))]
+            values=dict(plain_at_n_eq_m=plain1, corrected_at_n_eq_m=corr1, worst_plain=wp, worst_corrected=wc,
+                        plain_bias_at_n_eq_m=plain1 - self.true_alpha))]
 
 
 @dataclass(frozen=True)
@@ -204,19 +210,25 @@ class NoiseResult:
         """"Noise flattens PCA spectra; cvPCA across two repeats recovers α", judged at the noisiest level:
 
         * "holds": |cvPCA α̂ − α| < ``tol`` (0.1) and PCA α̂ < α − ``min_pca_drop`` (0.2);
-        * "partly": cvPCA is closer to the truth than PCA, but one of the two thresholds fails;
-        * "does not hold at this scale": cvPCA is no closer to the truth than PCA.
+        * "partly": cvPCA is closer to the truth than PCA (by more than 0.01), but one of the two
+          thresholds fails;
+        * "does not hold at this scale": cvPCA is no closer to the truth than PCA (a tie, as with
+          the same noise in both repeats, counts as no closer).
         """
-        i = int(np.argmax(self.noise_var))
+        i, j0 = int(np.argmax(self.noise_var)), int(np.argmin(self.noise_var))
         pca, cv, a = float(self.pca_alpha[i]), float(self.cvpca_alpha[i]), self.true_alpha
-        closer = abs(cv - a) < abs(pca - a)
+        closer = abs(cv - a) < abs(pca - a) - 0.01
         verdict = ("holds" if abs(cv - a) < tol and pca < a - min_pca_drop else
                    "partly" if closer else "does not hold at this scale")
         return [dict(
             claim="Noise flattens PCA spectra; cvPCA across two repeats recovers α (Stringer et al. 2019)",
             expected="noise var 1e-2/unit: PCA α̂ ≈ 0.5, cvPCA ≈ 1.0 for true α = 1 (docs/paper_guide.md E2 [O])",
             measured=(f"noise var {self.noise_var[i]:g}: PCA α̂ = {pca:.2f}, cvPCA α̂ = {cv:.2f} (true {a})"),
-            verdict=verdict, values=dict(pca=pca, cvpca=cv))]
+            control=(f"true α = {a} known in the simulation; {'noise-free' if self.noise_var[j0] == 0 else 'least noisy'} "
+                     f"repeats (noise var {self.noise_var[j0]:g}): PCA α̂ = {float(self.pca_alpha[j0]):.2f}, cvPCA α̂ = "
+                     f"{float(self.cvpca_alpha[j0]):.2f}"),
+            verdict=verdict, values=dict(pca=pca, cvpca=cv, pca_no_noise=float(self.pca_alpha[j0]),
+                                         cvpca_no_noise=float(self.cvpca_alpha[j0])))]
 
 
 def run_bias(config: BiasConfig = BiasConfig()) -> BiasResult:
