@@ -133,6 +133,8 @@ class TeaserResult:
             expected=f"{m} stored at S = 0, {n} (pentagon) at S = 0.95 [C-ext]",
             measured=(f"{dense} stored at S = {self.sparsity[0]:.0f}, {sparse} at S = {self.sparsity[-1]:.2f}; "
                       f"D* = m/‖W‖²_F from {d[0]:.2f} to {d[-1]:.2f}"),
+            control=(f"the dense instance (S = 0), same model and training: {dense} stored; "
+                     f"D* = {d[0]:.2f}"),
             verdict=superposition_verdict(dense, sparse, n, m),
             values={"dense_features": dense, "sparse_features": sparse, "dstar_dense": float(d[0]),
                     "dstar_sparse": float(d[-1]), "steps": int(self.steps)})]

@@ -1,0 +1,48 @@
+"""Notebook 01's geometry rules: each passes Elhage's configuration and fails a null."""
+
+import numpy as np
+import torch
+
+from polycode_lite.experiments.toy_claims import orthogonal_pair_verdict, pentagon_verdict, polysemanticity_verdict
+from polycode_lite.models.toy import ToyModel, importance_decay
+from polycode_lite.science.superposition import (dimensions_per_feature, feature_dimensionality,
+                                                 features_represented, neuron_polysemanticity)
+
+
+def test_orthogonal_pair_rule():
+    assert orthogonal_pair_verdict(2, 1.0, 0.0) == "holds"
+    assert orthogonal_pair_verdict(2, 1.0, 0.5) == "partly"
+    assert orthogonal_pair_verdict(5, 0.4, 0.8) == "does not hold at this scale"
+
+
+def test_pentagon_rule():
+    angles = 2 * np.pi * np.arange(5) / 5
+    W = np.stack([np.cos(angles), np.sin(angles)])[None]          # a regular pentagon, (1, 2, 5)
+    model = ToyModel(5, 2, n_instances=1, feature_probability=0.05, seed=0)
+    with torch.no_grad():
+        model.W.copy_(torch.as_tensor(W, dtype=model.W.dtype))
+    d = feature_dimensionality(model)[0]
+    assert pentagon_verdict(int(features_represented(model)[0]), d) == "holds"
+    assert pentagon_verdict(2, [1.0, 1.0, 0, 0, 0]) == "does not hold at this scale"
+    assert pentagon_verdict(4, [0.5, 0.5, 0.5, 0.5, 0]) == "partly"
+
+
+def test_rules_fail_on_the_untrained_model():
+    """The null: the same models before training do not pass the rules."""
+    geo = ToyModel(5, 2, n_instances=2, feature_probability=np.array([1.0, 0.05]),
+                   importance=importance_decay(5, 0.9), seed=0)
+    n_rep = features_represented(geo)
+    d = feature_dimensionality(geo)
+    W0 = geo.W.detach().numpy()[0]
+    cos = abs(W0[:, 0] @ W0[:, 1]) / (np.linalg.norm(W0[:, 0]) * np.linalg.norm(W0[:, 1]))
+    assert orthogonal_pair_verdict(int(n_rep[0]), float(dimensions_per_feature(geo)[0]), cos) != "holds"
+    assert pentagon_verdict(int(n_rep[1]), d[1]) != "holds"
+    priv = ToyModel(10, 5, n_instances=2, feature_probability=np.array([1.0, 0.02]), variant="hidden_relu", seed=0)
+    pr = neuron_polysemanticity(priv).mean(axis=1)
+    assert polysemanticity_verdict(pr[0], pr[1]) != "holds"
+
+
+def test_polysemanticity_rule():
+    assert polysemanticity_verdict(1.0, 3.2) == "holds"
+    assert polysemanticity_verdict(1.0, 1.1) == "partly"
+    assert polysemanticity_verdict(2.0, 2.0) == "does not hold at this scale"
