@@ -172,3 +172,36 @@ def test_statistics_networks_share_one_module_level_class():
         mine.StatisticsNetwork(0, 3)
     with pytest.raises(ValueError, match="hidden"):
         mine.StatisticsNetwork(2, 3, hidden=())
+
+
+# -- divergence (issue 13) ---------------------------------------------------------------
+def test_divergence_fires_on_the_ill_posed_case():
+    """Continuous x through one dropout layer (true MI infinite): trained long enough, MINE's
+    held-out bound falls without bound; the estimate is flagged and a warning names the fix."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (4000, 3)).astype(np.float32)
+    z = (x * (rng.random((4000, 3)) >= 0.2)).astype(np.float32)
+    with pytest.warns(RuntimeWarning, match="diverged.*lower lr"):
+        est = mine.estimate_mutual_information(x, z, steps=2000, batch_size=256, progress=False)
+    assert est.diverged and est.mi < -0.5 and est.best > 2.0 and "floor" in est.divergence
+
+
+def test_healthy_runs_are_not_flagged():
+    x, z = mine.sample_correlated_gaussian(4000, 0.8, 1, seed=0)
+    est = mine.estimate_mutual_information(x, z, steps=300, batch_size=256, progress=False)
+    assert not est.diverged and est.divergence == "" and est.best >= est.mi - est.mi_sd - 1e-6
+    rng = np.random.default_rng(1)  # null: independent pairs, MI 0, not a divergence
+    est = mine.estimate_mutual_information(rng.standard_normal((4000, 2)), rng.standard_normal((4000, 2)),
+                                           steps=300, batch_size=256, progress=False)
+    assert not est.diverged
+
+
+def test_mine_on_the_code_book_stays_under_its_ceiling():
+    from polycode_lite.science.mi_estimators import CodeBook
+
+    cb = CodeBook()
+    _, x = cb.sample(8000, seed=0)
+    z = x * (np.random.default_rng(1).random(x.shape) >= 0.2)
+    est = mine.estimate_mutual_information(x, z, steps=600, batch_size=256, progress=False)
+    assert est.mi == pytest.approx(3 * 0.8 * math.log(2), rel=0.10)
+    assert est.mi <= cb.entropy_nats + 0.05 and not est.diverged

@@ -21,14 +21,20 @@ Being a lower bound estimated from finite samples, it can still come out above t
 sampling noise, and for deterministic continuous maps (true MI infinite) it only reflects how
 far the optimiser got (docs/paper_guide.md pitfall 13).
 
+Divergence: every estimate is checked by :func:`divergence_reason` (a held-out value below a
+sanity floor, or one that falls far below its own best); a diverged run is flagged
+``MIEstimate.diverged`` and a RuntimeWarning names the fix.
+
 Public API: StatisticsNetwork, MINEConfig, MIEstimate, estimate_mutual_information,
-dv_bound, mine_f_bound, plus calibration channels with known MI (correlated Gaussian, ±1
-dropout/erasure-to-zero channel, binary symmetric channel): sample_* and *_mi functions.
+dv_bound, mine_f_bound, divergence_reason, plus calibration channels with known MI (correlated
+Gaussian, ±1 dropout/erasure-to-zero channel, binary symmetric channel), defined in
+:mod:`polycode_lite.science.mi_estimators` and re-exported here: sample_* and *_mi functions.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -36,10 +42,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from polycode_lite.science import capacity
+from polycode_lite.science.mi_estimators import (  # re-exported: the calibration channels
+    bsc_mi,
+    divergence_reason,
+    dropout_channel_mi,
+    gaussian_mi,
+    sample_bsc,
+    sample_correlated_gaussian,
+    sample_dropout_channel,
+)
 
 __all__ = [
     "LOSSES",
+    "divergence_reason",
     "MINEConfig",
     "MIEstimate",
     "StatisticsNetwork",
@@ -56,66 +71,6 @@ __all__ = [
 ]
 
 LOSSES = ("mine", "dv", "mine_f")
-
-
-# --------------------------------------------------------------------------------------
-# calibration channels with analytic MI (docs/paper_guide.md §2.2; values in nats)
-# --------------------------------------------------------------------------------------
-def gaussian_mi(rho: float, dim: int = 1) -> float:
-    """I(X; Z) = −½ · dim · log(1 − ρ²) nats for dim independent pairs of unit Gaussians with
-    correlation ρ. Raises ValueError unless −1 < ρ < 1 and dim >= 1."""
-    if not -1.0 < rho < 1.0:
-        raise ValueError(f"rho must lie strictly between -1 and 1 (|rho|=1 has infinite MI), got {rho}.")
-    if int(dim) < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim}.")
-    # a correlated pair is a Gaussian channel with SNR = ρ²/(1 − ρ²): ½ ln(1 + SNR) = −½ ln(1 − ρ²)
-    return int(dim) * float(capacity.gaussian_channel_mi(rho**2 / (1.0 - rho**2)))
-
-
-def sample_correlated_gaussian(
-    n: int, rho: float, dim: int = 1, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """n samples of (X, Z), each (n, dim) float32, with Z = ρX + √(1−ρ²)·ε per coordinate."""
-    gaussian_mi(rho, dim)  # validates rho and dim
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, dim))
-    z = rho * x + math.sqrt(1.0 - rho**2) * rng.standard_normal((n, dim))
-    return x.astype(np.float32), z.astype(np.float32)
-
-
-def dropout_channel_mi(p: float) -> float:
-    """±1 input through a dropout channel (the symbol is replaced by 0 with probability p):
-    I = (1 − p) · ln 2 nats (an erasure channel; docs/paper_guide.md §2.2, Theorem 3)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"the dropout probability p must lie in [0, 1], got {p}.")
-    return float(capacity.erasure_channel_mi(p, input_entropy=math.log(2.0)))
-
-
-def sample_dropout_channel(n: int, p: float, dim: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n samples: X uniform on {−1, +1}^dim, Z = X · m with m ~ Bernoulli(1 − p) per
-    coordinate (no rescaling). Returns (x, z), each (n, dim) float32."""
-    dropout_channel_mi(p)
-    rng = np.random.default_rng(seed)
-    x = rng.choice(np.array([-1.0, 1.0]), size=(n, dim))
-    z = x * (rng.random((n, dim)) >= p)
-    return x.astype(np.float32), z.astype(np.float32)
-
-
-def bsc_mi(p: float) -> float:
-    """±1 input through a binary symmetric channel flipping the sign with probability p:
-    I = ln 2 + p ln p + (1 − p) ln(1 − p) nats."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"the flip probability p must lie in [0, 1], got {p}.")
-    return float(capacity.bsc_mi(p))
-
-
-def sample_bsc(n: int, p: float, dim: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n samples: X uniform on {−1, +1}^dim, Z = X with each sign flipped with probability p."""
-    bsc_mi(p)
-    rng = np.random.default_rng(seed)
-    x = rng.choice(np.array([-1.0, 1.0]), size=(n, dim))
-    z = np.where(rng.random((n, dim)) < p, -x, x)
-    return x.astype(np.float32), z.astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------
@@ -200,6 +155,10 @@ class MINEConfig:
     average_last: fraction of the held-out curve (its last part) averaged for the estimate.
     standardize: z-score x and z with training statistics (invertible: MI unchanged).
     grad_clip: max gradient norm (None: no clipping). seed: seeds init, batches, pairings.
+    sanity_floor, max_drop: the divergence rule (:func:`divergence_reason`): the estimate is
+    flagged ``diverged`` if it ends below ``sanity_floor`` nats (a lower bound on a non-negative
+    quantity that far below 0 is broken) or falls from its best held-out value by more than
+    max(``max_drop``, a quarter of that best).
     """
 
     loss: str = "mine"
@@ -215,6 +174,8 @@ class MINEConfig:
     standardize: bool = True
     grad_clip: float | None = 5.0
     seed: int = 0
+    sanity_floor: float = -0.5
+    max_drop: float = 1.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -229,6 +190,9 @@ class MINEConfig:
             raise ValueError(f"average_last must lie in (0, 1], got {self.average_last}.")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
+        if not self.max_drop > 0 or self.sanity_floor > 0:
+            raise ValueError(f"max_drop must be positive and sanity_floor <= 0, got {self.max_drop} "
+                             f"and {self.sanity_floor}.")
 
 
 @dataclass(frozen=True)
@@ -239,7 +203,10 @@ class MIEstimate:
     mi_sd: standard deviation of the held-out DV values in that window (optimisation jitter,
     not a confidence interval). curve: dict of equal-length lists ``step``, ``train`` (mean
     minibatch DV since the previous evaluation) and ``heldout`` (held-out DV bound).
-    n_train, n_val: sample sizes. config: the settings used.
+    n_train, n_val: sample sizes. config: the settings used. diverged: True when the held-out
+    curve broke the divergence rule (:func:`divergence_reason`); ``divergence`` says how. A
+    diverged estimate is not a measurement: rerun with fewer steps, a lower lr, a grad_clip or
+    loss="mine" (EMA), or report it as diverged. best: the highest held-out value on the curve.
     """
 
     mi: float
@@ -248,6 +215,9 @@ class MIEstimate:
     n_train: int
     n_val: int
     config: MINEConfig = field(repr=False)
+    diverged: bool = False
+    divergence: str = ""
+    best: float = float("nan")
 
     @property
     def bits(self) -> float:
@@ -274,7 +244,9 @@ class MIEstimate:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly copy."""
         return dict(mi=self.mi, mi_sd=self.mi_sd, n_train=self.n_train, n_val=self.n_val,
+                    diverged=self.diverged, divergence=self.divergence, best=self.best,
                     curve=self.curve, config=asdict(self.config))
+
 
 
 # --------------------------------------------------------------------------------------
@@ -413,7 +385,14 @@ def estimate_mutual_information(
     held = np.asarray(curve["heldout"])
     k = max(1, int(math.ceil(cfg.average_last * held.size)))
     tail = held[-k:]
-    if not np.all(np.isfinite(tail)):
-        raise ValueError("MINE diverged (non-finite held-out bound); lower lr or use loss='mine'.")
-    return MIEstimate(mi=float(tail.mean()), mi_sd=float(tail.std()), curve=curve,
-                      n_train=n_train, n_val=n_val, config=cfg)
+    mi = float(tail.mean()) if np.all(np.isfinite(tail)) else float("nan")
+    reason = divergence_reason(held, mi, cfg.sanity_floor, cfg.max_drop)
+    if reason:
+        warnings.warn(f"{desc}: MINE diverged ({reason}); the estimate {mi:.4g} nats is not a "
+                      "measurement. Fix: fewer steps, a lower lr, grad_clip, loss='mine' (EMA "
+                      "bias correction), or more samples; if the true MI is infinite (a continuous "
+                      "x through an invertible map), no fix helps.", RuntimeWarning, stacklevel=2)
+    finite = held[np.isfinite(held)]
+    return MIEstimate(mi=mi, mi_sd=float(tail.std()), curve=curve, n_train=n_train, n_val=n_val,
+                      config=cfg, diverged=bool(reason), divergence=reason,
+                      best=float(finite.max()) if finite.size else float("nan"))
