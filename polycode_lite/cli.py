@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
                   "run the notebook sequence headless and write build/ with report.html", False),
     "student-notebooks": ("polycode_lite.course.student",
                           "write student (or instructor) versions of the notebooks", False),
+    "readme-tables": ("polycode_lite.course.readme_tables",
+                      "regenerate the README's claims table and run times from a full run", False),
     "train-autoencoder": ("polycode_lite.experiments.train",
                           "train ResNet autoencoders across dropout rates (resumable)", True),
     "dropout-experiments": ("polycode_lite.experiments.alpha_vs_dropout",
