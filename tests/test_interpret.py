@@ -202,6 +202,26 @@ def test_compare_kinds_bootstrap_and_nan_handling():
     assert out.loc["random", "diff_ci_high"] < 0
 
 
+def test_compare_kinds_counts_plus_and_minus_r_as_one_direction():
+    """+r and −r are one pseudo-neuron: duplicating every row with the other sign must not
+    narrow the CI (treating signed rows as independent would, by √2)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(0.5, 0.1, 30)
+    one = pd.DataFrame(dict(hook="h", simulator="s", kind="random", index=np.arange(30), sign=1, score=v))
+    both = pd.concat([one, one.assign(sign=-1)], ignore_index=True)
+    a = compare_kinds(one, n_boot=4000, seed=1).iloc[0]
+    b = compare_kinds(both, n_boot=4000, seed=1).iloc[0]
+    assert b["n"] == 30 and b["n_rows"] == 60 and b["mean"] == pytest.approx(a["mean"])
+    assert (b.ci_high - b.ci_low) == pytest.approx(a.ci_high - a.ci_low, rel=0.1)
+    naive = compare_kinds(both.assign(index=np.arange(60)), n_boot=4000, seed=1).iloc[0]
+    assert (naive.ci_high - naive.ci_low) < 0.8 * (b.ci_high - b.ci_low)
+    # pooled over layers, index 0 of two layers are two directions, not one
+    two = pd.concat([one, one.assign(hook="g")], ignore_index=True)
+    assert compare_kinds(two, n_boot=100, pool_layers=True).iloc[0]["n"] == 60
+
+
 def test_run_comparison_end_to_end_on_tiny_gpt2(tmp_path):
     torch = pytest.importorskip("torch")
     from transformers import GPT2Config, GPT2Model
@@ -217,9 +237,15 @@ def test_run_comparison_end_to_end_on_tiny_gpt2(tmp_path):
     hooks = ["blocks.0.mlp.post"]
     df = run_comparison(lm, windows, hooks, n_neurons=3, n_random=2, n_min_action=2, pool_size=4,
                           n_top=10, n_records_random=10, progress=False)
-    assert set(df.kind) == {"neuron", "random", "min-action"}
+    assert set(df.kind) == {"neuron", "random", "best-of-N", "min-action"}
     assert set(df.simulator) == {"token lookup", "bigram", "linear probe"}
-    assert len(df) == 3 * (3 + 2 * 2 + 2 * 2)
+    assert len(df) == 3 * (3 + 2 * 2 + 2 * 2 + 2 * 2)
+    # the window-shuffled control is scored for the first simulator only, by default
+    assert df[df.simulator == "token lookup"].score_shuffled.notna().all()
+    assert df[df.simulator != "token lookup"].score_shuffled.isna().all()
+    # exact minimum-action directions are smoother than the best of 4 random ones
+    acts = df.groupby("kind").action.mean()
+    assert acts["min-action"] < acts["best-of-N"] <= acts["random"] + 1e-9
     ok = df.score.dropna()
     assert ((ok >= -1) & (ok <= 1)).all() and len(ok) > len(df) // 2
     # directions are traced from the real hook: a neuron's trace equals the hooked activation

@@ -20,7 +20,7 @@ from polycode_lite.experiments.covariance_collection import (
     peak_memory_estimate,
     window_features,
 )
-from polycode_lite.experiments.language_depth import cli_main, layer_alpha
+from polycode_lite.experiments.language_depth import CONTROL_SUFFIX, cli_main, layer_alpha, layer_alphas
 from polycode_lite.models.hooks import record_activations  # noqa: E402
 from polycode_lite.models.language_models import (
     EMBEDDED_MODEL,
@@ -29,6 +29,7 @@ from polycode_lite.models.language_models import (
     load_gpt2_tokenizer,
     load_language_model,
     parse_layers,
+    random_init_like,
 )
 from polycode_lite.science.covariance import CovarianceAccumulator
 from polycode_lite.science.powerlaw import powerlaw_gaussian  # noqa: E402
@@ -331,6 +332,43 @@ def test_layer_alpha_applies_finite_sample_correction_when_few_tokens():
     s = layer_alpha(_grouped_from(x, 6), "blocks.0.mlp.post", n_boot=12, seed=0)
     assert s.estimator == "corrected" and s.fit.method == "simulation-matched"
     assert abs(s.alpha - 1.0) < abs(s.fit.alpha_plain - 1.0) + 0.02
+
+
+def test_random_init_like_is_the_same_architecture_with_seeded_fresh_weights(tiny_lm):
+    state = torch.random.get_rng_state()
+    a, b, c = random_init_like(tiny_lm, seed=0), random_init_like(tiny_lm, seed=0), random_init_like(tiny_lm, seed=1)
+    assert torch.equal(state, torch.random.get_rng_state())  # the caller's RNG is untouched
+    assert a.source == "random init" and "seed 0" in a.name and a.tokenizer is tiny_lm.tokenizer
+    assert (a.n_layers, a.d_model, a.d_mlp) == (tiny_lm.n_layers, tiny_lm.d_model, tiny_lm.d_mlp)
+    pa, pb, pc, pt = (dict(m.model.named_parameters()) for m in (a, b, c, tiny_lm))
+    assert pa.keys() == pt.keys()
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert not torch.equal(pa["h.0.mlp.c_fc.weight"], pc["h.0.mlp.c_fc.weight"])
+    # the fixture is itself GPT2Model(cfg) built after torch.manual_seed(0): Hugging Face's own init
+    assert all(torch.equal(pa[k], pt[k]) for k in pa)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        random_init_like(tiny_lm, seed=0.5)
+
+
+def _grouped_alpha(alpha, seed, n_groups=5):
+    x = powerlaw_gaussian(4_000, 120, alpha=alpha, seed=seed)
+    accs = [CovarianceAccumulator(x.shape[1]).update(part) for part in np.array_split(x, n_groups)]
+    return accs
+
+
+def test_layer_alphas_fits_the_control_in_the_same_window():
+    trained = GroupedCovariances({"blocks.0.mlp.post": _grouped_alpha(1.0, 0),
+                                  "blocks.1.mlp.post": _grouped_alpha(1.4, 1)}, [1] * 5, drop_first=0)
+    control = GroupedCovariances({"blocks.0.mlp.post": _grouped_alpha(1.2, 2),
+                                  "blocks.1.mlp.post": _grouped_alpha(1.2, 3)}, [1] * 5, drop_first=0)
+    table = layer_alphas(trained, n_boot=20, seed=0, progress=False, control=control).table()
+    assert table.model.tolist() == ["trained", "trained", "untrained", "untrained"]
+    assert table.site.tolist()[2] == "blocks.0.mlp.post" + CONTROL_SUFFIX
+    assert table.window_lo.nunique() == 1 and table.window_hi.nunique() == 1
+    t, u = table[table.model == "trained"], table[table.model == "untrained"]
+    assert abs(t.alpha.iloc[1] - t.alpha.iloc[0] - 0.4) < 0.1 and abs(u.alpha.iloc[1] - u.alpha.iloc[0]) < 0.1
+    with pytest.raises(ValueError, match="control has no accumulators"):
+        layer_alphas(trained, ["blocks.0.mlp.post", "blocks.2.mlp.post"], control=control, progress=False)
 
 
 def test_memory_formula_matches_accumulators(tiny_lm, tiny_windows):

@@ -27,6 +27,7 @@ from polycode_lite.experiments.covariance_collection import (
     collect_covariances,
     tqdm_iter,
 )
+from polycode_lite.experiments.depth_rules import depth_claims
 from polycode_lite.models.language_models import (
     EMBEDDED_MODEL,
     _split_hook,
@@ -34,7 +35,11 @@ from polycode_lite.models.language_models import (
     parse_layers,
 )
 
-__all__ = ["LayerSpectrum", "add_arguments", "cli_main", "depth_claims", "layer_alpha", "layer_alphas", "main"]
+__all__ = ["CONTROL_SUFFIX", "LayerSpectrum", "add_arguments", "cli_main", "depth_claims", "layer_alpha",
+           "layer_alphas", "main"]
+
+#: site-name suffix of the control (e.g. untrained) model's hooks in a joint :func:`layer_alphas`
+CONTROL_SUFFIX = " [untrained]"
 
 
 # --------------------------------------------------------------------------------------
@@ -70,6 +75,7 @@ def layer_alphas(
     seed: int = 0,
     progress: bool = True,
     full_spectrum_max: int = 2048,
+    control: GroupedCovariances | None = None,
 ) -> AlphaTable:
     """alpha of every hook through the one α pipeline
     (:func:`polycode_lite.experiments.alpha.layer_alphas`), each hook's document groups being the
@@ -77,67 +83,49 @@ def layer_alphas(
     finite-sample correction when tokens < 10 · width (True / False force it). Widths above
     ``full_spectrum_max`` use the randomized top-k spectrum. Returns an
     :class:`~polycode_lite.experiments.alpha.AlphaTable`: site = hook, depth = layer index, extra
-    columns hook, layer, kind (the site within the block), width, n_tokens."""
+    columns hook, layer, kind (the site within the block), width, n_tokens, model ("trained").
+
+    ``control``: the same hooks of a control model (e.g. the untrained architecture from
+    :func:`~polycode_lite.models.language_models.random_init_like`) on the same windows. Its
+    sites are fitted in the same call and **the same window per kind** (set by the narrowest
+    hook of either model), named ``hook + CONTROL_SUFFIX`` with ``model="untrained"``; select
+    them with ``table[table.model == "untrained"]``."""
     hooks = grouped.hooks if hooks is None else list(hooks)
     if not hooks:
         raise ValueError("hooks is empty: pass at least one hook.")
+    if control is not None:
+        missing = [h for h in hooks if h not in control.groups]
+        if missing:
+            raise ValueError(f"control has no accumulators for {missing}: collect the same hooks of "
+                             "the control model (collect_covariances(control_lm, windows, hooks)).")
+    models = {"trained": grouped} | ({"untrained": control} if control is not None else {})
     split = {h: _split_hook(h) for h in hooks}
     estimator = {None: "auto", True: "corrected", False: "plain"}[None if correct is None else bool(correct)]
-    data = {h: Accumulators(tuple(grouped.groups[h]), unit="document groups") for h in hooks}
-    extra = {h: {'hook': h, 'layer': split[h][0], 'kind': split[h][1], 'width': grouped.groups[h][0].dim,
-                     'n_tokens': grouped.n_tokens(h)} for h in hooks}
-    # the depth claim compares layers of one kind (site within the block): one window per kind,
-    # set by its narrowest hook and fewest tokens
+    data, extra, kinds = {}, {}, {}
+    for model, g in models.items():
+        for h in hooks:
+            site = h if model == "trained" else h + CONTROL_SUFFIX
+            data[site] = Accumulators(tuple(g.groups[h]), unit="document groups")
+            extra[site] = {"hook": h, "layer": split[h][0], "kind": split[h][1], "width": g.groups[h][0].dim,
+                           "n_tokens": g.n_tokens(h), "model": model}
+            kinds[site] = split[h][1]
+    # the depth claim compares layers of one kind (site within the block), trained and control
+    # alike: one window per kind, set by its narrowest site and fewest tokens
     from polycode_lite.experiments.alpha import fit_window
 
     windows = {}
-    for kind in {split[h][1] for h in hooks}:
-        same = [h for h in hooks if split[h][1] == kind]
-        w = fit_window(min(grouped.groups[h][0].dim for h in same), min(grouped.n_tokens(h) for h in same), ranks)
-        windows.update({h: w for h in same})
+    for kind in set(kinds.values()):
+        same = [s for s in data if kinds[s] == kind]
+        w = fit_window(min(extra[s]["width"] for s in same), min(extra[s]["n_tokens"] for s in same), ranks)
+        windows.update({s: w for s in same})
     return fit_sites(data, estimator=estimator, window=windows, n_boot=n_boot, seed=seed,
-                     depth={h: split[h][0] for h in hooks}, progress=progress,
+                     depth={s: extra[s]["layer"] for s in data}, progress=progress,
                      full_spectrum_max=full_spectrum_max, extra=extra)
 
 
 # --------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------
-def depth_claims(table: Any, model_name: str, kind: str = "mlp.post") -> list[dict[str, Any]]:
-    """The paper's "α depends on depth" claim, judged on a :func:`layer_alphas` table.
-
-    Rule: "holds" if at least one pair of layers of ``kind`` has disjoint 95% CIs and, when the
-    table has a ``window_grid`` column (``AlphaTable.table(grid=True)``), the same order in every
-    window of the grid; else "does not hold at this scale" (NaN α or CI counts as overlapping).
-    Returns one dict for ``record_claim``."""
-    sub = table[table.kind == kind].sort_values("layer").reset_index(drop=True)
-    if sub.empty:
-        raise ValueError(f"the table has no {kind!r} rows; its kinds are {sorted(set(table.kind))}.")
-    lo, hi = sub.ci_low.to_numpy(float), sub.ci_high.to_numpy(float)
-    grids = list(sub["window_grid"]) if "window_grid" in sub else [{}] * len(sub)
-
-    def same_order(i: int, j: int) -> bool:
-        sign = np.sign(sub.alpha[i] - sub.alpha[j])
-        shared = set(grids[i] or {}) & set(grids[j] or {})
-        return all(np.sign(grids[i][w] - grids[j][w]) == sign for w in shared)
-
-    disjoint = [(i, j) for i in range(len(sub)) for j in range(i + 1, len(sub))
-                if lo[i] > hi[j] or lo[j] > hi[i]]
-    pairs = [(i, j) for i, j in disjoint if same_order(i, j)]
-    a = sub.alpha
-    return [dict(
-        claim="α of the activation covariance depends on depth (GPT-2 XL in the paper)",
-        expected="[S] qualitative only: α depends on depth; no per-layer values are known",
-        measured=(f"{model_name} {kind}: α from {a.min():.2f} to {a.max():.2f} (layer "
-                  f"{int(sub.layer[a.idxmin()])} to {int(sub.layer[a.idxmax()])}); {len(pairs)} of "
-                  f"{len(sub) * (len(sub) - 1) // 2} layer pairs with disjoint 95% CIs and the same "
-                  f"order in every window of the grid ({len(disjoint) - len(pairs)} more reversed by a window)"),
-        verdict="holds" if pairs else "does not hold at this scale",
-        values=dict(model=model_name, layers=sub.layer.tolist(), alpha=a.round(4).tolist(),
-                    ci_low=sub.ci_low.round(4).tolist(), ci_high=sub.ci_high.round(4).tolist(),
-                    n_disjoint_pairs=len(pairs)))]
-
-
 def _parse_dtype(name: str | None) -> Any:
     import torch
 

@@ -4,9 +4,13 @@ The paper compares how well OpenAI's automated-interpretability pipeline explain
 neurons of GPT-2 XL and random projections of the same layer. The LLMs it used are retired, so
 the explainer and simulator are offline ones (:mod:`polycode_lite.experiments.explanation_scoring`).
 
-Directions: single neurons (basis vectors), random unit directions, and the paper's
-"minimum-action" variant (the smoothest of many random directions); random ones with both
-signs, because the 0-10 scale sets negatives to 0 (docs/paper_guide.md pitfall 14).
+Kinds of direction, all scored by the same pipeline: single neurons (basis vectors), unselected
+random unit directions, "best-of-N" (the smoothest of N random directions, what the authors'
+description of their missing script suggests) and "min-action" (the exact minimum-action
+directions, :func:`~polycode_lite.science.action.minimum_action_directions`); pseudo-neurons
+with both signs, because the 0-10 scale sets negatives to 0 (docs/paper_guide.md pitfall 14).
+Every direction is also scored on a window-shuffled control (its trace paired with the tokens
+of other windows). Summaries and verdict rules: :mod:`polycode_lite.experiments.pseudo_neuron_claims`.
 """
 
 from __future__ import annotations
@@ -29,13 +33,26 @@ from polycode_lite.experiments.explanation_scoring import (
     Simulator,
     TokenLookupSimulator,
 )
+from polycode_lite.experiments.pseudo_neuron_claims import (
+    compare_kinds,
+    comparison_claims,
+    selection_claims,
+)
+from polycode_lite.science.action import (
+    ActionMoments,
+    minimum_action_directions,
+    path_action,
+    random_unit_directions,
+    select_min_action,
+)
 
 __all__ = [
-    "comparison_claims",
-    "Direction", "compare_kinds", "direction_traces", "make_directions", "make_records",
-    "path_action", "random_unit_directions", "run_comparison", "score_directions",
-    "select_min_action"
+    "Direction", "compare_kinds", "comparison_claims", "direction_traces", "make_directions",
+    "make_records", "minimum_action_directions", "path_action", "random_unit_directions",
+    "run_comparison", "score_directions", "select_min_action", "selection_claims"
 ]
+
+KINDS = ("neuron", "random", "best-of-N", "min-action")
 
 
 # --------------------------------------------------------------------------------------
@@ -45,9 +62,10 @@ __all__ = [
 class Direction:
     """A unit direction in a layer's activation space, with a sign.
 
-    kind: "neuron" (basis vector ``index``), "random" (unselected random unit vector) or
-    "min-action" (the smoothest of a pool of random vectors). vector: (width,) unit vector
-    (None for neurons). action: normalised path action of its trace (see :func:`path_action`).
+    kind: one of :data:`KINDS`: "neuron" (basis vector ``index``), "random" (unselected random
+    unit vector), "best-of-N" (the smoothest of a pool of N random vectors) or "min-action" (the
+    ``index``-th exact minimum-action direction). vector: (width,) unit vector (None for
+    neurons). action: normalised path action of its trace (see :func:`path_action`).
     """
 
     kind: str
@@ -60,43 +78,9 @@ class Direction:
     def name(self) -> str:
         return f"{self.kind}#{self.index}{'+' if self.sign > 0 else '−'}"
 
-
-def random_unit_directions(width: int, n: int, seed: int = 0) -> np.ndarray:
-    """(n, width) Gaussian vectors normalised to unit length (uniform on the sphere)."""
-    v = np.random.default_rng(seed).standard_normal((n, width))
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def path_action(traces: Any) -> np.ndarray:
-    """Normalised action of 1-D activation traces over text (docs/paper_guide.md §2.4, pitfall 9).
-
-    For traces p of shape (N windows, T positions, K directions):
-    A_k = mean_{windows,t} (p_{t+1} − p_t)² / (2 · var(p_k)) = 1 − lag-1 autocorrelation.
-    Small = smooth along the text. Returns (K,).
-    """
-    p = np.asarray(traces, dtype=np.float64)
-    if p.ndim != 3 or p.shape[1] < 2:
-        raise ValueError(f"traces must be (windows, positions >= 2, directions), got {p.shape}.")
-    diff = np.diff(p, axis=1)
-    var = p.reshape(-1, p.shape[2]).var(axis=0)
-    return np.mean(diff**2, axis=(0, 1)) / (2.0 * np.where(var > 0, var, np.nan))
-
-
-def select_min_action(candidates: np.ndarray, traces: np.ndarray, n_select: int
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The paper's "minimum-action" selection: split ``candidates`` (K, width) into n_select
-    pools and keep the smoothest direction of each pool.
-
-    traces: (N, T, K) activations of the candidates. Returns (indices into candidates,
-    their actions, actions of all candidates).
-    """
-    k = candidates.shape[0]
-    if n_select < 1 or k < n_select:
-        raise ValueError(f"cannot select {n_select} directions from {k} candidates.")
-    act = path_action(traces)
-    pools = np.array_split(np.arange(k), n_select)
-    pick = np.array([pool[np.nanargmin(act[pool])] for pool in pools])
-    return pick, act[pick], act
+    def direction_id(self, hook: str) -> str:
+        """The unsigned direction (+r and −r are one pseudo-neuron): ``hook/kind#index``."""
+        return f"{hook}/{self.kind}#{self.index}"
 
 
 def make_directions(
@@ -109,14 +93,16 @@ def make_directions(
     random_signs: Sequence[int] = (1, -1),
     seed: int = 0,
 ) -> tuple[list[Direction], np.ndarray]:
-    """Neuron and random directions of one layer (min-action candidates returned separately).
+    """Neuron and random directions of one layer (best-of-N candidates returned separately).
 
     Returns (directions, candidates) where candidates is (n_min_action · pool_size, width) for
-    :func:`select_min_action`; neurons are a seeded random subset of the width. Neurons get
+    :func:`select_min_action` (n_min_action pools of pool_size); neurons are a seeded random subset of the width. Neurons get
     ``neuron_signs`` (OpenAI explains the positive side of GELU neurons), random directions
     both signs by default because the 0-10 scale drops the negative half (pitfall 14).
     """
     rng = np.random.default_rng(seed)
+    if min(n_neurons, n_random, n_min_action, pool_size) < 0:
+        raise ValueError("n_neurons, n_random, n_min_action and pool_size must be >= 0.")
     if n_neurons > width:
         raise ValueError(f"n_neurons={n_neurons} exceeds the layer width {width}.")
     dirs = [Direction("neuron", int(i), s) for i in np.sort(rng.choice(width, n_neurons, replace=False))
@@ -135,10 +121,14 @@ def direction_traces(
     drop_first: int = 4,
     batch_size: int = 16,
     progress: bool = False,
+    moments: Mapping[str, ActionMoments] | None = None,
 ) -> dict[str, np.ndarray]:
     """Project each hook's activations on the rows of ``projections[hook]`` (K, width) in one
     pass over ``windows``. Returns {hook: (N, T', K) float32}, T' = positions kept (the first
-    ``drop_first`` and BERT's [SEP] dropped). Uses :class:`~polycode_lite.models.hooks.ActivationRecorder`."""
+    ``drop_first`` and BERT's [SEP] dropped). Uses :class:`~polycode_lite.models.hooks.ActivationRecorder`.
+
+    moments: optional {hook: ActionMoments}; the same positions of every such hook are streamed
+    into it (covariance and successive differences, for :func:`minimum_action_directions`)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -151,13 +141,18 @@ def direction_traces(
     stop = windows.length - windows.n_suffix
     if drop_first >= stop:
         raise ValueError(f"drop_first={drop_first} leaves no position of {windows.length}-token windows.")
+    moments = dict(moments or {})
     out: dict[str, list] = {h: [] for h in projections}
 
     def on_output(name: str, t: "torch.Tensor") -> None:
         x = t[:, drop_first:stop].float()
-        out[name].append((x @ mats[name]).cpu().numpy())
+        if name in mats:
+            out[name].append((x @ mats[name]).cpu().numpy())
+        if name in moments:
+            moments[name].update(x)
 
-    with ActivationRecorder(lm.model, lm.modules(list(projections)), on_output=on_output), torch.no_grad():
+    hooked = list(dict.fromkeys([*projections, *moments]))
+    with ActivationRecorder(lm.model, lm.modules(hooked), on_output=on_output), torch.no_grad():
         for batch in tqdm(windows.batches(batch_size, lm.device), total=-(-len(windows) // batch_size),
                           desc="direction traces", disable=not progress):
             lm.model(**batch)
@@ -207,15 +202,32 @@ def score_directions(
     n_top: int = 20,
     n_random: int = 20,
     seed: int = 0,
+    control_simulators: Sequence[str] | None = None,
 ) -> "pd.DataFrame":
     """Explain and score every direction with every simulator.
 
     traces: (N, T, len(directions)) signed activations (sign already applied).
-    Returns one row per (direction, simulator): hook, kind, index, sign, name, simulator,
-    score (top-and-random), score_top (top-only), explanation, max_activation, action.
+    control_simulators: names of the simulators that also score the window-shuffled control
+    (default: the first simulator): the direction's trace is paired with the tokens of other
+    windows (a seeded permutation of the N windows) and run through the same records,
+    explanation and scoring, so ``score_shuffled`` is what the pipeline gives when the
+    activations carry no information about the tokens.
+    Returns one row per (direction, simulator): hook, kind, index, sign, name, direction (the
+    unsigned ``hook/kind#index``), simulator, score (top-and-random), score_top (top-only),
+    score_shuffled (NaN where not computed), explanation, max_activation, action.
     NaN scores (a constant prediction) mean the simulator explained nothing.
     """
     import pandas as pd
+
+    if traces.ndim != 3 or traces.shape[2] != len(directions):
+        raise ValueError(f"traces must be (N, T, {len(directions)}) for {len(directions)} directions, "
+                         f"got {traces.shape}.")
+    names = [s.name for s in simulators]
+    control = set(names[:1] if control_simulators is None else control_simulators)
+    unknown = control - set(names)
+    if unknown:
+        raise ValueError(f"control_simulators {sorted(unknown)} are not among the simulators {names}.")
+    perm = np.random.default_rng([seed, 17]).permutation(traces.shape[0])
 
     rows = []
     cache: dict[int, list[str]] = {}
@@ -228,76 +240,19 @@ def score_directions(
 
     for j, d in enumerate(directions):
         recs = make_records(traces[:, :, j], token_ids, strings, n_top, n_random, seed=seed + j)
+        shuffled = make_records(traces[perm, :, j], token_ids, strings, n_top, n_random, seed=seed + j) \
+            if control else None
         for sim in simulators:
             expl = sim.explain(recs.explain)
+            ctl = np.nan
+            if sim.name in control:
+                ctl = sim.score(sim.explain(shuffled.explain), shuffled.score)
             rows.append(dict(hook=hook, kind=d.kind, index=d.index, sign=d.sign, name=d.name,
-                             simulator=sim.name, score=sim.score(expl, recs.score),
-                             score_top=sim.score(expl, recs.score_top), explanation=expl.text,
+                             direction=d.direction_id(hook), simulator=sim.name,
+                             score=sim.score(expl, recs.score), score_top=sim.score(expl, recs.score_top),
+                             score_shuffled=ctl, explanation=expl.text,
                              max_activation=recs.max_activation, action=d.action))
     return pd.DataFrame(rows)
-
-
-def compare_kinds(scores: "pd.DataFrame", value: str = "score", n_boot: int = 1000,
-                  seed: int = 0) -> "pd.DataFrame":
-    """Mean score per (hook, simulator, kind) with a 95% bootstrap CI over directions, and the
-    difference to neurons. NaN scores count as 0 (nothing explained); ``n_nan`` says how many."""
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    rows = []
-    for (hook, sim), sub in scores.groupby(["hook", "simulator"], sort=False):
-        neuron = np.nan_to_num(sub.loc[sub.kind == "neuron", value].to_numpy(), nan=0.0)
-        for kind, part in sub.groupby("kind", sort=False):
-            v = np.nan_to_num(part[value].to_numpy(), nan=0.0)
-            boots = rng.choice(v, (n_boot, v.size)).mean(1)
-            row = dict(hook=hook, simulator=sim, kind=kind, n=v.size, n_nan=int(part[value].isna().sum()),
-                       mean=v.mean(), ci_low=np.quantile(boots, 0.025), ci_high=np.quantile(boots, 0.975))
-            if kind != "neuron" and neuron.size:
-                diff = boots - rng.choice(neuron, (n_boot, neuron.size)).mean(1)
-                row.update(diff_vs_neuron=v.mean() - neuron.mean(), diff_ci_low=np.quantile(diff, 0.025),
-                           diff_ci_high=np.quantile(diff, 0.975))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def comparison_claims(scores: "pd.DataFrame", simulator: str = "token lookup", seed: int = 0,
-                      n_boot: int = 1000) -> list[dict[str, Any]]:
-    """The pseudo-neuron claim of the paper, judged on ``scores`` (from :func:`run_comparison`)
-    with ``simulator``'s explanations pooled over layers.
-
-    Rule: "holds" if random directions score no worse than neurons (the 95% CI of random −
-    neuron reaches 0 or above) or some non-neuron kind beats neurons in some layer (CI of the
-    difference above 0); "partly" if random directions reach at least half the neurons' mean
-    score; else "does not hold at this scale". Returns one dict for ``record_claim``."""
-    per_layer = compare_kinds(scores, n_boot=n_boot, seed=seed)
-    main = per_layer[per_layer.simulator == simulator]
-    if main.empty:
-        raise ValueError(f"simulator {simulator!r} is not in scores; it has "
-                         f"{sorted(scores.simulator.unique())}.")
-    overall = compare_kinds(scores.assign(hook="all layers"), n_boot=n_boot, seed=seed)
-    ov = overall[overall.simulator == simulator].set_index("kind")
-    r, n = ov.loc["random"], ov.loc["neuron"]
-    comparable = bool(r.diff_ci_high >= 0)
-    better_some = bool(((main.kind != "neuron") & (main.diff_ci_low > 0)).any())
-    verdict = ("holds" if comparable or better_some else
-               "partly" if r["mean"] > 0.5 * n["mean"] else "does not hold at this scale")
-    kinds = list(ov.index)
-    parts = [f"{k} {ov.loc[k, 'mean']:.3f} [{ov.loc[k, 'ci_low']:.3f}, {ov.loc[k, 'ci_high']:.3f}]"
-             for k in kinds]
-    sims = list(dict.fromkeys(overall.simulator))
-    return [dict(
-        claim=("Random-projection pseudo-neurons are explainable and give explanations "
-               "complementary to single neurons"),
-        expected="[S] qualitative; the paper's scores came from GPT-4 + text-davinci-003 (top-only protocol)",
-        measured=(f"{simulator} score, all layers: " + ", ".join(parts)
-                  + f"; random − neuron {r.diff_vs_neuron:+.3f} [{r.diff_ci_low:+.3f}, {r.diff_ci_high:+.3f}]"),
-        verdict=verdict,
-        values={k: dict(mean=float(ov.loc[k, "mean"]), ci=[float(ov.loc[k, "ci_low"]),
-                                                           float(ov.loc[k, "ci_high"])])
-                for k in kinds} | {"simulators": {
-                    sim: {k: float(overall[(overall.simulator == sim) & (overall.kind == k)]["mean"].iloc[0])
-                          for k in kinds if ((overall.simulator == sim) & (overall.kind == k)).any()}
-                    for sim in sims}})]
 
 
 def run_comparison(
@@ -315,55 +270,69 @@ def run_comparison(
     batch_size: int = 16,
     seed: int = 0,
     progress: bool = True,
+    n_exact: int | None = None,
+    control_simulators: Sequence[str] | None = None,
+    ridge: float = 1e-6,
 ) -> "pd.DataFrame":
-    """Neurons against random projections (unselected and minimum-action) at each hook.
+    """Neurons against random projections (unselected, best-of-N and exact minimum action).
 
-    One forward pass records every direction's trace (plus the min-action candidates); each
-    signed direction gets records, an explanation and scores from every simulator (default:
-    token lookup, bigram, and a linear probe on the model's input embeddings). Returns the
-    per-direction table of :func:`score_directions` for all hooks; summarise with
+    Per hook: ``n_neurons`` neurons, ``n_random`` random directions, ``n_min_action`` best-of-N
+    directions (the smoothest of each pool of ``pool_size`` random candidates) and ``n_exact``
+    (default ``n_min_action``) exact minimum-action directions from the covariance and
+    successive differences of these windows (:func:`minimum_action_directions`); pseudo-neurons
+    with both signs. One forward pass records the traces and the moments, a second one the
+    traces of the exact directions. Every signed direction gets records, an explanation and
+    scores from every simulator (default: token lookup, bigram, and a linear probe on the
+    model's input embeddings) plus the window-shuffled control (``control_simulators``, default
+    the first). Returns the table of :func:`score_directions` for all hooks; summarise with
     :func:`compare_kinds`.
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
+    n_exact = n_min_action if n_exact is None else int(n_exact)
+    if n_exact < 0:
+        raise ValueError(f"n_exact must be >= 0, got {n_exact}.")
     if simulators is None:
         simulators = [TokenLookupSimulator(), BigramSimulator(), LinearProbeSimulator(lm.input_embeddings())]
     plan, projections = {}, {}
     for i, h in enumerate(hooks):
         dirs, cands = make_directions(lm.width(h), n_neurons, n_random, n_min_action, pool_size,
                                       seed=seed + 1000 * i)
-        rows = []
-        for d in dirs:
-            v = np.eye(1, lm.width(h), d.index)[0] if d.kind == "neuron" else d.vector
-            rows.append(v)
-        basis = np.vstack(rows + [cands]) if rows else cands
+        rows = [np.eye(1, lm.width(h), d.index)[0] if d.kind == "neuron" else d.vector for d in dirs]
         plan[h] = (dirs, cands)
-        projections[h] = basis
-    traces = direction_traces(lm, windows, projections, drop_first, batch_size, progress)
+        projections[h] = np.vstack(rows + [cands]) if rows else cands
+    moments = {h: ActionMoments(lm.width(h)) for h in hooks} if n_exact else None
+    traces = direction_traces(lm, windows, projections, drop_first, batch_size, progress, moments=moments)
+    exact = {h: minimum_action_directions(moments[h], n_exact, ridge=ridge) for h in hooks} if n_exact else {}
+    if exact:
+        exact_traces = direction_traces(lm, windows, {h: v for h, (v, _) in exact.items()}, drop_first,
+                                        batch_size, progress)
     stop = windows.length - windows.n_suffix
     ids = windows.input_ids[:, drop_first:stop]
     tables = []
     for h in tqdm(hooks, desc="explaining and scoring", disable=not progress):
         dirs, cands = plan[h]
         tr = traces[h]
-        base = tr[:, :, : len(dirs)] * np.asarray([d.sign for d in dirs], dtype=np.float32)
-        all_dirs = list(dirs)
+        unsel = path_action(tr[:, :, : len(dirs)]) if dirs else []
+        all_dirs = [Direction(d.kind, d.index, d.sign, d.vector, float(u)) for d, u in zip(dirs, unsel)]
+        parts = [tr[:, :, : len(dirs)] * np.asarray([d.sign for d in dirs], dtype=np.float32)]
+        chosen = []
         if len(cands):
             ctr = tr[:, :, len(dirs):]
             pick, acts, _ = select_min_action(cands, ctr, n_min_action)
-            extra = []
-            for k, (p, a) in enumerate(zip(pick, acts)):
-                for s in (1, -1):
-                    all_dirs.append(Direction("min-action", k, s, cands[p], float(a)))
-                    extra.append(s * ctr[:, :, p])
-            unsel = path_action(tr[:, :, : len(dirs)])
-            all_dirs[: len(dirs)] = [Direction(d.kind, d.index, d.sign, d.vector, float(u))
-                                     for d, u in zip(dirs, unsel)]
-            base = np.concatenate([base, np.stack(extra, axis=2)], axis=2)
-        else:
-            unsel = path_action(tr[:, :, : len(dirs)])
-            all_dirs = [Direction(d.kind, d.index, d.sign, d.vector, float(u)) for d, u in zip(dirs, unsel)]
-        tables.append(score_directions(h, all_dirs, base, ids, lm.token_strings, simulators,
-                                       n_top, n_records_random, seed=seed))
+            chosen += [("best-of-N", cands[p], float(a), ctr[:, :, p]) for p, a in zip(pick, acts)]
+        if h in exact:
+            vecs, acts = exact[h]
+            chosen += [("min-action", vecs[k], float(acts[k]), exact_traces[h][:, :, k]) for k in range(len(vecs))]
+        counters: dict[str, int] = {}
+        for kind, vec, act, trace in chosen:
+            k = counters.setdefault(kind, 0)
+            counters[kind] += 1
+            for sgn in (1, -1):
+                all_dirs.append(Direction(kind, k, sgn, vec, act))
+                parts.append(sgn * trace[:, :, None])
+        tables.append(score_directions(h, all_dirs, np.concatenate(parts, axis=2), ids, lm.token_strings,
+                                       simulators, n_top, n_records_random, seed=seed,
+                                       control_simulators=control_simulators))
     return pd.concat(tables, ignore_index=True)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "EMBEDDED_MODEL", "EMBEDDED_PACKAGE", "GPT2_FAMILY", "LanguageModel", "MINILM_SHA256",
     "ModelNotAvailableError", "SITES", "embedded_model_dir", "gpt2_tokenizer_files", "hook_name",
-    "load_gpt2_tokenizer", "load_language_model", "parse_layers"
+    "load_gpt2_tokenizer", "load_language_model", "parse_layers", "random_init_like"
 ]
 
 EMBEDDED_MODEL = "all-MiniLM-L6-v2"
@@ -355,6 +355,34 @@ def _load_from_folder(
     return LanguageModel(model=model, tokenizer=tokenizer, name=name, arch=arch, n_layers=int(n_layers),
                          d_model=int(d_model), d_mlp=int(d_mlp), device=dev, source=source,
                          path=str(folder) if Path(str(folder)).is_dir() else None)
+
+
+def random_init_like(lm: LanguageModel, seed: int = 0) -> LanguageModel:
+    """The untrained control: the same architecture and config as ``lm``, freshly initialised.
+
+    Builds ``AutoModel.from_config(lm.model.config)`` offline (no weights are read) under
+    ``torch.manual_seed(seed)`` inside a forked RNG (the caller's random state is untouched),
+    with the tokenizer, device and dtype of ``lm``. Hugging Face's own initialisation is used
+    (BERT and GPT-2: normal(0, ``initializer_range``) weights, unit LayerNorms). Same seed,
+    same weights.
+
+    Returns:
+        a :class:`LanguageModel` with ``source="random init"`` and a name saying the seed.
+    """
+    import dataclasses
+
+    import torch
+    from transformers import AutoModel
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}.")
+    param = next(lm.model.parameters())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = AutoModel.from_config(lm.model.config)
+    model = model.to(device=param.device, dtype=param.dtype).eval()
+    return dataclasses.replace(lm, model=model, name=f"{lm.name} (random init, seed {int(seed)})",
+                               source="random init", path=None)
 
 
 def parse_layers(spec: str | Sequence[int] | None, n_layers: int) -> list[int]:
