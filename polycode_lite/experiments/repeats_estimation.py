@@ -110,7 +110,7 @@ class DropoutNoiseResult:
         * "does not hold at this scale": cvPCA is as close as the K-mask estimate (as at
           p = 0.05, the null).
         """
-        i = int(np.argmax(self.dropouts))
+        i, j = int(np.argmax(self.dropouts)), int(np.argmin(self.dropouts))
         cv, rep = float(self.errors[i, 1]), float(self.errors[i, 3])
         verdict = ("holds" if abs(cv) > BROKEN_ERROR and abs(rep) < REPAIRED_ERROR else
                    "partly" if abs(rep) < abs(cv) else "does not hold at this scale")
@@ -121,6 +121,9 @@ class DropoutNoiseResult:
             measured=(f"p = {self.dropouts[i]:g}: α̂ − α_signal = {self.errors[i, 0]:+.2f} (PCA of one "
                       f"pass), {cv:+.2f} (cvPCA, 2 masks), {self.errors[i, 2]:+.2f} (cross-covariance, "
                       f"2 masks), {rep:+.2f} ({self.n_repeats} masks)"),
+            control=(f"the noise-free code's own α in the same window (the truth the errors are "
+                     f"measured against); lowest rate p = {self.dropouts[j]:g}: cvPCA error "
+                     f"{self.errors[j, 1]:+.2f}, {self.n_repeats}-mask error {self.errors[j, 3]:+.2f}"),
             verdict=verdict, values=dict(cvpca_error=cv, repeats_error=rep))]
 
 
