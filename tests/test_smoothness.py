@@ -66,3 +66,36 @@ def test_verdict_rule_and_bad_input(null) -> None:
         smoothness_vs_null([1.0, 2.0], [1.0, 2.0], null)
     with pytest.raises(ValueError, match="group"):
         smoothness_vs_null([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], null, group=["a"] * 3).summary("b")
+
+
+def test_threshold_slopes_rule_fails_on_unrelated_points_and_the_wrong_dimension() -> None:
+    from polycode_lite.data.stimuli import power_law_circle_code
+    from polycode_lite.experiments.smoothness import threshold_slopes_verdict
+    from polycode_lite.science.projections import energy_scaling_slope
+
+    alphas = [1.5, 2.0, 2.5, 3.5, 4.0]
+    ts = (32, 64, 128, 256)
+    slopes = [energy_scaling_slope(lambda T, a=a: power_law_circle_code(a, T, 2000, seed=0), ts).slope for a in alphas]
+    assert threshold_slopes_verdict(alphas, slopes, tol_above=0.1) == "holds"
+    # null: unrelated i.i.d. points (no code), slope ≈ +1 at every α
+    rng = np.random.default_rng(0)
+    white = energy_scaling_slope(lambda T: rng.standard_normal((T, 200)), ts).slope
+    assert threshold_slopes_verdict(alphas, [white] * 5) == "does not hold at this scale"
+    # the circle's slopes judged as a 2-D input (threshold 2): the fractal side is wrong
+    assert threshold_slopes_verdict(alphas, slopes, d=2, below=(1.5, 1.5), tol_above=0.1) != "holds"
+    with pytest.raises(ValueError, match="need slopes"):
+        threshold_slopes_verdict([1.5], [0.5])
+
+
+def test_projected_energy_rule_fails_without_k_over_m() -> None:
+    from polycode_lite.data.stimuli import power_law_circle_code
+    from polycode_lite.experiments.smoothness import projected_energy_verdict
+    from polycode_lite.science.projections import projected_energy
+
+    pe = projected_energy(power_law_circle_code(2.0, 64, 200, seed=0), k=3, n_projections=200, seed=0)
+    verdict, z = projected_energy_verdict(pe.mean, pe.expected, pe.predicted_sd, 200)
+    assert verdict == "holds" and abs(z) < 4
+    # null: the supplement's expectation without the factor k/m
+    assert projected_energy_verdict(pe.mean, pe.e_full, pe.predicted_sd, 200)[0] == "does not hold at this scale"
+    with pytest.raises(ValueError, match="predicted_sd"):
+        projected_energy_verdict(1.0, 1.0, 0.0, 10)

@@ -15,6 +15,10 @@ beat that no-network null:
 
 The control is reported beside it: the same test on a randomly initialised network
 (:meth:`SmoothnessTest.summary`), and the null loops' own ρ.
+
+Notebook 04's other verdicts live here too: :func:`threshold_slopes_verdict` (energy-scaling
+slopes against max(−1, 1 − d(α − 1)) on both sides of α = 1 + 2/d) and
+:func:`projected_energy_verdict` (the mean projected energy against (k/m)·E_full).
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["LoopNull", "MAX_P", "MAX_RHO", "MIN_EFFECT", "MIN_LEVEL_Z", "SmoothnessTest", "random_loop_null",
-           "smoothness_verdict", "smoothness_vs_null"]
+__all__ = ["LoopNull", "MAX_P", "MAX_RHO", "MIN_EFFECT", "MIN_LEVEL_Z", "SmoothnessTest", "projected_energy_verdict",
+           "random_loop_null", "smoothness_verdict", "smoothness_vs_null", "threshold_slopes_verdict"]
 
 #: Spearman ρ(α, E/tr Σ) across layers at or below this: "larger α, smoother" in rank order.
 MAX_RHO = -0.5
@@ -86,7 +90,7 @@ def _measure_alpha(traj: np.ndarray, window: tuple[int, int]) -> float:
 
 
 def random_loop_null(n_points: int, window: tuple[int, int], n_loops: int = 60,
-                     alpha_range: tuple[float, float] = (0.3, 3.5), n_dims: int = 1024,
+                     alpha_range: tuple[float, float] = (0.3, 3.5), n_dims: int = 512,
                      seed: int = 0) -> LoopNull:
     """Fit the α–energy relation of ``n_loops`` random power-law loops (no network).
 
@@ -235,3 +239,44 @@ def smoothness_vs_null(alpha: Any, energy_norm: Any, null: LoopNull, group: Sequ
     z = float(np.mean(r) / (null.resid_sd / np.sqrt(a.size))) if null.resid_sd > 0 else 0.0
     return SmoothnessTest(alpha=a, energy_norm=e, residual=r, group=g, rho=_spearman(a, e), resid_slope=slope,
                           p_slope=p, level_z=z, null=null)
+
+
+def threshold_slopes_verdict(alpha: Any, slope: Any, d: int = 1, below: tuple[float, float] = (1.5, 2.5),
+                             above_from: float = 3.5, tol_below: float = 0.1, tol_above: float = 0.06) -> str:
+    """Verdict of "a code of a d-dimensional input is smooth iff α > 1 + 2/d" from measured
+    energy-scaling slopes d log E / d log T (``projections.energy_scaling_slope``).
+
+    * "holds": every slope with α in ``below`` is within ``tol_below`` of the fractal theory
+      1 − d(α − 1), and every slope with α ≥ ``above_from`` within ``tol_above`` of −1 (smooth);
+    * "partly": one of the two sides agrees;
+    * "does not hold at this scale": neither (e.g. unrelated points, slope +1 at every α).
+
+    Args: alpha, slope (N,) paired; d >= 1. Raises ValueError when a side has no α or lengths differ."""
+    from polycode_lite.science.projections import theoretical_energy_slope
+
+    a, sl = np.asarray(alpha, dtype=float), np.asarray(slope, dtype=float)
+    if a.shape != sl.shape or a.ndim != 1:
+        raise ValueError(f"alpha and slope must be equally long 1-D arrays, got {a.shape} and {sl.shape}.")
+    lo = (a >= below[0]) & (a <= below[1])
+    hi = a >= above_from
+    if not lo.any() or not hi.any():
+        raise ValueError(f"need slopes with α in {below} and with α >= {above_from}; got α = {a.tolist()}.")
+    theory = np.array([theoretical_energy_slope(float(x), int(d)) for x in a])
+    ok_lo = bool(np.max(np.abs(sl[lo] - theory[lo])) <= tol_below)
+    ok_hi = bool(np.max(np.abs(sl[hi] + 1.0)) <= tol_above)
+    return "holds" if ok_lo and ok_hi else "partly" if ok_lo or ok_hi else "does not hold at this scale"
+
+
+def projected_energy_verdict(mean: float, expected: float, predicted_sd: float, n_projections: int,
+                             max_z: float = 4.0) -> tuple[str, float]:
+    """Verdict of "the expected projected energy is (k/m)·E_full", and its z-score.
+
+    z = (mean − expected) / (predicted_sd/√n) over ``n_projections`` projections
+    (``projections.ProjectedEnergy`` fields). "holds": |z| < ``max_z`` (4); "partly":
+    |z| < 10·``max_z``; "does not hold at this scale": beyond (e.g. the supplement's ½·tr Σ,
+    which leaves out k/m). Raises ValueError for predicted_sd <= 0 or n_projections < 2."""
+    if not predicted_sd > 0 or int(n_projections) < 2:
+        raise ValueError(f"predicted_sd must be > 0 and n_projections >= 2, got {predicted_sd!r}, {n_projections!r}.")
+    z = float((mean - expected) / (predicted_sd / np.sqrt(int(n_projections))))
+    verdict = "holds" if abs(z) < max_z else "partly" if abs(z) < 10 * max_z else "does not hold at this scale"
+    return verdict, z
