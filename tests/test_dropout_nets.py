@@ -14,7 +14,9 @@ from polycode_lite.experiments.alpha_vs_dropout import (
     alpha_dropout_verdict,
     alpha_table,
     alpha_trend,
+    control_string,
     load_shipped,
+    run_untrained_control,
     shapes_targets,
     train_shapes_mlp,
 )
@@ -32,6 +34,7 @@ from polycode_lite.models.deep_dropout import (
     ShapesMLP,
     first_stochastic_layer,
     keras_layer_kind,
+    masks_off,
 )
 from polycode_lite.science.mine import MINEConfig
 
@@ -94,15 +97,39 @@ def test_identity_training_learns():
 
 
 def test_untrained_deep_net_loses_information_with_depth():
-    """Untrained 40-layer dropout net: information decays below 3 ln 2 by the output."""
+    """Untrained 40-layer dropout net, code-book input: before the first dropout both estimators
+    find the full 3·ln 2 (an injective map of 8 points), which then decays with depth."""
     net = DeepDropoutNet(seed=45)
     rows = layer_mutual_information(
         net, [3, 12, 60], n_samples=4000,
         mine=MINEConfig(steps=300, batch_size=256, eval_every=20), seed=0, progress=False)
     by = {r["layer"]: r for r in rows}
     assert by[3]["deterministic"] and not by[12]["deterministic"]
-    assert by[60]["mi"] < NECESSARY_INFORMATION_NATS
+    assert by[3]["decoder_mi"] == pytest.approx(NECESSARY_INFORMATION_NATS, abs=0.05)
+    assert by[3]["mi"] == pytest.approx(NECESSARY_INFORMATION_NATS, abs=0.15)
+    assert all(r["mi"] <= r["ceiling"] + 0.1 and not r["diverged"] for r in rows)
+    assert by[60]["mi"] < NECESSARY_INFORMATION_NATS - 0.5
     assert by[12]["mi"] > by[60]["mi"] + 0.5
+    assert abs(by[60]["mi"] - by[60]["decoder_mi"]) < 0.15  # the two estimators agree
+
+
+def test_continuous_variant_has_no_ceiling_and_no_decoder():
+    rows = layer_mutual_information(DeepDropoutNet(seed=45), [12], n_samples=2000, inputs="continuous",
+                                    mine=MINEConfig(steps=60, batch_size=128, eval_every=20),
+                                    progress=False)
+    assert rows[0]["ceiling"] == math.inf and math.isnan(rows[0]["decoder_mi"])
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        layer_mutual_information(DeepDropoutNet(), [12], n_samples=100, inputs="gaussian")
+
+
+def test_masks_off_trains_the_same_architecture_without_dropout():
+    net = DeepDropoutNet(DeepNetConfig(n_dense=4, width=8), seed=0)
+    x = torch.ones(64, 3)
+    net.train()
+    with masks_off(net):
+        a, b = net(x), net(x)
+        assert torch.equal(a, b)  # no masks inside the block, even in train mode
+    assert net.layers[4].p == 0.2 and not torch.equal(net(x), net(x))
 
 
 def test_capacity_line():
@@ -111,29 +138,32 @@ def test_capacity_line():
 
 
 # -- result object -----------------------------------------------------------------------
-def _fake_result(trained_last=2.5, untrained_6=3.0):
+def _fake_result(trained_last=2.0, untrained_12=1.8):
     rows = []
-    for model, vals in {"trained": {3: 5.0, 6: 3.2, 12: 3.0, 60: trained_last},
-                        "untrained": {3: 4.0, 6: untrained_6, 12: 2.5, 60: 0.2}}.items():
+    for model, vals in {"trained": {3: 2.07, 12: 2.0, 60: trained_last},
+                        "no_dropout": {3: 2.07, 12: 1.9, 60: 1.2},
+                        "untrained": {3: 2.07, 12: untrained_12, 60: 0.1}}.items():
         for trial in range(2):
             for l, v in vals.items():
-                rows.append(dict(model=model, trial=trial, layer=l, kind="dense",
-                                 deterministic=l < 4, mi=v + 0.01 * trial, mi_sd=0.01))
-    return DepthResult(rows=rows, history={"epoch": [1]}, config={"net": {"width": 32}})
+                rows.append(dict(model=model, trial=trial, layer=l, kind="dense", deterministic=l < 4,
+                                 mi=v + 0.01 * trial, mi_sd=0.01, decoder_mi=v - 0.02, diverged=False))
+    return DepthResult(rows=rows, history={"trained": {"epoch": [1]}},
+                       config={"net": {"width": 32}, "inputs": "codebook"})
 
 
 def test_depth_result_checks_and_json(tmp_path):
     res = _fake_result()
     c = res.checks()
-    assert c["trained_above_untrained"] and c["trained_last_above_necessary"]
-    assert c["margins"][60] == pytest.approx(2.3)
-    assert 3 not in c["margins"]  # deterministic layers are excluded
-    bad = _fake_result(trained_last=1.5, untrained_6=3.5).checks()
-    assert not bad["trained_above_untrained"] and not bad["trained_last_above_necessary"]
-    assert bad["worst_layer"] == 6
+    assert c["trained"]["lo"][60] == pytest.approx(1.98) and c["trained"]["hi"][60] == pytest.approx(2.005)
+    assert c["max_disagreement"] == pytest.approx(0.025) and c["disagreeing"] == [] and c["n_diverged"] == 0
+    assert c["above_ceiling"] == []
     assert DepthResult.from_json(res.to_json(tmp_path / "r.json")).rows == res.rows
     s = res.summary()
-    assert set(s.columns) >= {"model", "layer", "mean", "sd"}
+    assert set(s.columns) >= {"model", "layer", "mean", "sd", "decoder", "lo", "hi", "n_diverged"}
+    # a diverged MINE row is left out of the mean and counted
+    res.rows[0] = dict(res.rows[0], mi=-1e5, diverged=True)
+    s = res.summary().set_index(["model", "layer"])
+    assert s.loc[("trained", 3), "mean"] == pytest.approx(2.08) and s.loc[("trained", 3), "n_diverged"] == 1
 
 
 def test_depth_plot_is_labelled():
@@ -146,14 +176,16 @@ def test_depth_plot_is_labelled():
     assert check_figure(ax.figure) == []
 
 
-def test_shipped_depth_result_reproduces_the_figure_qualitatively():
-    """The shipped CPU-scale run (data/dropout/depth_cpu.json) reproduces the authors' figure."""
+def test_shipped_depth_result_is_well_posed_and_has_its_controls():
+    """The shipped CPU-scale run (data/dropout/depth_cpu.json): code-book inputs, three models,
+    both estimators, no MINE value above the 3·ln 2 ceiling, the estimators within 0.15 nats."""
     res = load_shipped("depth_cpu")
+    assert res.inputs == "codebook" and set(res.frame().model) == {"trained", "no_dropout", "untrained"}
     c = res.checks()
-    past_first_block = {l: m for l, m in c["margins"].items() if l >= 12}
-    assert all(m > 0 for m in past_first_block.values()), c["margins"]
-    assert c["trained_last"] > NECESSARY_INFORMATION_NATS
-    assert c["untrained_last"] < NECESSARY_INFORMATION_NATS
+    assert c["above_ceiling"] == [] and c["max_disagreement"] < 0.15, c["disagreeing"]
+    last = c["last_layer"]
+    assert c["untrained"]["hi"][last] < NECESSARY_INFORMATION_NATS - 1
+    assert all(cl["control"] for cl in res.claims())
 
 
 def test_load_shipped_names_the_command():
@@ -219,7 +251,7 @@ def test_alpha_trend_and_table_on_synthetic_rows():
     assert tab.loc[("eval_pca", 1), "D=0.2"] == "1.21 [1.15, 1.25]"
     v = alpha_dropout_verdict(alpha_trend(df, n_boot=300))
     assert v["verdict"] == "partly" and v["eval_pca"] == dict(rises=1, falls=1, layers=2,
-                                                              overturned_by_grid=0)
+                                                              overturned_by_grid=0, explained_by_control=0)
     # the same rise in the main window, undone in one window of the grid: not counted
     df["window_grid"] = [{"2-8": r.alpha, "2-16": r.alpha - (2.5 * r.dropout if r.depth == 1 else 0)}
                          for r in df.itertuples()]
@@ -243,6 +275,34 @@ def test_alpha_dropout_verdict_on_a_null_and_a_rise():
     rise = null.assign(alpha=null.alpha + 1.5 * null.dropout, ci_low=null.ci_low + 1.5 * null.dropout,
                        ci_high=null.ci_high + 1.5 * null.dropout)
     assert alpha_dropout_verdict(alpha_trend(rise, n_boot=300))["verdict"] == "holds"
+
+
+def test_alpha_verdict_with_the_untrained_control():
+    """A rise that the untrained control shows too (a measurement effect) is not counted."""
+    rows = [dict(dropout=p, seed=s, depth=1, method="dropout_repeats", alpha=1.0 + p + 0.01 * s,
+                 ci_low=0.95 + p, ci_high=1.05 + p, r2=0.99) for p in (0.0, 0.4, 0.8) for s in (0, 1)]
+    trained = pd.DataFrame(rows)
+    assert alpha_dropout_verdict(alpha_trend(trained, n_boot=300))["verdict"] == "holds"
+    same = alpha_trend(trained.assign(trained=False), n_boot=300)  # null: control = trained
+    v = alpha_dropout_verdict(alpha_trend(trained, n_boot=300), None, same)
+    assert v["verdict"] == "does not hold at this scale" and v["dropout_repeats"]["explained_by_control"] == 1
+    flat = alpha_trend(trained.assign(alpha=1.0, ci_low=0.95, ci_high=1.05), n_boot=300)
+    assert alpha_dropout_verdict(alpha_trend(trained, n_boot=300), None, flat)["verdict"] == "holds"
+    text = control_string(trained, trained.assign(trained=False), same)
+    assert "D = 0" in text and "untrained" in text and "1.00" in text
+
+
+def test_untrained_control_uses_the_given_window_and_validates():
+    cfg = AlphaSweepConfig(widths=(64, 64), n_eval=400, seeds=(0,))
+    df = run_untrained_control(cfg, window=(5, 30), dropouts=(0.0, 0.5), n_boot=10, progress=False)
+    assert set(df["trained"]) == {False} and sorted(df["dropout"].unique()) == [0.0, 0.5]
+    ok = df.dropna(subset=["alpha"])
+    assert len(ok) and set(zip(ok.window_lo, ok.window_hi)) == {(5, 30)}
+    # eval mode ignores the dropout rate: the same init gives the same α at every rate
+    ev = ok[ok.method == "eval_pca"].groupby("depth")["alpha"].nunique()
+    assert (ev == 1).all()
+    with pytest.raises(ValueError, match="window"):
+        run_untrained_control(cfg, window=(30, 5), progress=False)
 
 
 def test_shipped_alpha_sweep_has_every_cell():

@@ -65,5 +65,6 @@ def test_calibration_rule_fails_an_estimator_that_finds_information_in_a_null():
     assert mie.calibration_verdict({"a": 0.49, "b": 2.45}, truths, null_estimate=0.3)["verdict"] == (
         "does not hold at this scale")
     assert mie.calibration_verdict({"a": 0.49, "b": 1.0}, truths, null_estimate=0.0)["verdict"] == "partly"
+    assert mie.calibration_verdict({"a": 0.49, "b": 2.45}, truths, null_estimate=-0.06)["verdict"] == "holds"
     with pytest.raises(ValueError, match="missing"):
         mie.calibration_verdict({"a": 0.5}, truths, 0.0)

@@ -12,15 +12,16 @@ output.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 
 __all__ = [
     "DeepDropoutNet", "DeepNetConfig", "Scale", "ShapesMLP", "first_stochastic_layer",
-    "keras_layer_kind"
+    "keras_layer_kind", "masks_off"
 ]
 
 
@@ -146,6 +147,24 @@ def first_stochastic_layer(net: DeepDropoutNet) -> int:
         if isinstance(m, nn.Dropout) and m.p > 0:
             return i
     return len(net.layers)
+
+
+@contextmanager
+def masks_off(net: nn.Module) -> Iterator[nn.Module]:
+    """Within the block every ``nn.Dropout`` of ``net`` has rate 0 (no masks, even in train
+    mode); the rates are restored afterwards. Everything else (the authors' 0.8 ``Scale``
+    layers, the weights) stays: training under it gives "the same network trained without
+    dropout", which can then be measured through the same dropout channel as the dropout-trained
+    one (the no-dropout control of docs/paper_guide.md §3 E4)."""
+    drops = [m for m in net.modules() if isinstance(m, nn.Dropout)]
+    rates = [m.p for m in drops]
+    try:
+        for m in drops:
+            m.p = 0.0
+        yield net
+    finally:
+        for m, p in zip(drops, rates):
+            m.p = p
 
 
 # --------------------------------------------------------------------------------------
