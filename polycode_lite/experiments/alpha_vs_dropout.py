@@ -20,6 +20,12 @@ import torch
 from torch import nn
 
 from polycode_lite._common import REPO_ROOT, limit_threads
+from polycode_lite.experiments.alpha_dropout_rules import (  # re-exported
+    alpha_dropout_verdict,
+    alpha_table,
+    alpha_trend,
+    control_string,
+)
 from polycode_lite.experiments.mi_depth import (
     DepthExperimentConfig,
     DepthResult,
@@ -27,7 +33,9 @@ from polycode_lite.experiments.mi_depth import (
 )
 from polycode_lite.models.deep_dropout import ShapesMLP
 
-__all__ = ['DATA_DIR', 'AlphaSweepConfig', 'alpha_by_layer', 'alpha_dropout_verdict', 'alpha_table', 'alpha_trend', 'cli_main', 'load_shipped', 'run_alpha_sweep', 'shapes_targets', 'train_shapes_mlp']
+__all__ = ['DATA_DIR', 'AlphaSweepConfig', 'alpha_by_layer', 'alpha_dropout_verdict', 'alpha_table', 'alpha_trend',
+           'cli_main', 'control_string', 'load_shipped', 'run_alpha_sweep', 'run_untrained_control', 'shapes_targets',
+           'sweep_window', 'train_shapes_mlp']
 
 DATA_DIR = REPO_ROOT / "data" / "dropout"
 
@@ -232,100 +240,53 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     return pd.concat(rows, ignore_index=True)
 
 
-def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9) -> Any:
-    """Least-squares slope dα/dD of alpha against the dropout rate, per (method, depth), with a
-    95% CI from a parametric bootstrap: each measurement is redrawn from a normal with the s.d.
-    implied by its own CI (width / 3.92), and, when several seeds exist, the seeds at each rate
-    are resampled too. Also Spearman's ρ of alpha with D. Fits whose log-log r² is below
-    ``min_r2`` (not a power law: e.g. a layer collapsed to a few directions) or flagged "curved"
-    (no single α) are left out and counted in ``n_excluded``. Returns a DataFrame: method, depth (hidden layer), slope, ci_low,
-    ci_high, spearman, rises (CI above 0), falls (CI below 0), n_points, n_excluded."""
+def sweep_window(df: Any) -> tuple[int, int]:
+    """The one rank window (lo, hi) a sweep's rows share (the most common non-empty one)."""
+    w = df[(df["window_hi"] > df["window_lo"])][["window_lo", "window_hi"]].dropna()
+    if w.empty:
+        raise ValueError("df has no row with a fitted window (window_hi > window_lo); pass a sweep "
+                         "from run_alpha_sweep or load_shipped('alpha_full').")
+    lo, hi = w.value_counts().idxmax()
+    return int(lo), int(hi)
+
+
+def run_untrained_control(
+    config: AlphaSweepConfig = AlphaSweepConfig(), window: tuple[int, int] | None = None,
+    dropouts: tuple[float, ...] | None = None, seeds: tuple[int, ...] | None = None,
+    n_boot: int | None = None, progress: bool = True,
+) -> Any:
+    """The untrained control of the sweep: α per layer of :class:`ShapesMLP` nets at their random
+    initialisation (the very init the trained nets of each seed start from: same architecture,
+    same seed), on the same eval images, in the sweep's ``window`` (strict: a layer that cannot
+    support it is left out with a note), both methods, at each dropout rate in ``dropouts``
+    (default ``config.dropouts``; the rate only matters for the train-mode masks). Returns a
+    DataFrame in the schema of :func:`run_alpha_sweep` with ``trained`` = False (accuracy and
+    final_loss NaN). ``seeds``/``n_boot`` default to the config's."""
     import pandas as pd
-    from scipy.stats import spearmanr
+    from tqdm.auto import tqdm
 
-    rng = np.random.default_rng(seed)
-    out = []
-    for (method, layer), d_all in df.groupby(["method", "depth"]):
-        d = d_all.dropna(subset=["alpha"])
-        if "r2" in d:
-            d = d[d["r2"] >= min_r2]
-        if "flags" in d:  # a curved spectrum has no single α
-            d = d[~d["flags"].fillna("").str.contains("curved")]
-        n_excluded = len(d_all) - len(d)
-        D = d["dropout"].to_numpy(float)
-        a = d["alpha"].to_numpy(float)
-        sd = np.nan_to_num((d["ci_high"] - d["ci_low"]).to_numpy(float) / 3.92)
-        if np.unique(D).size < 2:
-            continue
-        slope = float(np.polyfit(D, a, 1)[0])
-        levels = [np.flatnonzero(D == v) for v in np.unique(D)]
-        boots = np.empty(n_boot)
-        for b in range(n_boot):
-            idx = np.concatenate([rng.choice(ix, ix.size) for ix in levels])
-            boots[b] = np.polyfit(D[idx], a[idx] + sd[idx] * rng.standard_normal(idx.size), 1)[0]
-        lo, hi = float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
-        rho = float(spearmanr(D, a).statistic) if np.unique(a).size > 1 else float("nan")
-        out.append({'method': method, 'depth': int(layer), 'slope': slope, 'ci_low': lo, 'ci_high': hi,
-                        'spearman': rho, 'rises': lo > 0, 'falls': hi < 0, 'n_points': len(d),
-                        'n_excluded': n_excluded})
-    return pd.DataFrame(out)
+    from polycode_lite.data.shapes import make_shapes
 
-
-def alpha_table(df: Any, min_r2: float = 0.9) -> Any:
-    """Layer × dropout table of "α [lo, hi]" strings (mean over seeds; CI from the lowest to
-    the highest per-seed CI bound, so it covers seed-to-seed spread), one block per method.
-    A "*" marks cells where some fit has log-log r² < ``min_r2`` (not a power law); "n/a" where
-    no fit was possible (e.g. a cvPCA spectrum with too few positive values). Returns a pandas
-    DataFrame indexed by (method, depth), columns = dropout rates."""
-    import pandas as pd
-
-    rows = {}
-    for (method, layer, p), d in df.groupby(["method", "depth", "dropout"]):
-        if d["alpha"].isna().all():
-            cell = "n/a"
-        else:
-            d = d.dropna(subset=["alpha"])
-            cell = f"{d['alpha'].mean():.2f} [{d['ci_low'].min():.2f}, {d['ci_high'].max():.2f}]"
-            if "r2" in d and (d["r2"] < min_r2).any():
-                cell += " *"
-        rows.setdefault((method, int(layer)), {})[f"D={p:g}"] = cell
-    tab = pd.DataFrame.from_dict(rows, orient="index")
-    tab.index = pd.MultiIndex.from_tuples(tab.index, names=["method", "depth"])
-    return tab
-
-
-def alpha_dropout_verdict(trend: Any, df: Any = None) -> dict[str, Any]:
-    """The verdict on "α rises with the dropout rate" from :func:`alpha_trend`.
-
-    A layer rises (falls) when its slope's CI is above (below) 0 and, given the sweep ``df``
-    with its ``window_grid`` column, the slope has the same sign in every window of the grid
-    (a trend that one window makes and another undoes is not counted). "holds" when every layer
-    rises by every method, "partly" when some layer does, else "does not hold at this scale".
-    Returns verdict and its evidence: per method the layers rising / falling / fitted and those
-    the grid overturned, the slopes as strings, and the grid's slopes."""
-    from polycode_lite.experiments.alpha import slopes_across_grid
-
-    grid = None
-    if df is not None and "window_grid" in df:
-        grid = slopes_across_grid(df.dropna(subset=["alpha"]), "dropout", ["method", "depth"])
-    ev: dict[str, Any] = {}
-    for method in dict.fromkeys(trend.method):
-        t = trend[trend.method == method]
-        rises = falls = overturned = 0
-        for r in t.itertuples():
-            g = None if grid is None else grid[(grid.method == method) & (grid.depth == r.depth)]
-            same_up = g is None or g.empty or bool((g.slope > 0).all())
-            same_down = g is None or g.empty or bool((g.slope < 0).all())
-            rises += bool(r.rises and same_up)
-            falls += bool(r.falls and same_down)
-            overturned += bool((r.rises and not same_up) or (r.falls and not same_down))
-        ev[method] = {'rises': rises, 'falls': falls, 'layers': len(t), 'overturned_by_grid': overturned}
-    all_rise = bool(ev) and all(e["layers"] and e["rises"] == e["layers"] for e in ev.values())
-    verdict = ("holds" if all_rise else
-               "partly" if any(e["rises"] for e in ev.values()) else "does not hold at this scale")
-    slopes = {f"{r.method} L{r.depth}": f"{r.slope:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
-              for r in trend.itertuples()}
-    return dict(verdict=verdict, slopes=slopes, grid=grid, **ev)
+    if window is not None and not (len(window) == 2 and 1 <= int(window[0]) < int(window[1])):
+        raise ValueError(f"window must be (lo, hi) ranks with 1 <= lo < hi, got {window}; "
+                         "use sweep_window(df) of the trained sweep.")
+    dropouts = tuple(config.dropouts if dropouts is None else dropouts)
+    bad = [p for p in dropouts if not 0.0 <= p < 1.0]
+    if bad:
+        raise ValueError(f"dropout rates must lie in [0, 1), got {bad}.")
+    eval_images, _ = make_shapes(config.n_eval, seed=config.data_seed + 1)
+    rows = []
+    jobs = [(p, s) for s in (config.seeds if seeds is None else seeds) for p in dropouts]
+    for p, s in tqdm(jobs, desc="untrained control", disable=not progress):
+        net = ShapesMLP(int(np.prod(eval_images.shape[1:])), config.widths, 11, 3, p, seed=s)
+        df = alpha_by_layer(net, eval_images, n_boot=config.n_boot if n_boot is None else n_boot,
+                            seed=s, n_repeats=config.n_repeats, window=window,
+                            repeats_method=config.repeats_method)
+        for col, val in (("final_loss", np.nan), ("accuracy", np.nan), ("trained", False),
+                         ("seed", s), ("dropout", p)):
+            df.insert(0, col, val)
+        rows.append(df)
+    return pd.concat(rows, ignore_index=True)
 
 
 _OLD_COLUMNS = {"layer": "depth", "name": "site", "lo": "window_lo", "hi": "window_hi", "n": "n_samples"}
@@ -351,7 +312,7 @@ def _from_old_schema(df: Any, config: dict[str, Any]) -> Any:
 
 def load_shipped(name: str) -> Any:
     """Load a shipped result from ``data/dropout/``: ``"depth_cpu"`` → :class:`DepthResult`,
-    ``"alpha_full"`` → DataFrame in the schema of :func:`run_alpha_sweep` (a file written
+    ``"alpha_untrained"`` → DataFrame of :func:`run_untrained_control`, ``"alpha_full"`` → DataFrame in the schema of :func:`run_alpha_sweep` (a file written
     before the common α schema is converted on load: see :func:`_from_old_schema`). Raises
     FileNotFoundError naming the command that makes it."""
     import pandas as pd
@@ -359,11 +320,14 @@ def load_shipped(name: str) -> Any:
     path = DATA_DIR / f"{name}.json"
     if not path.exists():
         cmd = ("polycode-lite dropout-experiments depth --preset cpu" if name.startswith("depth")
+               else "polycode-lite dropout-experiments alpha_control --preset full" if name == "alpha_untrained"
                else "polycode-lite dropout-experiments alpha --preset full")
         raise FileNotFoundError(f"{path} is missing; regenerate it with `{cmd} --out {path}`.")
     if name.startswith("depth"):
         return DepthResult.from_json(path)
     d = json.loads(path.read_text())
+    if name == "alpha_untrained":
+        return pd.DataFrame(d["rows"])
     return _from_old_schema(pd.DataFrame(d["rows"]), d.get("config", {}))
 
 
@@ -372,11 +336,12 @@ OUT_OPTION = {"required": True, "help": "JSON file to write"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``polycode-lite dropout-experiments``."""
-    parser.add_argument("experiment", choices=["depth", "alpha"],
+    parser.add_argument("experiment", choices=["depth", "alpha", "alpha_control"],
                         help="depth: I(x; h_l) through the deep dropout net; alpha: alpha against "
-                             "dropout on the shapes MLP")
+                             "dropout on the shapes MLP; alpha_control: its untrained control, in "
+                             "the window of the shipped alpha_full.json")
     parser.add_argument("--preset", default=None,
-                        help="depth: fast | cpu (default) | paper; alpha: fast | full (default)")
+                        help="depth: fast | cpu (default) | paper; alpha, alpha_control: fast | full (default)")
 
 
 def cli_main(argv: list[str] | None = None) -> int:
@@ -389,7 +354,8 @@ def cli_main(argv: list[str] | None = None) -> int:
 def main(args: argparse.Namespace) -> int:
     """Regenerate the shipped dropout results (``data/dropout/``): ``depth`` runs the error-
     correction-through-depth experiment, ``alpha`` the alpha-against-dropout sweep."""
-    presets = {"depth": ("cpu", {"fast", "cpu", "paper"}), "alpha": ("full", {"fast", "full"})}
+    presets = {"depth": ("cpu", {"fast", "cpu", "paper"}), "alpha": ("full", {"fast", "full"}),
+               "alpha_control": ("full", {"fast", "full"})}
     default, allowed = presets[args.experiment]
     preset = args.preset or default
     if preset not in allowed:
@@ -403,7 +369,11 @@ def main(args: argparse.Namespace) -> int:
     else:
         cfg = getattr(AlphaSweepConfig, preset)()
         t0 = time.perf_counter()
-        df = run_alpha_sweep(cfg, progress=not args.no_progress)
+        if args.experiment == "alpha_control":
+            df = run_untrained_control(cfg, sweep_window(load_shipped("alpha_full")), n_boot=10,
+                                       progress=not args.no_progress)
+        else:
+            df = run_alpha_sweep(cfg, progress=not args.no_progress)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({'rows': df.to_dict(orient="records"),
                                                   'config': asdict(cfg),
