@@ -75,6 +75,10 @@ def test_unnormalised_energy_picks_a_near_null_direction() -> None:
     assert ratio < 0.01
     v, _ = minimum_action_directions(x, 1)
     assert abs(v[0] @ u) > 0.95
+    # a dead unit (constant) has no variance and no motion: 0/0, never chosen
+    x[:, :, 1] = 0.5
+    v, actions = minimum_action_directions(x, 1)
+    assert abs(v[0] @ u) > 0.95 and abs(v[0, 1]) < 1e-6
 
 
 def test_minimum_action_checks_arguments() -> None:
@@ -83,6 +87,8 @@ def test_minimum_action_checks_arguments() -> None:
         minimum_action_directions(x, 7)
     with pytest.raises(ValueError, match="trajectory must be"):
         minimum_action_directions(np.zeros((3, 1, 6)), 1)
+    with pytest.raises(ValueError, match="min_variance"):
+        minimum_action_directions(x, 2, min_variance=0.999)
     with pytest.raises(ValueError, match="no variance"):
         minimum_action_directions(np.ones((3, 5, 6)), 1)
     with pytest.raises(ValueError, match=r"x must be \(N, T >= 2, 6\)"):

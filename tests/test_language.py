@@ -367,8 +367,12 @@ def test_layer_alphas_fits_the_control_in_the_same_window():
     assert table.window_lo.nunique() == 1 and table.window_hi.nunique() == 1
     t, u = table[table.model == "trained"], table[table.model == "untrained"]
     assert abs(t.alpha.iloc[1] - t.alpha.iloc[0] - 0.4) < 0.1 and abs(u.alpha.iloc[1] - u.alpha.iloc[0]) < 0.1
+    only = layer_alphas(trained, n_boot=0, progress=False, control=GroupedCovariances(
+        {"blocks.1.mlp.post": control.groups["blocks.1.mlp.post"]}, [1] * 5, drop_first=0)).table()
+    assert only.model.tolist() == ["trained", "trained", "untrained"]
     with pytest.raises(ValueError, match="control has no accumulators"):
-        layer_alphas(trained, ["blocks.0.mlp.post", "blocks.2.mlp.post"], control=control, progress=False)
+        layer_alphas(GroupedCovariances({"blocks.2.mlp.post": _grouped_alpha(1.0, 4)}, [1] * 5, drop_first=0),
+                     control=control, progress=False)
 
 
 def test_memory_formula_matches_accumulators(tiny_lm, tiny_windows):

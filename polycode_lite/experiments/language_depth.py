@@ -87,23 +87,21 @@ def layer_alphas(
 
     ``control``: the same hooks of a control model (e.g. the untrained architecture from
     :func:`~polycode_lite.models.language_models.random_init_like`) on the same windows. Its
-    sites are fitted in the same call and **the same window per kind** (set by the narrowest
-    hook of either model), named ``hook + CONTROL_SUFFIX`` with ``model="untrained"``; select
+    sites (those of ``hooks`` it has) are fitted in the same call and **the same window per
+    kind** (set by the narrowest hook of either model), named ``hook + CONTROL_SUFFIX`` with ``model="untrained"``; select
     them with ``table[table.model == "untrained"]``."""
     hooks = grouped.hooks if hooks is None else list(hooks)
     if not hooks:
         raise ValueError("hooks is empty: pass at least one hook.")
-    if control is not None:
-        missing = [h for h in hooks if h not in control.groups]
-        if missing:
-            raise ValueError(f"control has no accumulators for {missing}: collect the same hooks of "
-                             "the control model (collect_covariances(control_lm, windows, hooks)).")
+    if control is not None and not set(hooks) & set(control.groups):
+        raise ValueError(f"control has no accumulators for any of {hooks}: collect (some of) the same "
+                         "hooks of the control model (collect_covariances(control_lm, windows, hooks)).")
     models = {"trained": grouped} | ({"untrained": control} if control is not None else {})
     split = {h: _split_hook(h) for h in hooks}
     estimator = {None: "auto", True: "corrected", False: "plain"}[None if correct is None else bool(correct)]
     data, extra, kinds = {}, {}, {}
     for model, g in models.items():
-        for h in hooks:
+        for h in (hooks if model == "trained" else [h for h in hooks if h in g.groups]):
             site = h if model == "trained" else h + CONTROL_SUFFIX
             data[site] = Accumulators(tuple(g.groups[h]), unit="document groups")
             extra[site] = {"hook": h, "layer": split[h][0], "kind": split[h][1], "width": g.groups[h][0].dim,

@@ -40,6 +40,7 @@ from polycode_lite.experiments.pseudo_neuron_claims import (
 )
 from polycode_lite.science.action import (
     ActionMoments,
+    energy_minimiser_variance_ratio,
     minimum_action_directions,
     path_action,
     random_unit_directions,
@@ -272,20 +273,25 @@ def run_comparison(
     progress: bool = True,
     n_exact: int | None = None,
     control_simulators: Sequence[str] | None = None,
-    ridge: float = 1e-6,
+    min_variance: float = 1e-3,
 ) -> "pd.DataFrame":
     """Neurons against random projections (unselected, best-of-N and exact minimum action).
 
     Per hook: ``n_neurons`` neurons, ``n_random`` random directions, ``n_min_action`` best-of-N
     directions (the smoothest of each pool of ``pool_size`` random candidates) and ``n_exact``
     (default ``n_min_action``) exact minimum-action directions from the covariance and
-    successive differences of these windows (:func:`minimum_action_directions`); pseudo-neurons
+    successive differences of these windows (:func:`minimum_action_directions`, among directions
+    with at least ``min_variance`` times the mean variance); pseudo-neurons
     with both signs. One forward pass records the traces and the moments, a second one the
     traces of the exact directions. Every signed direction gets records, an explanation and
     scores from every simulator (default: token lookup, bigram, and a linear probe on the
     model's input embeddings) plus the window-shuffled control (``control_simulators``, default
     the first). Returns the table of :func:`score_directions` for all hooks; summarise with
-    :func:`compare_kinds`.
+    :func:`compare_kinds`. With exact directions, ``table.attrs["exact"]`` holds per hook the
+    variance of the exact directions relative to the mean variance per direction
+    (``exact_variance_ratio``, the smallest of them) and what the authors' unnormalised energy
+    would pick instead (``energy_variance_ratio``, ``energy_action``; see
+    :func:`~polycode_lite.science.action.energy_minimiser_variance_ratio`).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -304,7 +310,14 @@ def run_comparison(
         projections[h] = np.vstack(rows + [cands]) if rows else cands
     moments = {h: ActionMoments(lm.width(h)) for h in hooks} if n_exact else None
     traces = direction_traces(lm, windows, projections, drop_first, batch_size, progress, moments=moments)
-    exact = {h: minimum_action_directions(moments[h], n_exact, ridge=ridge) for h in hooks} if n_exact else {}
+    exact = {h: minimum_action_directions(moments[h], n_exact, min_variance=min_variance) for h in hooks} if n_exact else {}
+    diagnostics = {}
+    for h, (vecs, _) in exact.items():
+        cov = moments[h].covariance()
+        mean_var = float(np.trace(cov)) / cov.shape[0]
+        ratio, energy_action = energy_minimiser_variance_ratio(moments[h])
+        diagnostics[h] = dict(exact_variance_ratio=float(np.min(np.einsum("ij,jk,ik->i", vecs, cov, vecs))) / mean_var,
+                              energy_variance_ratio=ratio, energy_action=energy_action)
     if exact:
         exact_traces = direction_traces(lm, windows, {h: v for h, (v, _) in exact.items()}, drop_first,
                                         batch_size, progress)
@@ -335,4 +348,6 @@ def run_comparison(
         tables.append(score_directions(h, all_dirs, np.concatenate(parts, axis=2), ids, lm.token_strings,
                                        simulators, n_top, n_records_random, seed=seed,
                                        control_simulators=control_simulators))
-    return pd.concat(tables, ignore_index=True)
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["exact"] = diagnostics
+    return out

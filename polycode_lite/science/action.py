@@ -17,8 +17,8 @@ activation covariance. A = 1 − lag-1 autocorrelation: near 0 for a slowly vary
   D v = λ C v (``scipy.linalg.eigh(D, C)``), smallest eigenvalues first. **Departure from the
   authors:** they minimise the unnormalised energy Σ‖Δp‖², whose minimiser over unit vectors is
   the smallest eigenvector of D alone: a direction of almost no variance (a near-constant
-  projection), not a smooth feature. Dividing by the variance (action per unit of variance)
-  removes that degenerate solution; :func:`energy_minimiser_variance_ratio` measures how
+  projection), not a smooth feature. Dividing by the variance (action per unit of variance),
+  within the directions that carry variance at all, removes that degenerate solution; :func:`energy_minimiser_variance_ratio` measures how
   degenerate the unnormalised choice is.
 """
 
@@ -154,16 +154,20 @@ def _moments(trajectory: Any) -> tuple[np.ndarray, np.ndarray]:
     return acc.covariance(), acc.difference_moment()
 
 
-def minimum_action_directions(trajectory: Any, k: int, ridge: float = 1e-6
+def minimum_action_directions(trajectory: Any, k: int, min_variance: float = 1e-3
                               ) -> tuple[np.ndarray, np.ndarray]:
     """The k exact minimum-action directions: the smallest generalised eigenpairs of D v = λ C v.
+
+    The problem is solved in the span of C's eigenvectors whose variance is at least
+    ``min_variance`` times the mean variance per direction, tr(C)/m (``scipy.linalg.eigh(a, b)``
+    with a = UᵀDU and b = UᵀCU there): directions of (near) zero variance, such as dead units,
+    have a ratio 0/0 and would otherwise be picked for it.
 
     Args:
         trajectory: (T, m) or (N, T, m) activations along trajectories (differences are taken
             within each of the N windows), or an :class:`ActionMoments` filled by streaming.
-        k: number of directions (1 <= k <= m).
-        ridge: added to C as ``ridge · tr(C)/m · I``, so directions of (near) zero variance
-            cannot be chosen for a ratio 0/0.
+        k: number of directions (1 <= k <= the number of retained directions).
+        min_variance: variance floor, relative to tr(C)/m, of the retained subspace.
 
     Returns:
         (directions, actions): (k, m) unit vectors (rows, sign fixed so the largest |entry|
@@ -174,14 +178,20 @@ def minimum_action_directions(trajectory: Any, k: int, ridge: float = 1e-6
     m = c.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
         raise ValueError(f"k must be an integer in 1..{m} (the width), got {k!r}.")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge!r}.")
+    if not 0 <= min_variance < 1:
+        raise ValueError(f"min_variance must be in [0, 1), got {min_variance!r}.")
     scale = np.trace(c) / m
     if not scale > 0:
         raise ValueError("the trajectory has no variance: every position is the same.")
-    b = c + ridge * scale * np.eye(m)
-    vals, vecs = scipy.linalg.eigh(d, b, subset_by_index=[0, int(k) - 1])
-    vecs = vecs.T / np.linalg.norm(vecs.T, axis=1, keepdims=True)
+    lam, u = scipy.linalg.eigh(c)
+    keep = lam > max(min_variance, 1e-12) * scale
+    if keep.sum() < k:
+        raise ValueError(f"only {int(keep.sum())} directions have variance above min_variance={min_variance} "
+                         f"x the mean; ask for k <= {int(keep.sum())} or lower min_variance.")
+    u = u[:, keep]
+    _, y = scipy.linalg.eigh(u.T @ d @ u, np.diag(lam[keep]), subset_by_index=[0, int(k) - 1])
+    vecs = (u @ y).T
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     signs = np.sign(vecs[np.arange(len(vecs)), np.argmax(np.abs(vecs), axis=1)])
     vecs = vecs * signs[:, None]
     actions = np.einsum("ij,jk,ik->i", vecs, d, vecs) / np.einsum("ij,jk,ik->i", vecs, c, vecs)
