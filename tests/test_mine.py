@@ -179,10 +179,10 @@ def test_divergence_fires_on_the_ill_posed_case():
     """Continuous x through one dropout layer (true MI infinite): trained long enough, MINE's
     held-out bound falls without bound; the estimate is flagged and a warning names the fix."""
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (4000, 3)).astype(np.float32)
-    z = (x * (rng.random((4000, 3)) >= 0.2)).astype(np.float32)
+    x = rng.uniform(-1, 1, (3000, 3)).astype(np.float32)
+    z = (x * (rng.random((3000, 3)) >= 0.2)).astype(np.float32)
     with pytest.warns(RuntimeWarning, match="diverged.*lower lr"):
-        est = mine.estimate_mutual_information(x, z, steps=2000, batch_size=256, progress=False)
+        est = mine.estimate_mutual_information(x, z, steps=1500, batch_size=256, progress=False)
     assert est.diverged and est.mi < -0.5 and est.best > 2.0 and "floor" in est.divergence
 
 
