@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from polycode_lite.experiments.toy_claims import orthogonal_pair_verdict, pentagon_verdict, polysemanticity_verdict
+from polycode_lite.experiments.toy_claims import (more_features_verdict, orthogonal_pair_verdict, pentagon_verdict,
+                                                  polysemanticity_verdict)
 from polycode_lite.models.toy import ToyModel, importance_decay
 from polycode_lite.science.superposition import (dimensions_per_feature, feature_dimensionality,
                                                  features_represented, neuron_polysemanticity)
@@ -46,3 +47,26 @@ def test_polysemanticity_rule():
     assert polysemanticity_verdict(1.0, 3.2) == "holds"
     assert polysemanticity_verdict(1.0, 1.1) == "partly"
     assert polysemanticity_verdict(2.0, 2.0) == "does not hold at this scale"
+
+
+def test_more_features_rule_and_its_untrained_null():
+    assert more_features_verdict(5, 11, 5) == "holds"
+    assert more_features_verdict(5, 5, 5) == "does not hold at this scale"
+    demo = ToyModel(20, 5, n_instances=2, feature_probability=np.array([1.0, 0.01]), seed=0)  # untrained
+    n_rep = features_represented(demo)
+    assert more_features_verdict(int(n_rep[0]), int(n_rep[1]), 5) != "holds", n_rep
+
+
+def test_sticky_half_rule_fails_on_the_untrained_flat_curve():
+    from polycode_lite.experiments.toy_dimensionality import DimensionalityResult
+
+    x = np.geomspace(1, 20, 20)
+    flat = DimensionalityResult(inverse_density=x, dims_per_feature=np.full(20, 0.56),
+                                feature_dims=np.full((20, 10), 0.56), final_loss=np.zeros(20),
+                                n_features=200, n_hidden=20, steps=0, seconds=0.0)
+    sticky = [c for c in flat.claims() if "sticky" in c["claim"]][0]
+    assert sticky["verdict"] == "does not hold at this scale"
+    falling = np.concatenate([np.linspace(1.0, 0.52, 8), np.full(5, 0.5), np.linspace(0.45, 0.14, 7)])
+    real = DimensionalityResult(inverse_density=x, dims_per_feature=falling, feature_dims=np.full((20, 10), 0.5),
+                                final_loss=np.zeros(20), n_features=200, n_hidden=20, steps=0, seconds=0.0)
+    assert [c for c in real.claims() if "sticky" in c["claim"]][0]["verdict"] == "holds"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["orthogonal_pair_verdict", "pentagon_verdict", "polysemanticity_verdict"]
+__all__ = ["orthogonal_pair_verdict", "pentagon_verdict", "polysemanticity_verdict", "more_features_verdict"]
 
 
 def orthogonal_pair_verdict(n_represented: int, dims_per_feature: float, abs_cos: float,
@@ -44,3 +44,15 @@ def polysemanticity_verdict(features_per_unit_dense: float, features_per_unit_sp
     at all; else "does not hold at this scale"."""
     rise = float(features_per_unit_sparse) - float(features_per_unit_dense)
     return "holds" if rise > min_rise else "partly" if rise > 0 else "does not hold at this scale"
+
+
+def more_features_verdict(dense_stored: int, sparse_stored: int, n_hidden: int) -> str:
+    """"Sparser features are stored in superposition, more features than dimensions": "holds" if
+    the dense instance stores at most ``n_hidden`` features and the sparsest more than
+    ``n_hidden``; "partly" if the sparsest stores more than the dense one but the dense one
+    already exceeds ``n_hidden`` (as an untrained model's random columns can); else "does not
+    hold at this scale"."""
+    dense, sparse = int(dense_stored), int(sparse_stored)
+    if dense <= n_hidden < sparse:
+        return "holds"
+    return "partly" if sparse > dense else "does not hold at this scale"

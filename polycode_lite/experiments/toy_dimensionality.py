@@ -113,8 +113,10 @@ class DimensionalityResult:
         * D* falls with sparsity: "holds" if D*(dense) > 0.9, D*(sparsest) < 0.6·D*(dense) and
           no step rises by more than 0.08; "partly" if it falls but not monotonically; else
           "does not hold at this scale".
-        * D* is sticky at 1/2: "holds" if at least ``min_plateau`` sparsities have
-          |D* − 1/2| < ``half_tol``; "partly" for one or more; else "does not hold at this scale".
+        * D* is sticky at 1/2: "holds" if D* falls (as above) and at least ``min_plateau``
+          sparsities have |D* − 1/2| < ``half_tol``; "partly" for one or more; else "does not
+          hold at this scale". (A curve that never falls, like the untrained model's flat
+          D* ≈ 0.56, is not a plateau.)
         * D_i cluster at 1, 3/4, 2/3, 1/2, 2/5, 3/8: "holds" if at least ``min_share`` of the
           represented features lie within ``fraction_tol`` of one; else "partly".
         Returns dicts with claim, expected, measured, verdict and values (for ``record_claim``)."""
@@ -150,8 +152,8 @@ class DimensionalityResult:
                  expected="a plateau at D* = 1/2 [C-ext Elhage 2022]",
                  measured=f"{int(near_half.sum())} of {len(d)} sparsities within ±{half_tol:g} of 1/2{plateau}",
                  control=ctl["half"],
-                 verdict=("holds" if near_half.sum() >= min_plateau else
-                          "partly" if near_half.any() else "does not hold at this scale"),
+                 verdict=("holds" if falls and near_half.sum() >= min_plateau else
+                          "partly" if falls and near_half.any() else "does not hold at this scale"),
                  values=dict(n_near_half=int(near_half.sum()))),
             dict(claim="Per-feature dimensionalities cluster at 1, 3/4, 2/3, 1/2, 2/5, 3/8",
                  expected="clusters; a re-check of Elhage's own models found ≈26% within ±0.02 [C-ext]",
