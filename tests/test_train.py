@@ -52,8 +52,16 @@ def test_checkpoint_round_trip_and_sha256(tmp_path):
     # the training checkpoint and the float32 export hold the same weights
     from polycode_lite.models.resnet_vae import ResNetAutoencoder
 
+    from polycode_lite.experiments.train import load_images, recalibrate_for_eval
+
     ref = ResNetAutoencoder(model.config, dropout=0.2, seed=None)
     load_checkpoint(tmp_path / "_train" / "lite_shapes_p0.2", ref)
+    # the export = the checkpoint's weights with BatchNorm statistics re-estimated with dropout off
+    assert set(meta["bn_recalibration"]) >= {"test_bce_before", "test_bce_after", "images"}
+    moved = [k for k, a in model.state_dict().items() if "running" in k and not torch.equal(a, ref.state_dict()[k])]
+    assert moved, "the export should carry re-estimated BatchNorm statistics"
+    cfg = tiny_cfg(dropout=0.2)
+    recalibrate_for_eval(ref, load_images(cfg, "train"), load_images(cfg, "test"), cfg)
     for (k, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
         assert torch.equal(a, b), k
     # manifest + sha256 checks catch a modified file
@@ -77,9 +85,12 @@ def test_float16_export_is_close_and_config_change_is_refused(tmp_path):
         "polycode-lite train-autoencoder")
     from polycode_lite.models.resnet_vae import ResNetAutoencoder
 
+    from polycode_lite.experiments.train import load_images, recalibrate_for_eval
+
     ref = ResNetAutoencoder(model16.config, dropout=0.0, seed=None)
     load_checkpoint(tmp_path / "_train" / "lite_shapes_p0.0", ref)
-    ref.eval()
+    cfg = tiny_cfg(dropout=0.0)
+    recalibrate_for_eval(ref, load_images(cfg, "train"), load_images(cfg, "test"), cfg)
     x = torch.rand(4, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model16(x)[0], ref(x)[0], atol=2e-2)
