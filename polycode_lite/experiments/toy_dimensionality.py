@@ -131,8 +131,10 @@ class DimensionalityResult:
             d0 = self.init_dims_per_feature
             ctl["falls"] = (f"untrained (same init): D* = {d0[0]:.2f} → {d0[-1]:.2f}; the dense instance "
                             f"(S = 0) is the no-superposition reference: D* = {d[0]:.2f}")
+            falls0 = bool(d0[0] > 0.9 and d0[-1] < 0.6 * d0[0])
             ctl["half"] = (f"untrained (same init): {int((np.abs(d0 - 0.5) < half_tol).sum())} of {len(d0)} "
-                           f"within ±{half_tol:g} of 1/2")
+                           f"within ±{half_tol:g} of 1/2, but its D* {'falls' if falls0 else 'is flat'} "
+                           f"({d0[0]:.2f} → {d0[-1]:.2f}): " + ("a plateau" if falls0 else "no plateau, the rule rejects it"))
         if self.init_feature_dims is not None:
             ctl["share"] = (f"untrained (same init): "
                             f"{100 * float(sticky_fraction_share(self.init_feature_dims, tol=fraction_tol)):.0f}% "
