@@ -66,7 +66,9 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], dev
             raise ValueError("recalibrate_batchnorm got no batches: pass the training images.")
     except BaseException:
         for m, (mean, var, count, mom) in zip(layers, saved):
-            m.running_mean.copy_(mean), m.running_var.copy_(var), m.num_batches_tracked.copy_(count)
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+            m.num_batches_tracked.copy_(count)
             m.momentum = mom
         model.eval()
         raise
