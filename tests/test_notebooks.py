@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from polycode_lite.course.colab import setup_cell_source
 from polycode_lite.course.reproduce import execute_notebook
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -31,7 +32,8 @@ ABSOLUTE_PATH = re.compile(r"(/work/|/home/|/Users/|/root/|/tmp/|\b[A-Z]:\\\\?[\
 NETWORK_CALL = re.compile(
     r"(requests\.(get|post|put|head|request)\s*\(|urlopen\s*\(|urlretrieve\s*\(|"
     r"urllib\.request|http\.client|hf_hub_download\s*\(|snapshot_download\s*\(|"
-    r"load_dataset\s*\(|wget\s|curl\s|^\s*[!%]\s*pip\s+install|download\s*=\s*True|"
+    r"load_dataset\s*\(|wget\s|curl\s|^\s*[!%]\s*pip\s+install|run_line_magic\(\s*[\"']pip|"
+    r"download\s*=\s*True|"
     r"from_pretrained\(\s*[\"'](?![./~])[\w-]+(/[\w.-]+)?[\"'])",
     re.MULTILINE,
 )
@@ -100,6 +102,12 @@ def _read(path: Path) -> nbformat.NotebookNode:
 def _budget(nb: nbformat.NotebookNode) -> float:
     budget = nb.metadata.get("polycode", {}).get("fast_budget_s", DEFAULT_BUDGET_S)
     return float(budget) * float(os.environ.get("POLYCODE_BUDGET_FACTOR", "1"))
+
+
+def _is_colab_setup(cell) -> bool:
+    """The one cell allowed to pip-install: tagged colab-setup and exactly the guarded source of
+    polycode_lite.course.colab (it installs only on Google Colab)."""
+    return "colab-setup" in cell.metadata.get("tags", []) and cell.source == setup_cell_source()
 
 
 def _code_without_comments(src: str) -> str:
@@ -202,7 +210,7 @@ def test_no_absolute_paths_or_network(path: Path) -> None:
     for i, cell in enumerate(nb.cells):
         m = ABSOLUTE_PATH.search(cell.source)
         assert m is None, f"{path.name} cell {i} has an absolute path {m.group(0)!r}"
-        if cell.cell_type == "code":
+        if cell.cell_type == "code" and not _is_colab_setup(cell):
             m = NETWORK_CALL.search(_code_without_comments(cell.source))
             assert m is None, (f"{path.name} cell {i} would access the network "
                                f"({m.group(0).strip()!r}); nothing may download at run time")
@@ -243,6 +251,7 @@ def test_hygiene_patterns_catch_offenders() -> None:
     """The regexes above really fail on the things they forbid (and pass ordinary code)."""
     for bad in ["requests.get('http://x')", "AutoModel.from_pretrained('gpt2-xl')",
                 "from_pretrained(\"openai-community/gpt2\")", "!pip install foo",
+                "    %pip install foo", "get_ipython().run_line_magic('pip', 'install foo')",
                 "CIFAR10(root, download=True)", "urllib.request.urlopen(u)"]:
         assert NETWORK_CALL.search(bad), bad
     for ok in ["AutoModel.from_pretrained(path, local_files_only=True)",
