@@ -16,10 +16,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
+    "COURSE_NOTEBOOK_DIR",
     "PACKAGE_DIR",
     "REPO_ROOT",
+    "SHIPPED_DATA_DIR",
     "as_2d_float64",
     "choose_device",
+    "default_output_root",
     "describe_nonfinite",
     "limit_threads",
     "set_threads",
@@ -29,8 +32,39 @@ __all__ = [
 
 #: The installed package folder (``.../polycode_lite``).
 PACKAGE_DIR = Path(__file__).resolve().parent
-#: The folder above the package: the repository root in a source checkout.
+#: The folder above the package: the repository root in a source checkout (``site-packages``
+#: for an installed wheel, so nothing may be written there).
 REPO_ROOT = PACKAGE_DIR.parent
+
+
+def _package_path(*parts: str) -> Path:
+    """A folder shipped inside the installed package, found with ``importlib.resources``."""
+    from importlib.resources import files
+
+    return Path(str(files("polycode_lite").joinpath(*parts)))
+
+
+#: The course notebooks (package data; ``notebooks/`` in a checkout links here).
+COURSE_NOTEBOOK_DIR = _package_path("course", "notebooks")
+#: Shipped results: ``resnet_ae/`` (five checkpoints + MANIFEST.json), ``dropout/`` (json).
+SHIPPED_DATA_DIR = _package_path("data", "shipped")
+
+
+def is_source_checkout() -> bool:
+    """Whether the package runs from a source checkout (``pyproject.toml`` beside it)."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "polycode_lite").is_dir()
+
+
+def default_output_root() -> Path:
+    """Where outputs go when no ``--out`` is given: ``./build`` under the current folder.
+
+    A kernel started inside the package folder (a notebook opened in place) would write next to
+    the installed code, so then the root is the checkout's ``build/`` or ``~/polycode_lite/build``.
+    """
+    cwd = Path.cwd().resolve()
+    if cwd.is_relative_to(PACKAGE_DIR):
+        return (REPO_ROOT if is_source_checkout() else Path.home() / "polycode_lite") / "build"
+    return cwd / "build"
 
 
 def describe_nonfinite(bad: np.ndarray) -> str:

@@ -27,6 +27,11 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
                   "run the notebook sequence headless and write build/ with report.html", False),
     "student-notebooks": ("polycode_lite.course.student",
                           "write student (or instructor) versions of the notebooks", False),
+    "notebooks": ("polycode_lite.course.handout",
+                  "copy the course (notebooks + a short README) into a folder of your own", False),
+    "grade": ("polycode_lite.course.grading",
+              "grade a class: run every student's notebooks, write grades.csv and grades.html",
+              False),
     "readme-tables": ("polycode_lite.course.readme_tables",
                       "regenerate the README's claims table and run times from a full run", False),
     "train-autoencoder": ("polycode_lite.experiments.train",
@@ -105,8 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     from polycode_lite._common import limit_threads
 
-    with limit_threads(args.threads):
-        return int(args._module.main(args) or 0)
+    try:
+        with limit_threads(args.threads):
+            return int(args._module.main(args) or 0)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        # a bad argument or a missing input: the message names it and the fix
+        print(f"polycode-lite {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def run_command(command: str, argv: Sequence[str] | None = None) -> int:

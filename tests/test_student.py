@@ -129,13 +129,39 @@ def test_instructor_notebook_shows_all_solutions() -> None:
     assert inst.cells[3].outputs == []
 
 
-def test_nbgrader_metadata() -> None:
-    nb = make_student_notebook(_master(), nbgrader=True, name="07_x")
+def test_nbgrader_source_splits_checks_into_graded_cells() -> None:
+    from polycode_lite.course.nbgrader_course import nbgrader_notebook
+
+    _register_test_exercises()
+    nb = nbgrader_notebook(_master(), "07_x")
     md = [c.metadata.get("nbgrader") for c in nb.cells]
-    assert md[3]["solution"] is True and md[3]["grade_id"] == "07_x-cell-3"
-    assert md[5]["solution"] is True  # markdown answer
-    assert md[6] is None and md[0] is None
+    assert [m and (m["solution"], m["grade"]) for m in md] == [
+        None, None, None, (True, False), (False, True), (True, False), (False, True),
+        (True, True), None]
+    assert md[4]["grade_id"] == "07_x-check-studenttest-square_sum" and md[4]["locked"]
+    assert "strict=True" in nb.cells[4].source and "check(" not in nb.cells[3].source
+    assert "FAST = True" in nb.cells[1].source
     assert all(m["schema_version"] == 3 for m in md if m)
+    # after nbgrader clears the regions (stub "# YOUR CODE HERE") the cells still run to the end
+    import re
+
+    ns: dict = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            src = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "# YOUR CODE HERE",
+                         cell.source, flags=re.DOTALL)
+            if "strict=True" in src:
+                with pytest.raises(AssertionError, match="Not attempted"):
+                    exec(compile(src, "<cell>", "exec"), ns)
+            else:
+                exec(compile(src, "<cell>", "exec"), ns)
+
+
+def test_master_only_markdown_is_dropped_for_students() -> None:
+    nb = _master()
+    nb.cells[0].source = "# T\n\nTry it.<!-- master-only --> Expand the hidden cell.<!-- /master-only -->"
+    assert "hidden" not in make_student_notebook(nb).cells[0].source
+    assert "hidden" in make_instructor_notebook(nb).cells[0].source
 
 
 def test_student_version_runs_and_reports_not_attempted(capsys) -> None:

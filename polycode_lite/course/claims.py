@@ -3,7 +3,8 @@
 A notebook records each paper claim it tests with :func:`record_claim` and each figure with
 :func:`show_figure` (which also checks the figure is labelled and captioned). Both write under
 the results folder: ``$POLYCODE_RESULTS_DIR`` when set (``polycode-lite reproduce`` sets it to
-``build/results``), else ``<repo>/build/results``. ``load_claims`` reads them back for the report.
+``<out>/results``), else ``./build/results`` under the kernel's working folder (never next to the
+installed package: see :func:`polycode_lite._common.default_output_root`). ``load_claims`` reads them back for the report.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from polycode_lite._common import REPO_ROOT
+from polycode_lite._common import default_output_root
 
 __all__ = ["VERDICTS", "results_dir", "record_claim", "load_claims", "show_figure", "check_figure"]
 
@@ -39,7 +40,8 @@ def tags_in(text: str) -> list[str]:
 
 def results_dir() -> Path:
     """Folder where claims and figures are written (created if needed)."""
-    d = Path(os.environ.get("POLYCODE_RESULTS_DIR", REPO_ROOT / "build" / "results"))
+    env = os.environ.get("POLYCODE_RESULTS_DIR")
+    d = Path(env) if env else default_output_root() / "results"
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -17,9 +17,10 @@ from typing import Any
 
 __all__ = ["NotebookRun", "notebook_paths", "execute_notebook", "reproduce", "cli_main"]
 
-from polycode_lite._common import REPO_ROOT
+from polycode_lite._common import COURSE_NOTEBOOK_DIR, default_output_root
 
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+#: The course notebooks shipped inside the package (``notebooks/`` in a checkout links here).
+NOTEBOOK_DIR = COURSE_NOTEBOOK_DIR
 
 
 @dataclass
@@ -37,8 +38,18 @@ class NotebookRun:
 
 
 def notebook_paths(notebook_dir: Path = NOTEBOOK_DIR, only: str | None = None) -> list[Path]:
-    """Notebooks of the sequence, in order (NN_name.ipynb); ``only`` filters by substring."""
-    paths = sorted(p for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+    """Notebooks of the sequence, in order (NN_name.ipynb); ``only`` filters by substring.
+
+    Raises ValueError (naming the folder) when the folder is missing or holds no notebook, so
+    that no command reports "0/0 notebooks ran" as a success."""
+    notebook_dir = Path(notebook_dir)
+    if not notebook_dir.is_dir():
+        raise ValueError(f"notebook folder {notebook_dir} does not exist; pass the folder that "
+                         "holds the NN_name.ipynb notebooks.")
+    paths = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise ValueError(f"no NN_name.ipynb notebooks in {notebook_dir}; pass the folder that "
+                         "holds them (`polycode-lite notebooks DIR` copies the course).")
     if only:
         paths = [p for p in paths if only in p.stem]
         if not paths:
@@ -56,13 +67,14 @@ def execute_notebook(
 ) -> NotebookRun:
     """Execute one notebook with papermill (FAST injected), never raising on cell errors.
 
-    Writes ``out_dir/<name>.ipynb`` (and ``.html`` when ``html``). The working directory of the
-    kernel is the notebook's folder, so relative paths behave as in JupyterLab.
+    Writes ``out_dir/<name>.ipynb`` (and ``.html`` when ``html``). The kernel's working folder is
+    ``out_dir``, so nothing is written beside the source notebook (which may be the installed
+    package).
     """
     import papermill as pm
 
     path = Path(path)
-    out_dir = Path(out_dir) if out_dir is not None else REPO_ROOT / "build"
+    out_dir = Path(out_dir) if out_dir is not None else default_output_root()
     out_dir.mkdir(parents=True, exist_ok=True)
     out_path = out_dir / path.name
     params = {"FAST": bool(fast), **(parameters or {})}
@@ -72,7 +84,7 @@ def execute_notebook(
     try:
         pm.execute_notebook(
             str(path), str(out_path), parameters=params, kernel_name="python3",
-            progress_bar=False, cwd=str(path.parent), execution_timeout=timeout,
+            progress_bar=False, cwd=str(out_dir), execution_timeout=timeout,
             log_output=False, kernel_manager_class=_ipc_kernel_manager(),
         )
     except pm.PapermillExecutionError as exc:
@@ -155,7 +167,7 @@ def _to_html(nb_path: Path) -> Path:
 
 
 def reproduce(
-    out_dir: Path = REPO_ROOT / "build",
+    out_dir: Path | None = None,
     fast: bool = False,
     only: str | None = None,
     notebook_dir: Path = NOTEBOOK_DIR,
@@ -167,7 +179,7 @@ def reproduce(
     """
     import os
 
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir is not None else default_output_root()
     os.environ["POLYCODE_RESULTS_DIR"] = str((out_dir / "results").resolve())
     paths = notebook_paths(notebook_dir, only=only)
     runs = []
@@ -209,8 +221,8 @@ def _clear_results(results: Path, stem: str) -> None:
             p.unlink()
 
 
-OUT_OPTION = {"default": str(REPO_ROOT / "build"),
-              "help": "output folder (default build/): report.html, executed notebooks, results"}
+OUT_OPTION = {"default": "build",
+              "help": "output folder (default ./build): report.html, executed notebooks, results"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

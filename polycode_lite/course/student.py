@@ -22,10 +22,9 @@ JupyterLab (``"jupyter": {"source_hidden": true}``)::
 
 Solution cells are un-hidden (the learner must see the stub), and all outputs and execution
 counts are stripped. ``instructor`` mode keeps the solutions, un-hides every solution cell and
-strips outputs: one switch to show all solutions. ``--nbgrader`` adds nbgrader cell metadata
-(solution cells, and the ``check(...)`` cells as graded tests) so ``nbgrader generate_assignment``
-/ ``autograde`` can take the master notebooks directly; set ``POLYCODE_STRICT_CHECKS=1`` while
-autograding so that a failed ``check`` raises.
+strips outputs: one switch to show all solutions. ``--nbgrader``
+instead writes an nbgrader course (:mod:`polycode_lite.course.nbgrader_course`): solution cells,
+each ``check(...)`` in its own graded cell, ``FAST = True`` and an ``nbgrader_config.py``.
 
 Command line: ``polycode-lite student-notebooks [--mode student|instructor] [--out DIR]``.
 """
@@ -41,7 +40,6 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from polycode_lite._common import REPO_ROOT
 
 __all__ = [
     "BEGIN",
@@ -161,26 +159,17 @@ def _unhide(cell: Any) -> None:
             cell.metadata.pop("jupyter")
 
 
-def _nbgrader_metadata(nb: Any, stem: str) -> None:
-    """Mark solution cells and ``check(...)`` cells the way nbgrader (schema 3) expects."""
-    for i, cell in enumerate(nb.cells):
-        src = cell.source
-        md: dict[str, Any] | None = None
-        if has_solution(src):
-            md = {"solution": True, "grade": False, "locked": False}
-        elif cell.cell_type == "code" and _CHECK_CALL.search(src):
-            md = {"solution": False, "grade": True, "locked": True, "points": 1}
-        if md is not None:
-            md.update(grade_id=f"{stem}-cell-{i}", schema_version=3)
-            cell.metadata["nbgrader"] = md
+#: markdown shown only in the master notebooks (e.g. "the solution is in the collapsed cell")
+MASTER_ONLY = re.compile(r"<!-- master-only -->.*?<!-- /master-only -->\s*", re.DOTALL)
 
 
-def make_student_notebook(nb: Any, nbgrader: bool = False, name: str = "notebook") -> Any:
-    """Return a copy of ``nb`` with solutions removed, solution cells visible, outputs stripped."""
+def make_student_notebook(nb: Any) -> Any:
+    """Return a copy of ``nb`` with solutions removed, solution cells visible, outputs stripped,
+    and master-only markdown (``<!-- master-only -->`` ... ``<!-- /master-only -->``) dropped."""
     nb = copy.deepcopy(nb)
-    if nbgrader:
-        _nbgrader_metadata(nb, name)
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = MASTER_ONLY.sub("", cell.source)
         if has_solution(cell.source):
             cell.source = strip_solutions(cell.source, cell.cell_type)
             _unhide(cell)
@@ -188,11 +177,9 @@ def make_student_notebook(nb: Any, nbgrader: bool = False, name: str = "notebook
     return nb
 
 
-def make_instructor_notebook(nb: Any, nbgrader: bool = False, name: str = "notebook") -> Any:
+def make_instructor_notebook(nb: Any) -> Any:
     """Return a copy of ``nb`` with every solution cell shown (not hidden), outputs stripped."""
     nb = copy.deepcopy(nb)
-    if nbgrader:
-        _nbgrader_metadata(nb, name)
     for cell in nb.cells:
         if has_solution(cell.source):
             _unhide(cell)
@@ -200,9 +187,7 @@ def make_instructor_notebook(nb: Any, nbgrader: bool = False, name: str = "noteb
     return nb
 
 
-def convert_notebooks(
-    notebooks: list[Path], out_dir: Path, mode: str = "student", nbgrader: bool = False
-) -> list[Path]:
+def convert_notebooks(notebooks: list[Path], out_dir: Path, mode: str = "student") -> list[Path]:
     """Write the ``mode`` version ("student" or "instructor") of each notebook into ``out_dir``.
 
     Returns the written paths. Raises ValueError for an unknown mode or a missing notebook.
@@ -221,7 +206,7 @@ def convert_notebooks(
             raise ValueError(f"notebook {path} does not exist; list notebooks/ for the names.")
         nb = nbformat.read(str(path), as_version=4)
         try:
-            new = make(nb, nbgrader=nbgrader, name=path.stem)
+            new = make(nb)
         except ValueError as exc:
             raise ValueError(f"{path.name}: {exc}") from exc
         target = out_dir / path.name
@@ -230,17 +215,20 @@ def convert_notebooks(
     return written
 
 
-OUT_OPTION = {"default": None, "help": "output folder (default build/student or build/instructor)"}
+OUT_OPTION = {"default": None,
+              "help": "output folder (default ./build/student or ./build/instructor)"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``polycode-lite student-notebooks``."""
     from polycode_lite.course.reproduce import NOTEBOOK_DIR
 
-    parser.add_argument("--mode", choices=["student", "instructor"], default="student")
+    parser.add_argument("--mode", choices=["student", "instructor"], default=None,
+                        help="student (default): solutions removed; instructor: all shown")
     parser.add_argument("--only", default=None, help="only notebooks whose name contains this")
     parser.add_argument("--nbgrader", action="store_true",
-                        help="add nbgrader cell metadata (solution and graded check cells)")
+                        help="write an nbgrader course instead: source/<notebook>/ with solution "
+                             "cells and one graded check cell per exercise, nbgrader_config.py")
     parser.add_argument("--notebooks", default=str(NOTEBOOK_DIR), help="master notebook folder")
 
 
@@ -249,12 +237,27 @@ def main(args: argparse.Namespace) -> int:
     shown) of the notebook sequence."""
     from polycode_lite.course.reproduce import notebook_paths
 
-    out = Path(args.out) if args.out else REPO_ROOT / "build" / args.mode
-    paths = notebook_paths(Path(args.notebooks), only=args.only)
-    written = convert_notebooks(paths, out, mode=args.mode, nbgrader=args.nbgrader)
+    if args.nbgrader and args.mode == "student":
+        raise ValueError("--nbgrader writes the instructor source (nbgrader generate_assignment "
+                         "makes the student version): drop --mode student.")
+    kind = "nbgrader" if args.nbgrader else (args.mode or "student")
+    out = Path(args.out) if args.out else Path("build") / kind
+    source = Path(args.notebooks)
+    if out.resolve() == source.resolve() or out.resolve().is_relative_to(source.resolve()):
+        raise ValueError(f"--out {out} is (inside) the master notebook folder {source}: writing "
+                         "there would replace the master notebooks. Pick another --out.")
+    paths = notebook_paths(source, only=args.only)
+    if args.nbgrader:
+        from polycode_lite.course.nbgrader_course import write_nbgrader_course
+
+        written = write_nbgrader_course(paths, out)
+    else:
+        written = convert_notebooks(paths, out, mode=kind)
     for p in written:
         print(f"wrote {p}")
-    print(f"{len(written)} {args.mode} notebooks in {out}/")
+    print(f"{len(written)} {kind} notebooks in {out}/")
+    if args.nbgrader:
+        print(f"next: cd {out} && nbgrader generate_assignment {paths[0].stem} (see README.md)")
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from polycode_lite._common import REPO_ROOT, limit_threads
+from polycode_lite._common import SHIPPED_DATA_DIR, limit_threads
 from polycode_lite.experiments.alpha_dropout_rules import (  # re-exported
     alpha_dropout_verdict,
     alpha_table,
@@ -37,7 +37,7 @@ __all__ = ['DATA_DIR', 'AlphaSweepConfig', 'alpha_by_layer', 'alpha_dropout_verd
            'cli_main', 'control_string', 'load_shipped', 'run_alpha_sweep', 'run_untrained_control', 'shapes_targets',
            'sweep_window', 'train_shapes_mlp']
 
-DATA_DIR = REPO_ROOT / "data" / "dropout"
+DATA_DIR = SHIPPED_DATA_DIR / "dropout"
 
 
 def shapes_targets(factors: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polycode_lite._common import REPO_ROOT
+from polycode_lite._common import SHIPPED_DATA_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -167,8 +167,8 @@ def verify_manifest(out_dir: str | Path) -> dict[str, Any]:
 
 
 def shipped_dir() -> Path:
-    """Folder of the shipped lite checkpoints (``<repo>/data/resnet_ae``)."""
-    return REPO_ROOT / "data" / "resnet_ae"
+    """Folder of the shipped lite checkpoints (package data ``polycode_lite/data/shipped/resnet_ae``)."""
+    return SHIPPED_DATA_DIR / "resnet_ae"
 
 
 def shipped_models(device: Any = "cpu") -> dict[float, tuple[nn.Module, dict[str, Any]]]:
