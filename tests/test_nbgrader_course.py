@@ -101,11 +101,16 @@ def _submit(course: Path, student: str, nb) -> None:
     nbformat.write(nb, str(folder / f"{STEM}.ipynb"))
 
 
-@pytest.mark.notebook
-def test_real_nbgrader_key_full_blank_zero_wrong_partial(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole", [False, pytest.param(True, marks=pytest.mark.slow)],
+                         ids=["exercise-cells", "whole-notebook"])
+def test_real_nbgrader_key_full_blank_zero_wrong_partial(
+        tmp_path: Path, exercise_course: Path, whole: bool) -> None:
+    """On notebook 03 cut to its exercise cells (the whole notebook in fast mode: slow)."""
     pytest.importorskip("nbgrader")
     course = tmp_path / "course"
-    assert main(["student-notebooks", "--nbgrader", "--only", "03", "--out", str(course)]) == 0
+    masters = NOTEBOOK_DIR if whole else exercise_course
+    assert main(["student-notebooks", "--nbgrader", "--only", "03", "--notebooks", str(masters),
+                 "--out", str(course)]) == 0
     assert "c.Execute.timeout = 300" in (course / "nbgrader_config.py").read_text()
     _nbgrader(course, "generate_assignment", STEM, "--force")
     release = nbformat.read(str(course / "release" / STEM / f"{STEM}.ipynb"), as_version=4)
