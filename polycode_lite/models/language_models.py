@@ -114,16 +114,43 @@ def gpt2_tokenizer_files() -> tuple[Path, Path]:
 def load_gpt2_tokenizer() -> Any:
     """The exact GPT-2 tokenizer (vocab 50257; "Hello world!" -> [15496, 995, 0]), offline.
 
-    Uses ``GPT2Tokenizer(vocab=..., merges=...)``: in transformers 5 the old ``vocab_file`` /
-    ``merges_file`` keywords are silently ignored and give an empty tokenizer.
+    Built from the BPE files of :func:`gpt2_tokenizer_files` with whichever keywords the
+    installed transformers understands, chosen by what works: transformers 5 takes
+    ``GPT2Tokenizer(vocab=..., merges=...)`` (it silently ignores ``vocab_file`` /
+    ``merges_file`` and gives an empty tokenizer); transformers 4.x takes
+    ``vocab_file=`` / ``merges_file=`` (and rejects or ignores ``vocab`` / ``merges``). Each
+    candidate must have at least 50257 tokens and encode "Hello world!" to [15496, 995, 0].
+
+    Raises:
+        RuntimeError: neither keyword pair gives the GPT-2 tokenizer (says what each gave).
     """
     from transformers import GPT2Tokenizer
 
     vocab, merges = gpt2_tokenizer_files()
-    tok = GPT2Tokenizer(vocab=str(vocab), merges=str(merges))
-    if len(tok) < 50257:
-        raise RuntimeError(f"GPT-2 tokenizer built from {vocab} has only {len(tok)} tokens.")
-    return tok
+    expected = [15496, 995, 0]
+    attempts = (  # transformers 5 first, then 4.x
+        ("vocab=, merges=", {"vocab": str(vocab), "merges": str(merges)}),
+        ("vocab_file=, merges_file=", {"vocab_file": str(vocab), "merges_file": str(merges)}),
+    )
+    failures = []
+    for label, kwargs in attempts:
+        try:
+            tok = GPT2Tokenizer(**kwargs)
+            n, ids = len(tok), tok("Hello world!")["input_ids"]
+        except Exception as exc:  # noqa: BLE001 - an API that rejects these keywords: try the other
+            failures.append(f"GPT2Tokenizer({label}) raised {type(exc).__name__}: {exc}")
+            continue
+        if n >= 50257 and list(ids) == expected:
+            return tok
+        failures.append(f"GPT2Tokenizer({label}) gave {n} tokens and encoded 'Hello world!' "
+                        f"to {list(ids)[:8]}")
+    import transformers
+
+    raise RuntimeError(
+        f"could not build the GPT-2 tokenizer from {vocab} and {merges} with transformers "
+        f"{transformers.__version__} (expected >= 50257 tokens and 'Hello world!' -> {expected}): "
+        + "; ".join(failures)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -323,11 +350,17 @@ def _load_from_folder(
         )
     kwargs: dict[str, Any] = {"local_files_only": local_files_only}
     if dtype is not None:
-        kwargs["dtype"] = dtype
+        # from_pretrained's keyword is ``dtype`` from transformers 4.56 on, ``torch_dtype`` before
+        # (where an unknown ``dtype`` reaches the model's __init__ and raises TypeError)
+        import transformers
+
+        new_kw = tuple(int(x) for x in re.findall(r"\d+", transformers.__version__)[:2]) >= (4, 56)
+        kwargs["dtype" if new_kw else "torch_dtype"] = dtype
     model = AutoModel.from_pretrained(str(folder), **kwargs)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=local_files_only)
-    except (OSError, ValueError, TypeError, AttributeError):
+    # transformers 4.x without protobuf raises ImportError for a folder without tokenizer files
+    except (OSError, ValueError, TypeError, AttributeError, ImportError):
         if arch != "gpt2":
             raise
         tokenizer = None
