@@ -230,8 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fast", action="store_true", help="run each notebook in its fast mode")
     parser.add_argument("--only", default=None, help="run only notebooks whose name contains this")
     parser.add_argument("--notebooks", default=str(NOTEBOOK_DIR),
-                        help="folder of NN_*.ipynb notebooks to run (default: the sequence; e.g. a "
-                             "student's submitted notebooks, with POLYCODE_STRICT_CHECKS=1)")
+                        help="folder of NN_*.ipynb notebooks to run (default: the course inside "
+                             "the package; `polycode-lite grade` grades students' notebooks)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -322,6 +322,12 @@ def load_shipped(name: str) -> Any:
         cmd = ("polycode-lite dropout-experiments depth --preset cpu" if name.startswith("depth")
                else "polycode-lite dropout-experiments alpha_control --preset full" if name == "alpha_untrained"
                else "polycode-lite dropout-experiments alpha --preset full")
+        from polycode_lite._common import is_source_checkout
+
+        if not is_source_checkout():
+            raise FileNotFoundError(f"{path} is missing from the installed package; reinstall "
+                                    f"polycode-lite (the wheel ships it), or make your own with "
+                                    f"`{cmd} --out my_{name}.json`.")
         raise FileNotFoundError(f"{path} is missing; regenerate it with `{cmd} --out {path}`.")
     if name.startswith("depth"):
         return DepthResult.from_json(path)
