@@ -95,7 +95,8 @@ def main(args: argparse.Namespace) -> int:
     target = args.dir or args.out
     if target is None:
         raise ValueError("give the folder to copy into, e.g. `polycode-lite notebooks course/`.")
-    written = copy_course(Path(target), mode=args.mode, force=args.force)
+    target = Path(target)
+    written = copy_course(target, mode=args.mode, force=args.force)
     print(f"copied {len(written) - 1} notebooks and README.md into {target}/; "
           f"next: cd {target} && jupyter lab")
     return 0
