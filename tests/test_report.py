@@ -127,11 +127,14 @@ def test_reproduce_reports_failing_cell_and_keeps_going(tmp_path: Path, monkeypa
     assert summary["fast"] is True and summary["notebooks"][0]["failing_cell"] == 4
 
 
-def test_cli_rejects_unknown_notebook(tmp_path: Path) -> None:
+def test_cli_rejects_unknown_notebook(tmp_path: Path, capsys) -> None:
     from polycode_lite.course.reproduce import cli_main
 
-    with pytest.raises(ValueError, match="no notebook"):
-        cli_main(["--only", "no_such_notebook_xyz", "--out", str(tmp_path)])
+    assert cli_main(["--only", "no_such_notebook_xyz", "--out", str(tmp_path)]) == 2
+    assert "no notebook" in capsys.readouterr().err
+    assert cli_main(["--notebooks", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
+    assert "no NN_name.ipynb notebooks" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "report.html").exists()
 
 
 def test_grading_a_submission_with_strict_checks(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -153,7 +156,14 @@ def test_grading_a_submission_with_strict_checks(tmp_path: Path, monkeypatch, ca
     printed = capsys.readouterr().out
     assert "00_hw.ipynb: FAILED in cell 4: AssertionError" in printed
     page = (tmp_path / "build" / "report.html").read_text()
-    assert "case &#x27;gratings, d=1&#x27;: expected 3, got 2" in page
+    import html
+
+    from polycode_lite.course.exercises import check
+
+    feedback = check("orientation.smoothness_threshold", lambda d: 1 + 1 / d, verbose=False,
+                     strict=False)
+    case_line = next(m for m in feedback.messages if m.startswith("✘ case"))
+    assert html.escape(case_line) in page
 
 
 def test_claim_figure_found_by_show_figure_name(tmp_path: Path) -> None:
