@@ -40,11 +40,11 @@ def installed(tmp_path_factory) -> Path:
     return target
 
 
-def _run(args: list[str], cwd: Path, target: Path, timeout: int = 600) -> str:
+def _run(args: list[str], cwd: Path, target: Path, timeout: int = 600, python: bool = True) -> str:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("POLYCODE_")}
     env["PYTHONPATH"] = str(target)
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, *args] if python else args, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
@@ -58,7 +58,10 @@ def test_installed_wheel_runs_the_course_from_an_empty_folder(installed: Path, t
     where = _run(["-c", "import polycode_lite; print(polycode_lite.__file__)"], work, installed)
     assert where.strip().startswith(str(installed)), where  # not the checkout's package
 
-    out = _run(["-m", "polycode_lite.cli", "notebooks", "course"], work, installed)
+    # the console script the wheel installed, exactly as a pip user types it
+    script = installed / "bin" / "polycode-lite"
+    assert script.exists()
+    out = _run([str(script), "notebooks", "course/"], work, installed, python=False)
     assert "copied 8 notebooks" in out
     assert len(list((work / "course").glob("[0-9][0-9]_*.ipynb"))) == 8
     assert (work / "course" / "README.md").exists()
