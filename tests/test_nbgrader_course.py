@@ -120,6 +120,10 @@ def test_real_nbgrader_key_full_blank_zero_wrong_partial(
         for start, answer in WRONG.items():
             if cell.metadata.get("nbgrader", {}).get("solution") and start in cell.source:
                 cell.source = answer
+    # a student's own check before submitting: no environment variable needed to see failures
+    nbformat.write(wrong, str(tmp_path / "mine.ipynb"))
+    validated = _nbgrader(tmp_path, "validate", str(tmp_path / "mine.ipynb"))
+    assert "VALIDATION FAILED ON 2 CELL(S)" in validated.stdout, validated.stdout[-2000:]
     _submit(course, "key", key)
     _submit(course, "blank", release)
     _submit(course, "wrong", wrong)
