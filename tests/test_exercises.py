@@ -1,7 +1,10 @@
 """Every registered exercise, across all topic modules: the reference solution passes its own
 checker, the deliberately wrong answer fails it with specific feedback (the failing case,
 expected against got, a hint), and an unattempted answer is reported as "not attempted".
-Also: every ``check("...")`` call in the notebooks names a registered exercise."""
+Every listed common mistake (``Exercise.mistakes``) fails with its own diagnosis, on the first
+case where it can show; an answer of the wrong type (a string, bool or None where a number is
+expected) fails naming the type. Also: every ``check("...")`` call in the notebooks names a
+registered exercise, and each notebook's solution passes its check."""
 
 from __future__ import annotations
 
@@ -135,3 +138,108 @@ def test_register_rejects_bad_exercises() -> None:
                           kind="function", reference=lambda: 0, hint="h"))
     with pytest.raises(KeyError, match="no exercise topic"):
         get("nosuchtopic_xyz.a")
+
+
+# --- common mistakes: each gets its own diagnosis -----------------------------------------
+
+MISTAKES = [(ex, i) for ex in EXERCISES for i in range(len(ex.mistakes))]
+#: mistakes that the first case cannot reveal (they are right on it), with the reason
+_LATER_CASE = {
+    ("dropout.dv_bound", "Overflow"): "only large T overflows",
+    ("projections.path_energy", "closed=False"): "the first case is a closed loop",
+}
+
+
+def _hint(result) -> str:
+    return "\n".join(m for m in result.messages if m.startswith("Hint:"))
+
+
+def test_every_exercise_lists_common_mistakes() -> None:
+    for ex in EXERCISES:
+        assert len(ex.mistakes) >= 1, f"{ex.id}: list its common mistakes in Exercise.mistakes"
+        for wrong, expect in ex.mistakes:
+            assert isinstance(expect, str) and expect.strip(), ex.id
+            assert callable(wrong) == (ex.kind == "function"), ex.id
+            assert expect not in ex.hint and expect not in ex.header(), (
+                f"{ex.id}: {expect!r} is in the generic hint, so it cannot show the diagnosis")
+
+
+@pytest.mark.parametrize("ex,i", MISTAKES, ids=[f"{ex.id}-{i}" for ex, i in MISTAKES])
+def test_common_mistake_gets_its_diagnosis(ex: Exercise, i: int) -> None:
+    wrong, expect = ex.mistakes[i]
+    result = check(ex.id, wrong, verbose=False)
+    assert not result.passed and result.attempted, str(result)
+    hint = _hint(result)
+    assert hint != f"Hint: {ex.hint}", f"{ex.id}: mistake {i} got only the generic hint:\n{result}"
+    assert expect in hint, f"{ex.id}: expected {expect!r} in the hint:\n{result}"
+    if ex.kind == "function" and (ex.id, expect) not in _LATER_CASE:
+        assert f"case '{ex.cases[0].name}'" in str(result), (
+            f"{ex.id}: the first case should already reveal mistake {i}:\n{result}")
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=IDS)
+def test_wrong_type_is_named(ex: Exercise) -> None:
+    if ex.kind == "value":
+        r = check(ex.id, str(ex.reference()), verbose=False)
+        assert not r.passed and "you gave the string" in _hint(r), str(r)
+        r = check(ex.id, True, verbose=False)
+        assert not r.passed and "you gave the bool True" in _hint(r), str(r)
+    else:
+        r = check(ex.id, lambda *a, **k: str(ex.reference(*a, **k)), verbose=False)
+        assert not r.passed and "your function returned the string" in _hint(r), str(r)
+        r = check(ex.id, lambda *a, **k: None, verbose=False)
+        assert not r.passed and "your function returned None" in _hint(r), str(r)
+
+
+def test_string_two_is_not_the_number_two() -> None:
+    assert get("spectrum.threshold_2d").reference() == 2
+    r = check("spectrum.threshold_2d", "2", verbose=False)
+    assert not r.passed and r.attempted
+    assert "Hint: you gave the string '2'; give a number: 2, not '2'." in str(r)
+    assert "type str" in str(r)
+    r = check("spectrum.threshold_2d", b"2", verbose=False)
+    assert not r.passed and "the bytes b'2'" in str(r)
+    assert check("spectrum.threshold_2d", 2, verbose=False).passed
+    assert check("spectrum.threshold_2d", np.float32(2), verbose=False).passed
+
+
+def test_function_returning_a_string_or_bool_fails_with_the_type() -> None:
+    r = check("orientation.smoothness_threshold", lambda d: str(1 + 2 / d), verbose=False)
+    assert not r.passed and r.attempted
+    assert "your function returned the string '1.25'; return a number: 1.25, not '1.25'" in str(r)
+    r = check("orientation.smoothness_threshold", lambda d: 1 + 2 / d > 1, verbose=False)
+    assert not r.passed and "returned the bool True" in str(r)
+    r = check("orientation.features_per_neuron", lambda W, tol=0.1: [str(v) for v in
+              get("orientation.features_per_neuron").reference(W, tol)], verbose=False)
+    assert not r.passed and "containing the string" in str(r)
+    r = check("orientation.features_per_neuron", lambda W, tol=0.1: np.abs(W) > tol, verbose=False)
+    assert not r.passed and "boolean array" in str(r)
+
+
+def test_function_given_where_a_value_is_expected_and_vice_versa() -> None:
+    r = check("spectrum.threshold_2d", lambda: 2.0, verbose=False)
+    assert not r.passed and "you gave a function" in str(r)
+    r = check("orientation.smoothness_threshold", 3.0, verbose=False)
+    assert not r.passed and r.attempted and "expected a function" in str(r)
+
+
+def _notebook_imports(nb) -> str:
+    lines = [ln for c in nb.cells if c.cell_type == "code" for ln in c.source.splitlines()
+             if re.match(r"(import|from) [\w.]+", ln) and not ln.rstrip().endswith(("(", ",", "\\"))]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_solutions_pass_the_reordered_cases(path: Path) -> None:
+    """Each master notebook's solution cell passes its check (the cases above are new)."""
+    nb = nbformat.read(str(path), as_version=4)
+    results: list = []
+    ns: dict = {}
+    exec(_notebook_imports(nb), ns)  # noqa: S102 (the notebooks shipped with the package)
+    ns["check"] = lambda ex_id, answer, **kw: results.append(check(ex_id, answer, verbose=False))
+    cells = [c.source for c in nb.cells
+             if c.cell_type == "code" and "BEGIN SOLUTION" in c.source and "check(" in c.source]
+    for source in cells:
+        exec(source, ns)  # noqa: S102
+    assert len(results) == sum(src.count("check(") for src in cells)
+    assert all(r.passed for r in results), "\n\n".join(str(r) for r in results if not r.passed)

@@ -21,6 +21,10 @@ without stopping the notebook.
 
 Checkers never just say "wrong": they name the failing case, show expected against got, and
 give a hint (a diagnosis when the mistake is a known one, e.g. "did you forget to centre?").
+Where a number is expected, a string, bytes, a bool or None fails with a hint naming the type
+("you gave the string '2'; give a number: 2, not '2'"), before any numeric comparison.
+Each exercise lists its common mistakes (``Exercise.mistakes``); the tests prove that each one
+gets its own diagnosis.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ class Exercise:
 
     diagnose(got, expected, case) may return a specific hint for a known mistake, else None.
     wrong_answer is a deliberately wrong answer used by the tests to prove the checker fails.
+    mistakes: the common mistakes, each (a wrong answer: a function for a function exercise, a
+    value for a value exercise; a substring that the hint printed for it must contain). The
+    first case of a function exercise should tell them apart (check stops at the first
+    failing case).
     """
 
     id: str
@@ -72,6 +80,7 @@ class Exercise:
     diagnose: Callable[[Any, Any, Case | None], str | None] | None = None
     wrong_answer: Any = None
     compare: Callable[[Any, Any], bool] | None = None
+    mistakes: tuple[tuple[Any, str], ...] = ()
 
     def header(self) -> str:
         return (f"Exercise {self.id}: {self.title}  {stars(self.difficulty, '★', '☆')} difficulty · "
@@ -147,6 +156,85 @@ def _close(ex: Exercise, got: Any, expected: Any) -> bool:
     return bool(np.allclose(g, e, rtol=ex.rtol, atol=ex.atol, equal_nan=True))
 
 
+def _is_numeric(x: Any) -> bool:
+    """A number or an array of numbers (bool, str and bytes are not)."""
+    if isinstance(x, (str, bytes, bool, np.bool_)) or x is None:
+        return False
+    try:
+        return to_numpy(x, dtype=None).dtype.kind in "iufc"
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+_NUMBERS = object()  # _first_non_number found nothing wrong
+
+
+def _first_non_number(x: Any, depth: int = 0) -> Any:
+    """The first str, bytes, bool or None inside x (nested lists, tuples, object arrays)."""
+    if x is None or isinstance(x, (str, bytes, bool, np.bool_)):
+        return x
+    if depth > 3:
+        return _NUMBERS
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "USb":
+            return x
+        items = x.ravel()[:1000] if x.dtype.kind == "O" else ()
+    elif isinstance(x, (list, tuple)):
+        items = x[:1000]
+    else:
+        return _NUMBERS
+    for item in items:
+        bad = _first_non_number(item, depth + 1)
+        if bad is not _NUMBERS:
+            return bad
+    return _NUMBERS
+
+
+def _type_problem(got: Any, expected: Any, returned: bool) -> str | None:
+    """A hint naming the wrong type when a number (array) is expected, else None."""
+    if not _is_numeric(expected):
+        return None
+    you, verb = ("your function returned", "return") if returned else ("you gave", "give")
+    want = "a number" if np.ndim(expected) == 0 else f"an array of numbers of shape {np.shape(expected)}"
+    if callable(got) and not returned:
+        return f"{you} a function; {verb} its value: call it, check(..., f(...)), not check(..., f)."
+    bad = _first_non_number(got)
+    if bad is _NUMBERS:
+        return None
+    inside = "" if bad is got else f"a {type(got).__name__} containing "
+    if isinstance(bad, (str, bytes)):
+        bad = str(bad) if isinstance(bad, str) else bytes(bad)  # np.str_ → str, for its repr
+    if bad is None:
+        tail = " (is a `return` statement missing?)" if returned and bad is got else ""
+        return f"{you} {inside}None; {verb} {want}{tail}."
+    if isinstance(bad, np.ndarray):
+        if bad.dtype.kind == "b":
+            return (f"{you} {inside}a boolean array (a mask); {verb} {want}: count or convert it, "
+                    "e.g. mask.sum(axis=...) or mask.astype(float).")
+        return (f"{you} {inside}an array of strings (dtype {bad.dtype}); {verb} {want}: compute it "
+                "with numbers, not text.")
+    if isinstance(bad, (bool, np.bool_)):
+        return (f"{you} {inside}the bool {bool(bad)}; {verb} {want}, not True/False "
+                "(a comparison gives a bool: compute the quantity itself).")
+    kind = "string" if isinstance(bad, str) else "bytes"
+    text = bad if isinstance(bad, str) else bad.decode("utf-8", "replace")
+    try:
+        float(text)
+        as_number = text.strip()
+    except ValueError:
+        return f"{you} {inside}the {kind} {bad!r}; {verb} {want}, not text."
+    return f"{you} {inside}the {kind} {bad!r}; {verb} {want}: {as_number}, not {bad!r}."
+
+
+def _diagnosis(ex: Exercise, got: Any, expected: Any, case: Case | None) -> str | None:
+    if ex.diagnose is None:
+        return None
+    try:
+        return ex.diagnose(got, expected, case)
+    except Exception:  # noqa: BLE001 (a diagnosis must not hide the feedback it sharpens)
+        return None
+
+
 def _fmt(x: Any) -> str:
     if hasattr(x, "detach"):
         x = to_numpy(x, dtype=None)
@@ -163,6 +251,22 @@ def _shape_of(x: Any) -> tuple | None:
         return to_numpy(x, dtype=None).shape
     except Exception:
         return None
+
+
+#: ``polycode-lite grade`` sets this to a JSON-lines file; every check appends its outcome there
+GRADE_LOG_ENV = "POLYCODE_GRADE_LOG"
+
+
+def _log_for_grading(result: CheckResult) -> None:
+    path = os.environ.get(GRADE_LOG_ENV)
+    if not path:
+        return
+    import json
+
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"exercise": result.exercise_id, "passed": result.passed,
+                            "attempted": result.attempted, "messages": list(result.messages)},
+                           ensure_ascii=False) + "\n")
 
 
 def check(
@@ -183,12 +287,22 @@ def check(
         if answer is None or answer is Ellipsis:
             attempted, passed = False, False
             msgs.append(f"Not attempted yet. Hint: {ex.hint}")
+        elif (problem := _type_problem(answer, expected, returned=False)) is not None:
+            passed = False
+            msgs.append(f"✘ expected {_fmt(expected)}, got {_fmt(answer)} "
+                        f"(type {type(answer).__name__}).")
+            msgs.append(f"Hint: {problem}")
         elif not _close(ex, answer, expected):
             passed = False
             msgs.append(f"✘ expected {_fmt(expected)}, got {_fmt(answer)} "
                         f"(tolerance rtol={ex.rtol:g}, atol={ex.atol:g}).")
-            d = ex.diagnose(answer, expected, None) if ex.diagnose else None
+            d = _diagnosis(ex, answer, expected, None)
             msgs.append(f"Hint: {d or ex.hint}")
+    elif not callable(answer) and answer is not None and answer is not Ellipsis:
+        passed = False
+        msgs.append(f"✘ expected a function, got {_fmt(answer)} (type {type(answer).__name__}).")
+        msgs.append(f"Hint: give the function itself, check({ex.id!r}, my_function), not a value "
+                    f"it returned. {ex.hint}")
     else:
         n_ok = 0
         for case in ex.cases:
@@ -205,6 +319,13 @@ def check(
                 msgs.append(f"✘ case '{case.name}' raised {type(exc).__name__}: {exc}")
                 msgs.append(f"Hint: {ex.hint}")
                 break
+            problem = _type_problem(got, expected, returned=True)
+            if problem is not None:
+                passed = False
+                msgs.append(f"✘ case '{case.name}': expected {_fmt(expected)}, got {_fmt(got)} "
+                            f"(type {type(got).__name__}).")
+                msgs.append(f"Hint: {problem}")
+                break
             if not _close(ex, got, expected):
                 passed = False
                 gs, es = _shape_of(got), _shape_of(expected)
@@ -212,7 +333,7 @@ def check(
                     msgs.append(f"✘ case '{case.name}': wrong shape, expected {es}, got {gs}.")
                 else:
                     msgs.append(f"✘ case '{case.name}': expected {_fmt(expected)}, got {_fmt(got)}.")
-                d = ex.diagnose(got, expected, case) if ex.diagnose else None
+                d = _diagnosis(ex, got, expected, case)
                 msgs.append(f"Hint: {d or ex.hint}")
                 break
             n_ok += 1
@@ -223,6 +344,7 @@ def check(
     result = CheckResult(ex.id, passed, attempted, tuple(msgs))
     if verbose:
         print(result)
+    _log_for_grading(result)
     if strict is None:
         strict = os.environ.get("POLYCODE_STRICT_CHECKS", "0") not in {"", "0"}
     if strict and not passed:

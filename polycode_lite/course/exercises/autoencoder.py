@@ -26,6 +26,9 @@ def _diagnose_relu(got: Any, expected: Any, case: Any) -> str | None:
                 "self.relu twice (after conv1 and after the residual sum), so count uses.")
     if got == 16:
         return "Close: did you forget the ReLU of the stem (conv1 → bn1 → relu)?"
+    if got == 8:
+        return ("8 is one per BasicBlock: each block calls ReLU twice (after conv1 and after the "
+                "residual sum), and the stem adds one more.")
     return None
 
 
@@ -38,6 +41,7 @@ register(Exercise(
          "(read torchvision.models.resnet.BasicBlock.forward).",
     diagnose=_diagnose_relu,
     wrong_answer=9,
+    mistakes=((9, "ReLU *modules*"), (16, "ReLU of the stem"), (8, "one per BasicBlock")),
     rtol=0, atol=0,
 ))
 
@@ -59,6 +63,9 @@ def _diagnose_kl(got: Any, expected: Any, case: Any) -> str | None:
         return "Sign flipped: KL = −½ Σ (1 + log σ² − μ² − σ²) is non-negative."
     if case is not None and np.isclose(g, e * case.args[0].shape[0], rtol=1e-6):
         return "You summed over the batch; average over images (sum over latent dimensions only)."
+    if case is not None and np.isclose(g, e / case.args[0].shape[1], rtol=1e-6):
+        return ("You averaged over the latent dimensions too (a plain .mean()): sum over latent "
+                "dimensions, average over the batch only.")
     return None
 
 
@@ -68,15 +75,23 @@ register(Exercise(
     title="The VAE's KL term",
     difficulty=2, importance=2, minutes=10, kind="function",
     reference=_kl_reference,
-    cases=(
+    cases=(  # random first: on the prior itself every mistake also gives 0
+        Case("random", (_rng.normal(size=(5, 8)), _rng.normal(scale=0.5, size=(5, 8)))),
         Case("prior itself", (np.zeros((2, 3)), np.zeros((2, 3)))),
         Case("shifted means", (np.ones((4, 2)), np.zeros((4, 2)))),
-        Case("random", (_rng.normal(size=(5, 8)), _rng.normal(scale=0.5, size=(5, 8)))),
     ),
     hint="KL = −½ Σ_latent (1 + log σ² − μ² − σ²), then the mean over the batch. "
          "logvar is log σ², so σ² = exp(logvar).",
     diagnose=_diagnose_kl,
     wrong_answer=lambda mu, logvar: float(-np.sum(1 + logvar - mu**2 - np.exp(logvar)) / mu.shape[0]),
+    mistakes=(
+        (lambda mu, logvar: float(-np.sum(1 + logvar - mu**2 - np.exp(logvar)) / mu.shape[0]),
+         "factor ½"),
+        (lambda mu, logvar: float(-0.5 * np.sum(1 + logvar - mu**2 - np.exp(logvar))),
+         "summed over the batch"),
+        (lambda mu, logvar: float(-0.5 * np.mean(1 + logvar - mu**2 - np.exp(logvar))),
+         "averaged over the latent dimensions"),
+    ),
     rtol=1e-6,
 ))
 
@@ -98,6 +113,9 @@ def _diagnose_pooled(got: Any, expected: Any, case: Any) -> str | None:
     if x is not None and shape == (x.shape[0] * x.shape[2] * x.shape[3], x.shape[1]):
         return ("You made every spatial position a sample (channel_features). This exercise "
                 "averages over positions instead: one sample per image.")
+    if x is not None and shape == np.shape(expected) and np.allclose(
+            got, np.asarray(expected) * x.shape[2] * x.shape[3]):
+        return "You summed over the positions; average them (divide by H·W), e.g. acts.mean(axis=(2, 3))."
     return None
 
 
@@ -113,4 +131,10 @@ register(Exercise(
     hint="Average over the two spatial axes: acts.mean(axis=(2, 3)) gives (B, C).",
     diagnose=_diagnose_pooled,
     wrong_answer=lambda a: np.asarray(a).reshape(np.shape(a)[0], -1),
+    mistakes=(
+        (lambda a: np.asarray(a).reshape(np.shape(a)[0], -1), "flattened C·H·W"),
+        (lambda a: np.asarray(a).transpose(0, 2, 3, 1).reshape(-1, np.shape(a)[1]),
+         "every spatial position a sample"),
+        (lambda a: np.asarray(a).sum(axis=(2, 3)), "summed over the positions"),
+    ),
 ))

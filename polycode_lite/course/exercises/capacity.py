@@ -46,6 +46,11 @@ register(Exercise(
     rtol=1e-8,
     diagnose=_hb_diagnose,
     wrong_answer=_hb_wrong,
+    mistakes=(
+        (_hb_wrong, "0·log 0 counts as 0"),
+        (lambda p: np.asarray(binary_entropy(np.asarray(p, dtype=np.float64))) * math.log(2), "nats"),
+        (lambda p: -np.asarray(p) * np.log2(np.where(np.asarray(p) > 0, p, 1)), "(1−p)·log2(1−p)"),
+    ),
 ))
 
 _S = np.array([0.0, 0.5, 0.8, 0.9, 0.99])
@@ -58,6 +63,8 @@ def _dstar_diagnose(got, expected, case):
         return "You dropped the H_b(S)/h_elem term: knowing *which* features are active costs bits too."
     if g.shape == expected.shape and np.allclose(g, (1 - S) + np.asarray(binary_entropy(S)) * h):
         return "Divide H_b(S) by h_elem (bits per element), don't multiply."
+    if g.shape == expected.shape and np.allclose(g, S + np.asarray(binary_entropy(S)) / h):
+        return "S is the probability that a feature is zero: a fraction 1 − S is active, not S."
     return None
 
 
@@ -72,6 +79,12 @@ register(Exercise(
     rtol=1e-8,
     diagnose=_dstar_diagnose,
     wrong_answer=lambda S, h_elem: 1 - np.asarray(S),
+    mistakes=(
+        (lambda S, h_elem: 1 - np.asarray(S), "dropped the H_b(S)/h_elem term"),
+        (lambda S, h_elem: 1 - np.asarray(S) + np.asarray(binary_entropy(S)) * h_elem,
+         "don't multiply"),
+        (lambda S, h_elem: np.asarray(S) + np.asarray(binary_entropy(S)) / h_elem, "not S"),
+    ),
 ))
 
 _D = 0.3
@@ -97,4 +110,5 @@ register(Exercise(
     rtol=1e-3,
     diagnose=_dropout_diagnose,
     wrong_answer=_D * math.log(2),
+    mistakes=((_D * math.log(2), "not D"), (1 - _D, "in bits"), (math.log(2), "erases a fraction D")),
 ))

@@ -27,13 +27,22 @@ register(Exercise(
     difficulty=1, importance=2, minutes=5, kind="function",
     reference=lambda acts, max_act: normalize_activations(acts, max_act),
     hint="a ↦ min(10, floor(10 · max(a, 0) / max_act)), as integers.",
-    cases=(
+    cases=(  # first: a negative, 0.99·max and a value above the maximum, so all three mistakes show
+        Case("negative, 0.99·max and above the maximum", (np.array([-0.3, 0.5, 1.98, 2.5]), 2.0)),
         Case("positive values", (np.array([0.0, 0.25, 0.5, 0.99, 1.0]), 1.0)),
         Case("negatives and values above the maximum", (np.array([-0.3, 0.5, 2.5, 3.0]), 2.0)),
         Case("rounding boundary", (np.array([0.149, 0.151, 0.95]), 1.0)),
     ),
     diagnose=_norm_diagnose,
     wrong_answer=lambda acts, max_act: np.floor(10 * np.asarray(acts) / max_act).astype(int),
+    mistakes=(
+        (lambda acts, max_act: np.minimum(10, np.floor(10 * np.asarray(acts) / max_act)).astype(int),
+         "Negative activations must become 0"),
+        (lambda acts, max_act: np.minimum(10, np.round(10 * np.clip(acts, 0, None) / max_act)),
+         "floor, not round"),
+        (lambda acts, max_act: np.floor(10 * np.clip(acts, 0, None) / max_act).astype(int),
+         "Cap at 10"),
+    ),
 ))
 
 
@@ -48,6 +57,10 @@ def _pooled_diagnose(got, expected, case):
     if np.isclose(got, per_record):
         return ("You averaged per-record correlations. OpenAI pools all tokens of all scoring records "
                 "first, then correlates once (a record-level average hides between-record signal).")
+    if np.isclose(got, 1.0):
+        return "np.corrcoef(...)[0, 0] is a variable's correlation with itself; take [0, 1]."
+    if np.isclose(got, np.cov(np.concatenate(t), np.concatenate(s))[0, 1]):
+        return "That is the covariance: divide by both standard deviations (np.corrcoef, not np.cov)."
     return None
 
 
@@ -70,15 +83,23 @@ register(Exercise(
     rtol=1e-8,
     diagnose=_pooled_diagnose,
     wrong_answer=lambda t, s: float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(t, s)])),
+    mistakes=(
+        (lambda t, s: float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(t, s)])),
+         "averaged per-record correlations"),
+        (lambda t, s: float(np.corrcoef(np.concatenate(t), np.concatenate(s))[0, 0]), "take [0, 1]"),
+        (lambda t, s: float(np.cov(np.concatenate(t), np.concatenate(s))[0, 1]), "covariance"),
+    ),
 ))
 
 
 # -- 3. how many windows does GPT-2 XL need? --------------------------------------------------
 def _windows_diagnose(got, expected, case):
     if np.isclose(got, 1000):
-        return "You counted 64 tokens per window; the first 4 positions of each window are dropped."
-    if np.isclose(got, 250):
+        return "You counted 64 tokens per window; 4 positions of each window are dropped: 60 count."
+    if np.isclose(got, 250) or np.isclose(got, 267):
         return "That is for the 1600-d residual stream; the MLP layer has 4 · 1600 = 6400 units."
+    if np.isclose(got, expected - 1):
+        return "Round up (ceil): 1066 windows give 63 960 tokens, fewer than 10 · 6400."
     return None
 
 
@@ -91,4 +112,5 @@ register(Exercise(
          "contributes 64 − 4 tokens after dropping its first 4 positions. Round up.",
     diagnose=_windows_diagnose,
     wrong_answer=1000,
+    mistakes=((1000, "64 tokens per window"), (267, "residual stream"), (1066, "63 960 tokens")),
 ))

@@ -39,6 +39,10 @@ def _diagnose_features_per_neuron(got: Any, expected: Any, case: Case | None) ->
     if W is not None and g.shape == (W.shape[1],):
         return ("you counted per feature (summing over the hidden units); count per hidden unit: "
                 "W is (n_hidden, n_features), so sum over axis 1.")
+    tol = case.kwargs.get("tol", 0.1) if case is not None else None
+    if W is not None and g.shape == e.shape and tol != 0.1 and np.array_equal(
+            g, (np.abs(W) > 0.1).sum(axis=1)):
+        return "you used the default 0.1, not the tol argument: compare |W| > tol."
     return None
 
 
@@ -50,8 +54,16 @@ def _diagnose_threshold(got: Any, expected: Any, case: Case | None) -> str | Non
         return "the bound is 1 + 2/d (Weyl's law gives Laplacian eigenvalues growing like n^(2/d))."
     if np.isclose(got, 2 / d):
         return "you dropped the 1: the spectrum must decay faster than 1/n even before smoothness."
+    if np.isclose(got, 1 + d / 2):
+        return "the fraction is upside down: 1 + 2/d, which falls towards 1 as d grows."
     return None
 
+
+_PENTAGON_HINTS = {
+    5 / 2: "you computed features per dimension (n/m); invert it: m/n.",
+    1 / 5: "1/n would give each feature a share of one dimension; there are m = 2 to share: m/n.",
+    1 / 2: "1/2 is an antipodal pair (two features on one line); here five share the plane: m/n.",
+}
 
 register(Exercise(
     id="orientation.pentagon_dims",
@@ -61,8 +73,9 @@ register(Exercise(
     hint="dimensions per feature = hidden dimensions / features stored, here m = 2 and n = 5.",
     rtol=1e-3, atol=1e-3,
     wrong_answer=5 / 2,
-    diagnose=lambda got, exp, case: (
-        "you computed features per dimension; invert it." if np.isclose(got, 1 / exp) else None),
+    diagnose=lambda got, exp, case: _PENTAGON_HINTS.get(
+        next((v for v in _PENTAGON_HINTS if np.isclose(got, v)), None)),
+    mistakes=((5 / 2, "features per dimension"), (1 / 5, "1/n"), (1 / 2, "antipodal pair")),
 ))
 
 register(Exercise(
@@ -71,7 +84,9 @@ register(Exercise(
     difficulty=1, importance=3, minutes=5, kind="function",
     reference=_features_per_neuron,
     hint="W has shape (n_hidden, n_features); count, for each row, the entries with |W| > tol.",
-    cases=(
+    cases=(  # first: mixed signs, non-square, tol ≠ 0.1, so the three mistakes all show
+        Case("mixed signs, tol=0.18", (np.array([[1.0, -0.8, 0.05, 0.0, 0.2],
+                                                 [0.0, 0.3, -0.9, 0.02, -0.15]]),), {"tol": 0.18}),
         Case("monosemantic (identity)", (np.eye(3),)),
         Case("pentagon, 5 features in 2 units", (_pentagon(),)),
         Case("mixed signs", (np.array([[1.0, -0.8, 0.05, 0.0], [0.0, 0.3, -0.9, 0.02]]),)),
@@ -79,6 +94,11 @@ register(Exercise(
     ),
     wrong_answer=lambda W, tol=0.1: (np.asarray(W) > tol).sum(axis=1).astype(float),
     diagnose=_diagnose_features_per_neuron,
+    mistakes=(
+        (lambda W, tol=0.1: (np.asarray(W) > tol).sum(axis=1), "negative weights"),
+        (lambda W, tol=0.1: (np.abs(np.asarray(W)) > tol).sum(axis=0), "counted per feature"),
+        (lambda W, tol=0.1: (np.abs(np.asarray(W)) > 0.1).sum(axis=1), "tol argument"),
+    ),
 ))
 
 register(Exercise(
@@ -87,7 +107,10 @@ register(Exercise(
     difficulty=1, importance=3, minutes=3, kind="function",
     reference=lambda d: 1.0 + 2.0 / d,
     hint="a smooth code of a d-dimensional input needs α > 1 + 2/d (Stringer et al. 2019).",
-    cases=(Case("gratings, d=1", (1,)), Case("d=2", (2,)), Case("8-D images", (8,))),
+    # d = 8 first: at d = 1, 1 + 1/d = 2/d; at d = 2, 1 + d/2 = 1 + 2/d
+    cases=(Case("8-D images", (8,)), Case("gratings, d=1", (1,)), Case("d=2", (2,))),
     wrong_answer=lambda d: 1.0 + 1.0 / d,
     diagnose=_diagnose_threshold,
+    mistakes=((lambda d: 1.0 + 1.0 / d, "Weyl's law"), (lambda d: 2.0 / d, "dropped the 1"),
+              (lambda d: 1.0 + d / 2.0, "upside down")),
 ))

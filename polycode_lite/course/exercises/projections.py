@@ -46,6 +46,18 @@ register(Exercise(
     rtol=1e-8,
     diagnose=_energy_diagnose,
     wrong_answer=lambda traj, closed=True: float(np.sum(np.diff(np.asarray(traj), axis=0) ** 2)),
+    mistakes=(
+        (lambda traj, closed=True: float(np.sum(np.diff(np.asarray(traj), axis=0) ** 2)),
+         "closing step"),
+        (lambda traj, closed=True: float(np.sum(np.linalg.norm(
+            np.diff(np.concatenate([traj, traj[:1]]) if closed else traj, axis=0), axis=1))),
+         "Square the step lengths"),
+        (lambda traj, closed=True: float(np.mean(np.sum(np.diff(
+            np.concatenate([traj, traj[:1]]) if closed else traj, axis=0) ** 2, axis=1))),
+         "don't average"),
+        (lambda traj, closed=True: float(np.sum(np.diff(np.concatenate([traj, traj[:1]]), axis=0) ** 2)),
+         "closed=False"),
+    ),
 ))
 
 # value exercise: a layer of m = 1600 units, full-space energy 8.0, k = 3
@@ -61,6 +73,8 @@ def _kprojection_diagnose(got, expected, case):
         return "The supplement's ½ belongs to the action ½‖Ar‖², not to the path energy; and you still need k/m."
     if np.isclose(got, _K / (2 * _M) * _E_FULL):
         return "No ½ here: this is the path energy, not the action ½‖Ar‖²."
+    if np.isclose(got, _K / _M):
+        return "k/m is the fraction kept; multiply it by the full-space energy E_full = 8."
     return None
 
 
@@ -74,16 +88,19 @@ register(Exercise(
     rtol=1e-6,
     diagnose=_kprojection_diagnose,
     wrong_answer=_E_FULL,
+    mistakes=((_E_FULL, "full-space energy"), (_E_FULL / _M, "multiply by k"),
+              (_K / (2 * _M) * _E_FULL, "No ½ here")),
 ))
 
 
 def _slope_diagnose(got, expected, case):
     alpha, d = case.args[0], case.kwargs.get("d", 1)
-    if np.isclose(got, 2 - alpha):
-        return "2 − α holds only below the threshold (and for d = 1); a smooth code has slope −1."
-    if np.isclose(got, max(-1.0, 2 - alpha)):
-        return "Right for d = 1; on a d-torus the loop sees an effective spectrum n^−(d(α−1)+1): slope 1 − d(α − 1)."
-    if np.isclose(got, max(-1.0, 1 - (alpha - 1) / d)):
+    if d != 1 and (np.isclose(got, 2 - alpha) or np.isclose(got, max(-1.0, 2 - alpha))):
+        return ("2 − α is the d = 1 formula; on a d-torus the loop sees an effective spectrum "
+                "n^−(d(α−1)+1): slope 1 − d(α − 1), and never below −1.")
+    if np.isclose(got, 1 - d * (alpha - 1)) and got < -1:
+        return "Clamp at −1: a smooth code (α > 1 + 2/d) has E ∝ 1/T, so take max(−1, 1 − d(α − 1))."
+    if np.isclose(got, max(-1.0, 1 - (alpha - 1) / d)) or np.isclose(got, 1 - (alpha - 1) / d):
         return "Multiply (α − 1) by d, don't divide: higher-dimensional inputs need a steeper spectrum."
     return None
 
@@ -95,13 +112,18 @@ register(Exercise(
     reference=theoretical_energy_slope,
     hint=("Smooth (α > 1 + 2/d): E ∝ 1/T. Below the threshold the slope is 1 − d(α − 1), "
           "which is 2 − α for d = 1. Take the larger of the two."),
-    cases=(
+    cases=(  # first: 1 − d(α−1) = −2 < −1 and 2 − α = −0.5, 1 − (α−1)/d = 0.25 all differ from −1
+        Case("α=2.5, torus d=2", (2.5,), {"d": 2}),
         Case("α=2, circle", (2.0,)),
         Case("α=4, circle", (4.0,)),
         Case("α=1.5, torus d=2", (1.5,), {"d": 2}),
-        Case("α=2.5, torus d=2", (2.5,), {"d": 2}),
     ),
     rtol=1e-8, atol=1e-10,
     diagnose=_slope_diagnose,
     wrong_answer=lambda alpha, d=1: 2.0 - alpha,
+    mistakes=(
+        (lambda alpha, d=1: max(-1.0, 2.0 - alpha), "d = 1 formula"),
+        (lambda alpha, d=1: 1.0 - d * (alpha - 1), "Clamp at −1"),
+        (lambda alpha, d=1: max(-1.0, 1.0 - (alpha - 1) / d), "Multiply (α − 1) by d"),
+    ),
 ))

@@ -23,7 +23,7 @@ def _loss_diagnose(got, expected, case):
     x, x_hat, imp = (np.asarray(a, dtype=np.float64) for a in case.args)
     g = np.asarray(got, dtype=np.float64)
     if g.shape == () or g.size == 1:
-        if np.isclose(float(g), expected.sum()):
+        if np.isclose(float(g), expected.sum()) or np.isclose(float(g), expected.mean()):
             return "Keep one loss per instance (shape (n_instances,)): sum over instances only when training."
         return "Return one number per instance: average over the batch and feature axes (1, 2) only."
     if g.shape == expected.shape:
@@ -51,6 +51,16 @@ register(Exercise(
     rtol=1e-8,
     diagnose=_loss_diagnose,
     wrong_answer=lambda x, x_hat, importance: ((np.asarray(x) - np.asarray(x_hat)) ** 2).mean(axis=(1, 2)),
+    mistakes=(
+        (lambda x, x_hat, importance: ((np.asarray(x) - np.asarray(x_hat)) ** 2).mean(axis=(1, 2)),
+         "importance weights"),
+        (lambda x, x_hat, importance: (np.asarray(importance)[:, None, :]
+                                       * (np.asarray(x) - np.asarray(x_hat)) ** 2).sum(axis=(1, 2)),
+         "don't sum"),
+        (lambda x, x_hat, importance: float((np.asarray(importance)[:, None, :]
+                                             * (np.asarray(x) - np.asarray(x_hat)) ** 2).mean()),
+         "one loss per instance"),
+    ),
 ))
 
 _ang = 2 * np.pi * np.arange(5) / 5
@@ -65,6 +75,8 @@ def _dstar_diagnose(got, expected, case):
     m, n = W.shape[1], W.shape[2]
     fro2 = (W ** 2).sum(axis=(1, 2))
     g = np.asarray(got, dtype=np.float64)
+    if g.size == 1 and expected.size > 1 and np.isclose(float(g), m * W.shape[0] / fro2.sum()):
+        return "One value per instance: sum W² over axes (1, 2) only, not over the instances too."
     if g.shape == expected.shape:
         if np.allclose(g, n / fro2):
             return "D* uses m (hidden dimensions), not n (features): D* = m / ‖W‖²_F."
@@ -82,14 +94,20 @@ register(Exercise(
     reference=lambda W: np.asarray(dimensions_per_feature(np.asarray(W))),
     hint=("W is (n_instances, m, n). ‖W‖²_F = Σ_{h,f} W[i, h, f]² counts the represented features; "
           "D* = m / ‖W‖²_F, one value per instance."),
-    cases=(
+    cases=(  # random first: on the two orthogonal features ‖W‖²_F = m, so m/‖W‖² = ‖W‖²/m
+        Case("four random instances", (_random_W,)),
         Case("two orthogonal features of five", (_two,)),
         Case("pentagon", (_pentagon,)),
-        Case("four random instances", (_random_W,)),
     ),
     rtol=1e-8,
     diagnose=_dstar_diagnose,
     wrong_answer=lambda W: np.asarray(W).shape[2] / (np.asarray(W) ** 2).sum(axis=(1, 2)),
+    mistakes=(
+        (lambda W: np.asarray(W).shape[2] / (np.asarray(W) ** 2).sum(axis=(1, 2)), "not n (features)"),
+        (lambda W: np.asarray(W).shape[1] / np.sqrt((np.asarray(W) ** 2).sum(axis=(1, 2))),
+         "Square the Frobenius norm"),
+        (lambda W: (np.asarray(W) ** 2).sum(axis=(1, 2)) / np.asarray(W).shape[1], "Upside down"),
+    ),
 ))
 
 
@@ -100,6 +118,8 @@ def _geometry_diagnose(got, expected, case):
         return "1 means a dedicated dimension: at high sparsity there are more features than dimensions."
     if np.isclose(got, 0.2):
         return "Two dimensions are shared by five features: 2/5 each, not 1/5."
+    if np.isclose(got, 2.5):
+        return "Upside down: 5/2 is features per dimension; give dimensions per feature, m/n."
     return None
 
 
@@ -113,4 +133,5 @@ register(Exercise(
     rtol=1e-3,
     diagnose=_geometry_diagnose,
     wrong_answer=0.5,
+    mistakes=((0.5, "antipodal pair"), (0.2, "not 1/5"), (2.5, "features per dimension")),
 ))
