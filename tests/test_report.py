@@ -3,6 +3,7 @@ their failing cell, and the rest of the sequence still running after a failure."
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -176,3 +177,219 @@ def test_claim_figure_found_by_show_figure_name(tmp_path: Path) -> None:
     page = render_report([], tmp_path, True, claims, [])
     assert "href='results/07_lm__alpha-depth.png'" in page
     assert "missing.png" in page and "href='results/missing.png'" not in page
+
+
+# ------------------------------------------------------------------ the report as a handout
+TOY, CODING, EIGEN = ("01_toy_models_of_superposition", "02_coding_theory_of_superposition",
+                      "03_eigenspectra_and_alpha")
+ENV = {"git commit": "0123abc", "mode": "FAST (reduced sizes)", "python": "3.x", "GPU": "none"}
+
+
+def _section(page: str, key: str) -> str:
+    start = page.index(f"<h2 id='{key}'>")
+    return page[start:page.index("</section>", start)]
+
+
+def _executed(tmp_path: Path, stem: str, cells: list[tuple[str, str, str]],
+              anchors: bool = True) -> tuple[Path, Path]:
+    """An executed notebook (code cells: id, source, printed text) and an HTML file that
+    carries nbconvert's cell anchors (or not)."""
+    nb = nbformat.v4.new_notebook()
+    for cid, src, printed in cells:
+        cell = nbformat.v4.new_code_cell(src)
+        cell.id = cid
+        if printed:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        nb.cells.append(cell)
+    ipynb = tmp_path / f"{stem}.ipynb"
+    nbformat.write(nb, str(ipynb))
+    html_nb = tmp_path / f"{stem}.html"
+    html_nb.write_text("".join(f'<div class="jp-Cell" id="cell-id={cid}"></div>' if anchors
+                               else "<div></div>" for cid, _, _ in cells))
+    return ipynb, html_nb
+
+
+def _handout(tmp_path: Path) -> tuple[str, list[dict]]:
+    res = tmp_path / "results"
+    res.mkdir()
+    figs = {}
+    for stem, name, caption in [(TOY, "zz-first-shown", "Toy: shown first."),
+                                (TOY, "aa-shown-second", "Toy: shown second, linked by a claim."),
+                                (CODING, "entropy", "Coding: entropy <vs> dimensions."),
+                                (EIGEN, "spectrum", "Eigen: a spectrum.")]:
+        png = res / f"{stem}__{name}.png"
+        png.write_bytes(b"\x89PNG fake")
+        png.with_suffix(".txt").write_text(caption)
+        figs[name] = (stem, png, caption)
+    claims = [
+        dict(notebook=TOY, claim="Sparse features <b>superpose</b>", expected="5 [C-ext Elhage 2022]",
+             measured="5 of 5", control="untrained: 2 of 5", verdict="holds",
+             figure=f"{TOY}__aa-shown-second.png"),
+        dict(notebook=TOY, claim="D* sticks at 1/2", expected="1/2 [C-ext]", measured="0.5",
+             control="dense: 1.0", verdict="holds", figure=None),
+        dict(notebook=CODING, claim="Entropy predicts dimensions", expected="ρ > 0.9 [O]",
+             measured="ρ = 0.71 [0.6, 0.8]", control="shuffled null: ρ = 0.1",
+             verdict="partly", figure=f"{CODING}__entropy.png"),
+    ]
+    toy = _executed(tmp_path, TOY, [
+        ("c-imports", "from polycode_lite.course.claims import record_claim, show_figure", ""),
+        ("c-figs", "show_figure(a)\nshow_figure(b)",
+         "Figure: Toy: shown first.\nFigure: Toy: shown second, linked by a claim.\n"),
+        ("c-sparse", 'record_claim(notebook=NB, claim="Sparse features <b>superpose</b>", ...)', ""),
+        ("c-loop", "for c in res.claims():\n    print(c['claim'])\n    record_claim(**c)",
+         "D* sticks at 1/2\n"),
+    ])
+    coding = _executed(tmp_path, CODING, [
+        ("d-claim", 'record_claim(notebook=NB, claim="Entropy predicts dimensions", ...)', "")],
+        anchors=False)
+    runs = [NotebookRun(TOY, True, 30.0, *toy), NotebookRun(CODING, True, 20.0, *coding),
+            NotebookRun(EIGEN, False, 5.0, None, None, "RuntimeError: boom", 3)]
+    # figures handed over in file-name order, the coding notebook first: the gallery reorders
+    figures = [figs["entropy"], figs["aa-shown-second"], figs["spectrum"], figs["zz-first-shown"]]
+    return render_report(runs, tmp_path, True, claims, figures, environment=ENV), claims
+
+
+def test_handout_has_every_section_in_order(tmp_path: Path) -> None:
+    page, _ = _handout(tmp_path)
+    keys = ["summary", "claims", "not-reproduced", "notebooks", "figures", "environment"]
+    positions = [page.index(f"<h2 id='{k}'>") for k in keys]
+    assert positions == sorted(positions)
+    assert "What did not reproduce, and why" in page
+    # it prints: a page per section, images within the page width
+    assert "@media print" in page and "break-before:page" in page and "max-width:100%" in page
+
+
+def test_handout_summarises_each_notebook(tmp_path: Path) -> None:
+    from polycode_lite.course.sequence import info
+
+    summary = _section(_handout(tmp_path)[0], "summary")
+    boxes = summary.split("<div class='nb-summary'")[1:]
+    assert [b.split("'")[1] for b in boxes] == [f"nb-{TOY}", f"nb-{CODING}", f"nb-{EIGEN}"]
+    toy, coding, eigen = boxes
+    for box, stem in zip(boxes, (TOY, CODING, EIGEN)):
+        assert f"<h3>{html.escape(info(stem).title)}</h3>" in box
+        assert html.escape(info(stem).question) in box
+    assert "Claims: <b>2 holds</b>" in toy and "Claims: <b>1 partly</b>" in coding
+    assert "no claims recorded" in eigen and "FAILED" in eigen
+    # key figure: the first figure a claim links, else the notebook's first saved figure
+    assert f"src='results/{TOY}__aa-shown-second.png'" in toy and "zz-first" not in toy
+    assert f"src='results/{EIGEN}__spectrum.png'" in eigen
+    assert f"href='{TOY}.html'" in toy
+
+
+def test_claim_rows_show_their_figure_and_link_the_cell(tmp_path: Path) -> None:
+    table = _section(_handout(tmp_path)[0], "claims")
+    rows = {r.split("<td>")[1].split("</td>")[0]: r for r in table.split("<tr class=")[1:]}
+    sparse = rows["Sparse features &lt;b&gt;superpose&lt;/b&gt;"]  # escaped
+    assert f"<img src='results/{TOY}__aa-shown-second.png'" in sparse
+    assert "alt='Toy: shown second, linked by a claim.'" in sparse
+    # found by its text in the cell's source, or by what a record_claim loop printed
+    assert f"href='{TOY}.html#cell-id=c-sparse'" in sparse
+    assert f"href='{TOY}.html#cell-id=c-loop'" in rows["D* sticks at 1/2"]
+    assert "<img" not in rows["D* sticks at 1/2"]
+    # an HTML without cell anchors: the claim links the top of the notebook
+    entropy = rows["Entropy predicts dimensions"]
+    assert f"href='{CODING}.html'" in entropy and "#cell-id" not in entropy
+    assert f"<img src='results/{CODING}__entropy.png'" in entropy
+    assert "shuffled null: ρ = 0.1" in entropy  # the control column
+
+
+def test_did_not_reproduce_lists_only_claims_that_do_not_hold(tmp_path: Path) -> None:
+    section = _section(_handout(tmp_path)[0], "not-reproduced")
+    assert "Entropy predicts dimensions" in section and "<b>partly</b>" in section
+    for text in ("ρ = 0.71 [0.6, 0.8]", "shuffled null: ρ = 0.1", "ρ &gt; 0.9 [O]"):
+        assert text in section  # measured, control, expected
+    assert "superpose" not in section and "D* sticks" not in section
+    assert "RuntimeError: boom" in section  # the failed notebook is named too
+    empty = render_report([], tmp_path, False, [_claims()[0]], [], environment=ENV)
+    assert "Every recorded claim holds" in _section(empty, "not-reproduced")
+
+
+def test_legend_lists_only_the_tags_used(tmp_path: Path) -> None:
+    from polycode_lite.course.claims import SOURCE_TAGS
+    from polycode_lite.course.report_sections import tags_used
+
+    page, claims = _handout(tmp_path)
+    legend = page[page.index("<p class='legend'>"):]
+    legend = legend[:legend.index("</p>")]
+    assert tags_used(claims) == ["C-ext", "O"]
+    for tag in SOURCE_TAGS:
+        assert (f"<b>[{tag}]</b>" in legend) == (tag in ("C-ext", "O")), tag
+    assert tags_used([dict(expected="[C-supp theorem, I units]; CI [0.98, 1.04]")]) == [
+        "C-supp", "I"]
+
+
+def test_gallery_follows_notebook_order_titled_by_captions(tmp_path: Path) -> None:
+    gallery = _section(_handout(tmp_path)[0], "figures")
+    order = [gallery.index(f"__{name}.png") for name in
+             ("zz-first-shown", "aa-shown-second", "entropy", "spectrum")]
+    assert order == sorted(order)  # by notebook, then as the executed notebook showed them
+    assert "<figcaption>Coding: entropy &lt;vs&gt; dimensions." in gallery
+    assert gallery.index("<h3>01 toy models") < gallery.index("<h3>02 coding")
+
+
+def test_saved_figures_come_in_save_order(tmp_path: Path) -> None:
+    import os
+
+    from polycode_lite.course.report import _figures
+
+    for i, name in enumerate(["zz", "aa"]):
+        png = tmp_path / f"{TOY}__{name}.png"
+        png.write_bytes(b"png")
+        os.utime(png, ns=(10**18 + i * 10**9, 10**18 + i * 10**9))
+    assert [p.stem.split("__")[1] for _, p, _ in _figures(tmp_path)] == ["zz", "aa"]
+
+
+def test_environment_names_commit_versions_and_mode(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from polycode_lite.course.report_sections import environment, git_commit
+
+    env_page = _section(_handout(tmp_path)[0], "environment")
+    assert "<th>git commit</th><td>0123abc</td>" in env_page and "FAST" in env_page
+    env = environment(fast=False)
+    assert env["mode"] == "full"
+    for key in ("git commit", "python", "numpy", "torch", "transformers", "polycode_lite",
+                "CPU", "GPU"):
+        assert env[key], key
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert git_commit(outside) == "not a git checkout"
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert git_commit(repo) == head
+    (repo / "a.py").write_text("x = 2\n")
+    assert git_commit(repo) == f"{head} (with uncommitted changes)"
+    (repo / "untracked").mkdir()
+    assert git_commit(repo / "untracked") == "not a git checkout"
+    page = render_report([], tmp_path, False, [], [], environment=environment(False))
+    assert "<th>git commit</th>" in page and "<th>GPU</th>" in page
+
+
+def test_claim_anchor_matches_what_nbconvert_writes(tmp_path: Path) -> None:
+    """The cell anchors the report links are the ones nbconvert's HTML really carries."""
+    from nbconvert import HTMLExporter
+
+    from polycode_lite.course.report_sections import Executed
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"),
+                nbformat.v4.new_code_cell('record_claim(notebook="x", claim="the claim")')]
+    nb.cells[1].id = "abc123"
+    ipynb = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(ipynb))
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html_nb = tmp_path / "x.html"
+    html_nb.write_text(body, encoding="utf-8")
+    assert Executed(ipynb, html_nb).claim_anchor({"claim": "the claim"}) == "cell-id=abc123"
+    assert Executed(ipynb, html_nb).claim_anchor({"claim": "another claim"}) is None

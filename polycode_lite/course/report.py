@@ -1,68 +1,54 @@
-"""The reproduction report: one HTML page summarising a run of the notebook sequence.
+"""The reproduction report: one HTML page, a handout for a reading group, summarising a run of
+the notebook sequence.
 
 ``polycode-lite reproduce`` (``make run``) calls :func:`write_report` after executing the
-notebooks. The page opens with the **claims table** (each paper claim, its notebook, the figure
-we measured with its CI or tolerance, and a verdict), then the status of every notebook (with
-the failing cell when one failed, and links to the executed notebook), then every figure with
-its caption. Everything it shows comes from files the notebooks wrote:
-``<out>/results/claims__*.json`` (:func:`polycode_lite.course.claims.record_claim`) and
-``<out>/results/*.png`` + ``.txt`` captions (:func:`polycode_lite.course.claims.show_figure`).
+notebooks. The page has, in order:
+
+1. **The notebooks at a glance**: for each notebook its title and question (from
+   :data:`polycode_lite.course.sequence.SEQUENCE`), whether it ran, its claims' verdicts counted,
+   and its key figure (the first figure one of its claims links, else its first saved figure).
+2. **Claims**: each paper claim, its notebook (linked to the executed notebook, at the cell that
+   recorded the claim when that cell can be found: see :mod:`polycode_lite.course.report_sections`),
+   what was expected, what we measured with its CI or tolerance, the control, the verdict and
+   the claim's figure inline; then the legend of the source tags the table uses.
+3. **What did not reproduce, and why**: every claim whose verdict is not "holds", with its
+   measured value, control and expected value, and the notebooks that failed.
+4. **Notebook runs**: status and time of every notebook, the failing cell when one failed.
+5. **Figures**: every saved figure titled by its caption, in notebook order.
+6. **Environment**: git commit, versions, CPU, GPU, FAST or full mode.
+
+The page prints on A4 or Letter (each section starts a page; images fit the width). Everything it
+shows comes from files the notebooks wrote: ``<out>/results/claims__*.json``
+(:func:`polycode_lite.course.claims.record_claim`), ``<out>/results/*.png`` + ``.txt`` captions
+(:func:`polycode_lite.course.claims.show_figure`) and the executed notebooks beside the report.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import html
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from polycode_lite.course import report_sections as S
+from polycode_lite.course.report_sections import e as _e
+from polycode_lite.course.report_sections import rel as _rel
+from polycode_lite.course.report_sections import run_field as _run_field
+
 __all__ = ["write_report", "render_report"]
 
-_VERDICT_CLASS = {"holds": "holds", "partly": "partly", "does not hold at this scale": "fails"}
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1200px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
-table{border-collapse:collapse;width:100%;margin:1em 0}
-th,td{border:1px solid #ccc;padding:.35em .6em;text-align:left;vertical-align:top;font-size:.92em}
-th{background:#f2f2f2}
-.holds{background:#e3f6e3}.partly{background:#fff5d6}.fails{background:#fde2e2}
-.ok{color:#17702a;font-weight:600}.failed{color:#b00020;font-weight:600}
-.stale{color:#888;font-style:italic}
-table.claims{table-layout:fixed}
-table.claims td{overflow-wrap:anywhere}
-figure{display:inline-block;width:31%;margin:.5%;vertical-align:top}
-figure img{width:100%;border:1px solid #ddd}
-figcaption{font-size:.85em}
-code,pre{background:#f6f6f6;padding:.1em .3em}
-pre{white-space:pre-wrap;max-height:12em;overflow:auto}
-"""
-
-
-def _e(x: Any) -> str:
-    return html.escape("" if x is None else str(x))
-
-
-def _rel(path: Path | str | None, base: Path) -> str | None:
-    if path is None:
-        return None
-    try:
-        return os.path.relpath(Path(path).resolve(), base.resolve()).replace(os.sep, "/")
-    except ValueError:  # different drive on Windows
-        return Path(path).as_uri()
-
-
-def _run_field(run: Any, name: str, default: Any = None) -> Any:
-    if isinstance(run, dict):
-        return run.get(name, default)
-    return getattr(run, name, default)
+_VERDICT_CLASS = S.VERDICT_CLASS
+_SECTIONS = (("summary", "The notebooks at a glance"), ("claims", "Claims"),
+             ("not-reproduced", "What did not reproduce, and why"),
+             ("notebooks", "Notebook runs"), ("figures", "Figures"),
+             ("environment", "Environment"))
 
 
 def _figures(results: Path) -> list[tuple[str, Path, str]]:
-    """(notebook stem, png path, caption) for every saved figure, sorted by file name."""
+    """(notebook stem, png path, caption) for every saved figure, in the order they were saved
+    (file time, then name); :func:`render_report` then puts them in notebook order."""
     out = []
-    for png in sorted(results.glob("*.png")):
+    pngs = sorted(results.glob("*.png"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    for png in pngs:
         stem = png.stem.split("__")[0] if "__" in png.stem else ""
         cap = png.with_suffix(".txt")
         out.append((stem, png, cap.read_text(encoding="utf-8") if cap.exists() else ""))
@@ -84,82 +70,61 @@ def _find_figure(results: Path, notebook: str, figure: str | None) -> str | None
     return None
 
 
-def render_report(
-    runs: Sequence[Any],
-    out_dir: Path,
-    fast: bool,
-    claims: Sequence[dict[str, Any]],
-    figures: Sequence[tuple[str, Path, str]],
-    total_seconds: float | None = None,
-) -> str:
-    """The report as an HTML string (pure function of its inputs; see :func:`write_report`)."""
-    out_dir = Path(out_dir)
-    by_name = {_run_field(r, "name"): r for r in runs}
-    n_ok = sum(bool(_run_field(r, "ok")) for r in runs)
-    if total_seconds is None:
-        total_seconds = sum(float(_run_field(r, "seconds", 0.0) or 0.0) for r in runs)
-    mode = ("fast mode (embedded defaults, reduced sizes)" if fast
-            else "full mode (embedded defaults)")
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>polycode_lite reproduction report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>polycode_lite: reproduction report</h1>",
-        f"<p>Marshall &amp; Kirchner (2024), <i>Understanding polysemanticity in neural networks "
-        f"through coding theory</i>. Run in {_e(mode)} on {_e(now)}: "
-        f"<b>{n_ok}/{len(runs)}</b> notebooks ran, {len(claims)} claims measured, "
-        f"{total_seconds:.0f} s in total.</p>",
-        "<h2 id='claims'>Claims</h2>",
-    ]
+def _section(key: str, body: str, first: bool = False) -> str:
+    title = dict(_SECTIONS)[key]
+    return (f"<section class='sec{' first' if first else ''}'><h2 id='{key}'>{_e(title)}</h2>\n"
+            f"{body}\n</section>")
+
+
+def _claims_table(claims: Sequence[dict[str, Any]], by_name: dict[str, Any], out_dir: Path,
+                  html_links: dict[str, str], claim_links: Sequence[str | None],
+                  captions: dict[str, str]) -> str:
     if not claims:
-        parts.append("<p>No claims were recorded in this run.</p>")
-    else:
-        counts = {v: sum(c.get("verdict") == v for c in claims) for v in _VERDICT_CLASS}
-        parts.append("<p>" + ", ".join(f"{n} {_e(v)}" for v, n in counts.items()) + ".</p>")
-        parts.append("<table class='claims'><colgroup><col style='width:21%'>"
-                     "<col style='width:10%'><col style='width:15%'><col style='width:22%'>"
-                     "<col style='width:18%'><col style='width:8%'><col style='width:6%'></colgroup>"
-                     "<tr><th>paper claim</th><th>notebook</th><th>expected</th>"
-                     "<th>measured (CI / tolerance)</th><th>control</th><th>verdict</th>"
-                     "<th>figure</th></tr>")
-        for c in claims:
-            nb = c.get("notebook", "")
-            run = by_name.get(nb)
-            nb_cell = _e(nb)
-            html_path = _run_field(run, "html") if run is not None else None
-            if html_path and Path(html_path).exists():
-                nb_cell = f"<a href='{_e(_rel(html_path, out_dir))}'>{_e(nb)}</a>"
-            stale = ""
-            if run is None:
-                stale = "<br><span class='stale'>(from an earlier run: not run now)</span>"
-            elif not _run_field(run, "ok"):
-                stale = "<br><span class='stale'>(notebook failed in this run)</span>"
-            fig_cell = ""
-            fig = _find_figure(out_dir / "results", nb, c.get("figure"))
-            if fig is not None:
-                fig_cell = f"<a href='results/{_e(fig)}' title='{_e(fig)}'>figure</a>"
-            elif c.get("figure"):
-                fig_cell = _e(c.get("figure"))
-            verdict = c.get("verdict", "")
-            parts.append(
-                f"<tr class='{_VERDICT_CLASS.get(verdict, '')}'><td>{_e(c.get('claim'))}</td>"
-                f"<td>{nb_cell}{stale}</td><td>{_e(c.get('expected'))}</td>"
-                f"<td>{_e(c.get('measured'))}</td><td>{_e(c.get('control') or '—')}</td>"
-                f"<td><b>{_e(verdict)}</b></td>"
-                f"<td>{fig_cell}</td></tr>")
-        parts.append("</table>")
-        from polycode_lite.course.claims import SOURCE_TAGS, tags_in
+        return "<p>No claims were recorded in this run.</p>"
+    counts = {v: sum(c.get("verdict") == v for c in claims) for v in _VERDICT_CLASS}
+    parts = ["<p>" + ", ".join(f"{n} {_e(v)}" for v, n in counts.items()) + ".</p>",
+             "<table class='claims'><colgroup><col style='width:18%'>"
+             "<col style='width:10%'><col style='width:14%'><col style='width:18%'>"
+             "<col style='width:15%'><col style='width:8%'><col style='width:17%'></colgroup>"
+             "<thead><tr><th>paper claim</th><th>notebook</th><th>expected</th>"
+             "<th>measured (CI / tolerance)</th><th>control</th><th>verdict</th>"
+             "<th>figure</th></tr></thead><tbody>"]
+    for c, link in zip(claims, claim_links):
+        nb = c.get("notebook", "")
+        run = by_name.get(nb)
+        nb_cell = _e(nb)
+        if nb in html_links:
+            nb_cell = f"<a href='{_e(html_links[nb])}'>{_e(nb)}</a>"
+            if link and link != html_links[nb]:
+                nb_cell += f"<br><a href='{_e(link)}'>the cell</a>"
+        stale = ""
+        if run is None:
+            stale = "<br><span class='stale'>(from an earlier run: not run now)</span>"
+        elif not _run_field(run, "ok"):
+            stale = "<br><span class='stale'>(notebook failed in this run)</span>"
+        fig_cell = ""
+        fig = _find_figure(out_dir / "results", nb, c.get("figure"))
+        if fig is not None:
+            src = f"results/{fig}"
+            fig_cell = (f"<a href='{_e(src)}' title='{_e(fig)}'><img src='{_e(src)}' "
+                        f"alt='{_e(captions.get(fig) or fig)}'></a>")
+        elif c.get("figure"):
+            fig_cell = _e(c.get("figure"))
+        verdict = c.get("verdict", "")
+        parts.append(
+            f"<tr class='{_VERDICT_CLASS.get(verdict, '')}'><td>{_e(c.get('claim'))}</td>"
+            f"<td>{nb_cell}{stale}</td><td>{_e(c.get('expected'))}</td>"
+            f"<td>{_e(c.get('measured'))}</td><td>{_e(c.get('control') or '—')}</td>"
+            f"<td><b>{_e(verdict)}</b></td>"
+            f"<td class='fig'>{fig_cell}</td></tr>")
+    parts.append("</tbody></table>")
+    parts.append(S.legend_html(claims))
+    return "\n".join(parts)
 
-        used = [t for t in SOURCE_TAGS if any(t in tags_in(c.get("expected", "")) for c in claims)]
-        if used:
-            parts.append("<p class='legend'>Source tags in <i>expected</i>: " + "; ".join(
-                f"<b>[{_e(t)}]</b> {_e(SOURCE_TAGS[t])}" for t in used)
-                + " (docs/paper_guide.md §10).</p>")
 
-    parts.append("<h2 id='notebooks'>Notebooks</h2>")
-    parts.append("<table><tr><th>notebook</th><th>status</th><th>time (s)</th>"
-                 "<th>executed copy</th><th>failing cell</th></tr>")
+def _runs_table(runs: Sequence[Any], out_dir: Path) -> str:
+    parts = ["<table><thead><tr><th>notebook</th><th>status</th><th>time (s)</th>"
+             "<th>executed copy</th><th>failing cell</th></tr></thead><tbody>"]
     for r in runs:
         name = _run_field(r, "name")
         ok = bool(_run_field(r, "ok"))
@@ -180,20 +145,81 @@ def render_report(
         parts.append(f"<tr><td>{_e(name)}</td><td>{status}</td>"
                      f"<td>{float(_run_field(r, 'seconds', 0.0) or 0.0):.1f}</td>"
                      f"<td>{' · '.join(links)}</td><td>{fail}</td></tr>")
-    parts.append("</table>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
 
-    parts.append("<h2 id='figures'>Figures</h2>")
-    if not figures:
-        parts.append("<p>No figures were saved in this run.</p>")
-    current = None
+
+def render_report(
+    runs: Sequence[Any],
+    out_dir: Path,
+    fast: bool,
+    claims: Sequence[dict[str, Any]],
+    figures: Sequence[tuple[str, Path, str]],
+    total_seconds: float | None = None,
+    environment: dict[str, str] | None = None,
+) -> str:
+    """The report as an HTML string, from its inputs and the executed notebooks the runs name
+    (see :func:`write_report`). ``environment`` defaults to
+    :func:`polycode_lite.course.report_sections.environment` of this process."""
+    out_dir = Path(out_dir)
+    by_name = {_run_field(r, "name"): r for r in runs}
+    n_ok = sum(bool(_run_field(r, "ok")) for r in runs)
+    if total_seconds is None:
+        total_seconds = sum(float(_run_field(r, "seconds", 0.0) or 0.0) for r in runs)
+    env = environment if environment is not None else S.environment(fast)
+    mode = ("fast mode (embedded defaults, reduced sizes)" if fast
+            else "full mode (embedded defaults)")
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    # the executed notebooks: links to their HTML, the cells that recorded claims, figure order
+    html_links: dict[str, str] = {}
+    executed: dict[str, S.Executed] = {}
+    for name, r in by_name.items():
+        html_path = _run_field(r, "html")
+        if html_path and Path(html_path).exists():
+            html_links[name] = _rel(html_path, out_dir) or ""
+            executed[name] = S.Executed(_run_field(r, "output"), html_path)
+    claim_links: list[str | None] = []
+    for c in claims:
+        nb = c.get("notebook", "")
+        anchor = executed[nb].claim_anchor(c) if nb in executed else None
+        claim_links.append(f"{html_links[nb]}#{anchor}" if anchor else html_links.get(nb))
+    order = S.notebook_order(runs, claims, figures)
+    figures = S.order_figures(figures, order, executed)
+    captions = {png.name: caption for _, png, caption in figures}
+
+    key_figures: dict[str, tuple[str, str, str]] = {}
+    for c in claims:
+        nb = c.get("notebook", "")
+        fig = _find_figure(out_dir / "results", nb, c.get("figure"))
+        if fig is not None and nb not in key_figures:
+            key_figures[nb] = (f"results/{fig}", captions.get(fig, ""), fig)
     for stem, png, caption in figures:
-        if stem != current:
-            parts.append(f"<h3>{_e(stem or 'other')}</h3>")
-            current = stem
-        src = _e(_rel(png, out_dir))
-        parts.append(f"<figure><a href='{src}'><img src='{src}' alt='{_e(png.stem)}'></a>"
-                     f"<figcaption><b>{_e(png.stem)}</b>: {_e(caption)}</figcaption></figure>")
-    parts.append("</body></html>\n")
+        if stem and stem not in key_figures:
+            key_figures[stem] = (_rel(png, out_dir) or "", caption, png.name)
+
+    toc = " · ".join(f"<a href='#{k}'>{_e(t)}</a>" for k, t in _SECTIONS)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>polycode_lite reproduction report</title>",
+        f"<style>{S.CSS}</style></head><body>",
+        "<h1>polycode_lite: reproduction report</h1>",
+        f"<p>Marshall &amp; Kirchner (2024), <i>Understanding polysemanticity in neural networks "
+        f"through coding theory</i>. Run in {_e(mode)} on {_e(now)}: "
+        f"<b>{n_ok}/{len(runs)}</b> notebooks ran, {len(claims)} claims measured, "
+        f"{total_seconds:.0f} s in total. Commit: <code>{_e(env.get('git commit', '?'))}</code>."
+        f"</p>",
+        f"<nav class='toc'>{toc}</nav>",
+        _section("summary", S.summary_section(order, by_name, claims, key_figures, html_links),
+                 first=True),
+        _section("claims", _claims_table(claims, by_name, out_dir, html_links, claim_links,
+                                         captions)),
+        _section("not-reproduced", S.not_reproduced_section(claims, by_name, claim_links)),
+        _section("notebooks", _runs_table(runs, out_dir)),
+        _section("figures", S.gallery_section(figures, out_dir)),
+        _section("environment", S.environment_section(env)),
+        "</body></html>\n",
+    ]
     return "\n".join(parts)
 
 
@@ -206,7 +232,7 @@ def write_report(runs: Sequence[Any], out_dir: Path, fast: bool,
             name, ok, seconds, output, html, error, failing_cell, extra).
         out_dir: the build folder (``build/``); claims and figures are read from its
             ``results/`` subfolder.
-        fast: whether the notebooks ran in fast mode (shown in the header).
+        fast: whether the notebooks ran in fast mode (shown in the header and the environment).
         total_seconds: wall time of the whole run (default: sum of the notebook times).
 
     Returns the path of the written report.
