@@ -222,7 +222,8 @@ def _handout(tmp_path: Path) -> tuple[str, list[dict]]:
         png.with_suffix(".txt").write_text(caption)
         figs[name] = (stem, png, caption)
     claims = [
-        dict(notebook=TOY, claim="Sparse features <b>superpose</b>", expected="5 [C-ext Elhage 2022]",
+        dict(notebook=TOY, claim="Sparse features <b>superpose</b>",
+             expected="5 [C-ext Elhage 2022]",
              measured="5 of 5", control="untrained: 2 of 5", verdict="holds",
              figure=f"{TOY}__aa-shown-second.png"),
         dict(notebook=TOY, claim="D* sticks at 1/2", expected="1/2 [C-ext]", measured="0.5",
@@ -235,7 +236,7 @@ def _handout(tmp_path: Path) -> tuple[str, list[dict]]:
         ("c-imports", "from polycode_lite.course.claims import record_claim, show_figure", ""),
         ("c-figs", "show_figure(a)\nshow_figure(b)",
          "Figure: Toy: shown first.\nFigure: Toy: shown second, linked by a claim.\n"),
-        ("c-sparse", 'record_claim(notebook=NB, claim="Sparse features <b>superpose</b>", ...)', ""),
+        ("c-sparse", 'record_claim(notebook=NB, claim="Sparse features <b>superpose</b>")', ""),
         ("c-loop", "for c in res.claims():\n    print(c['claim'])\n    record_claim(**c)",
          "D* sticks at 1/2\n"),
     ])

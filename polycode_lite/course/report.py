@@ -92,11 +92,12 @@ def _claims_table(claims: Sequence[dict[str, Any]], by_name: dict[str, Any], out
     for c, link in zip(claims, claim_links):
         nb = c.get("notebook", "")
         run = by_name.get(nb)
-        nb_cell = _e(nb)
+        title = S.sequence_info(nb)[0]
+        nb_cell = _e(title)
         if nb in html_links:
-            nb_cell = f"<a href='{_e(html_links[nb])}'>{_e(nb)}</a>"
+            nb_cell = f"<a href='{_e(html_links[nb])}' title='{_e(nb)}'>{_e(title)}</a>"
             if link and link != html_links[nb]:
-                nb_cell += f"<br><a href='{_e(link)}'>the cell</a>"
+                nb_cell += f"<br><a href='{_e(link)}'>at the cell</a>"
         stale = ""
         if run is None:
             stale = "<br><span class='stale'>(from an earlier run: not run now)</span>"

@@ -283,7 +283,8 @@ def _gpu() -> str:
         import torch
 
         if torch.cuda.is_available():
-            return ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+            n = torch.cuda.device_count()
+            return ", ".join(torch.cuda.get_device_name(i) for i in range(n))
     except Exception:  # no torch, or a broken driver: the report still gets written
         pass
     return "none"
