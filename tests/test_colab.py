@@ -115,7 +115,7 @@ def test_apply_is_idempotent_and_keeps_the_other_cells(monkeypatch):
     colab.apply_to_notebook(nb, "99_toy")
     assert len(colab.setup_cells(nb)) == 1 and cells[2]["id"] == once["cells"][2]["id"]
     assert "git+https://github.com/someone/fork" in _src(cells[2])
-    assert _src(cells[0]).count("colab-badge.svg") == 1 and "github/someone/fork/" in _src(cells[0])
+    assert _src(cells[0]).count("Open in Colab") == 1 and "github/someone/fork/" in _src(cells[0])
     assert _src(cells[0]).endswith("\n\nSome text.\n**Time:** 5 minutes.")
 
 

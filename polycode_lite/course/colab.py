@@ -47,8 +47,10 @@ _NOTEBOOK_DIR = Path(__file__).resolve().parent / "notebooks"
 # The notebooks' real folder in the repository. The top-level ``notebooks/`` is a symlink to it,
 # and Colab reads files through GitHub's contents API, which does not follow a symlinked folder.
 _REPO_NOTEBOOK_PATH = "polycode_lite/course/notebooks"
+# the link (an image badge before; both are recognised so a refresh replaces either)
 _BADGE_LINE = re.compile(
-    r"^\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+    r"^(?:\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+    r"|\[Open in Colab\])"
     r"\(https://colab\.research\.google\.com/github/[^)\s]+\.ipynb\)\s*$")
 
 
@@ -59,9 +61,9 @@ def colab_url(stem: str) -> str:
 
 
 def badge_markdown(stem: str) -> str:
-    """The "Open in Colab" badge (one Markdown line) of notebook ``stem``."""
-    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"({colab_url(stem)})")
+    """The "Open in Colab" link (one Markdown line) of notebook ``stem``: a text link, not the
+    badge image, so an offline page loads nothing from the internet."""
+    return f"[Open in Colab]({colab_url(stem)})"
 
 
 def binder_url(stem: str = "00_orientation") -> str:
