@@ -248,6 +248,11 @@ def test_run_comparison_end_to_end_on_tiny_gpt2(tmp_path):
     assert acts["min-action"] < acts["best-of-N"] <= acts["random"] + 1e-9
     ok = df.score.dropna()
     assert ((ok >= -1) & (ok <= 1)).all() and len(ok) > len(df) // 2
+    # each row carries its top-activating window on the 0-10 scale, peaking at 10
+    for window in df.top_window:
+        values = [v for _, v in window]
+        assert len(window) == 32 - 4 and max(values) == 10 and min(values) >= 0
+        assert all(isinstance(t, str) for t, _ in window)
     # directions are traced from the real hook: a neuron's trace equals the hooked activation
     from polycode_lite.models.hooks import record_activations
 

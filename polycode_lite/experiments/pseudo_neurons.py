@@ -32,6 +32,7 @@ from polycode_lite.experiments.explanation_scoring import (
     RecordSet,
     Simulator,
     TokenLookupSimulator,
+    normalize_activations,
 )
 from polycode_lite.experiments.pseudo_neuron_claims import (
     compare_kinds,
@@ -215,7 +216,8 @@ def score_directions(
     activations carry no information about the tokens.
     Returns one row per (direction, simulator): hook, kind, index, sign, name, direction (the
     unsigned ``hook/kind#index``), simulator, score (top-and-random), score_top (top-only),
-    score_shuffled (NaN where not computed), explanation, max_activation, action.
+    score_shuffled (NaN where not computed), explanation, max_activation, action, top_window
+    (the top-activating explain window as (token, 0-10 value) pairs).
     NaN scores (a constant prediction) mean the simulator explained nothing.
     """
     import pandas as pd
@@ -252,8 +254,16 @@ def score_directions(
                              direction=d.direction_id(hook), simulator=sim.name,
                              score=sim.score(expl, recs.score), score_top=sim.score(expl, recs.score_top),
                              score_shuffled=ctl, explanation=expl.text,
-                             max_activation=recs.max_activation, action=d.action))
+                             max_activation=recs.max_activation, action=d.action,
+                             top_window=top_window(recs)))
     return pd.DataFrame(rows)
+
+
+def top_window(recs: Any) -> tuple[tuple[str, int], ...]:
+    """The top-activating explain window as (token, activation on the 0-10 scale) pairs."""
+    best = max(recs.explain_top or recs.explain, key=lambda r: float(np.max(r.activations)))
+    values = normalize_activations(best.activations, recs.max_activation)
+    return tuple(zip(best.tokens, (int(v) for v in values)))
 
 
 def run_comparison(
