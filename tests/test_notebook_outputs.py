@@ -57,3 +57,23 @@ def test_no_cell_echoes_a_raw_record(path: Path) -> None:
     bad = [b for b in bad if b[2]]
     assert not bad, (f"{path.name}: cells ending with a bare record call (end them with ';'): "
                      f"{bad}")
+
+
+def test_a_strip_figure_is_refused_and_toy_panels_wrap() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from polycode_lite.course.claims import MAX_ASPECT, check_figure
+    from polycode_lite.models.toy import ToyModel
+    from polycode_lite.plots.toy import plot_features_2d, plot_wtw
+
+    strip, ax = plt.subplots(figsize=(12, 2))
+    ax.set(title="t", xlabel="x", ylabel="y")
+    assert any("strip" in p for p in check_figure(strip))
+    model = ToyModel(5, 2, n_instances=10)
+    for fig in (plot_features_2d(model), plot_wtw(model)):
+        w, h = fig.get_size_inches()
+        assert w <= MAX_ASPECT * h and len(fig.axes) >= 10 and not check_figure(fig)
+    plt.close("all")

@@ -99,10 +99,19 @@ def load_claims(directory: Path | None = None) -> list[dict[str, Any]]:
     return out
 
 
+#: the widest figure that stays readable at a notebook's width (width : height)
+MAX_ASPECT = 4.0
+
+
 def check_figure(fig: Any) -> list[str]:
-    """Problems that make a figure unreadable: axes without a title or axis labels.
+    """Problems that make a figure unreadable: a strip wider than MAX_ASPECT:1, axes without a
+    title or axis labels.
     (3-D axes need a z label too; image-only axes with ``axis('off')`` are exempt.)"""
     problems = []
+    width, height = fig.get_size_inches()
+    if width > MAX_ASPECT * height:
+        problems.append(f"the figure is a {width:.1f} x {height:.1f} in strip ({width / height:.1f}:1, "
+                        f"more than {MAX_ASPECT:g}:1): put the panels on more rows")
     has_title = bool(getattr(fig, "_suptitle", None) and fig._suptitle.get_text())
     for i, ax in enumerate(fig.axes):
         if not ax.axison or ax.get_label() == "<colorbar>":
@@ -120,8 +129,8 @@ def show_figure(fig: Any, name: str, caption: str, notebook: str | None = None) 
     """Check, caption, save (PNG, for the report) and display a matplotlib figure.
 
     ``caption`` is one or two sentences saying what to see in the figure; it is printed under
-    the figure in the notebook and stored next to the PNG. Raises ValueError if an axes lacks
-    a title or axis labels, or the caption is empty.
+    the figure in the notebook and stored next to the PNG. Raises ValueError if the figure is a
+    strip wider than MAX_ASPECT:1, an axes lacks a title or axis labels, or the caption is empty.
     """
     import matplotlib.pyplot as plt
 

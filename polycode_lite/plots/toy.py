@@ -51,6 +51,24 @@ def _instances(n_inst: int, instances: Sequence[int] | None) -> list[int]:
     return idx
 
 
+#: panels per row: a row of 10 small panels is a strip too thin to read (at most about 4:1)
+MAX_COLUMNS = 5
+
+
+def _panel_grid(n_panels: int, panel_w: float, panel_h: float, extra_w: float = 0.0) -> Any:
+    """(fig, flat list of the n_panels axes) on rows of at most MAX_COLUMNS panels."""
+    import matplotlib.pyplot as plt
+
+    ncols = min(n_panels, MAX_COLUMNS)
+    nrows = -(-n_panels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols + extra_w, panel_h * nrows),
+                             squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n_panels:]:
+        ax.remove()
+    return fig, flat[:n_panels]
+
+
 def plot_wtw(model_or_W: Any, b: Any = None, instances: Sequence[int] | None = None,
              titles: Sequence[str] | None = None, suptitle: str = "WᵀW and bias b") -> Any:
     """Heat-maps of WᵀW (n × n; diagonal = ‖W_i‖², off-diagonal = interference) with the bias
@@ -60,10 +78,10 @@ def plot_wtw(model_or_W: Any, b: Any = None, instances: Sequence[int] | None = N
     W, b = _weights(model_or_W, b)
     idx = _instances(W.shape[0], instances)
     n = W.shape[2]
-    fig, axes = plt.subplots(1, len(idx), figsize=(2.6 * len(idx) + 0.6, 3.0), squeeze=False)
+    fig, axes = _panel_grid(len(idx), 2.6, 3.0, extra_w=0.6)
     im = None
     for k, i in enumerate(idx):
-        ax = axes[0, k]
+        ax = axes[k]
         G = W[i].T @ W[i]
         panel = np.full((n, n + 2), np.nan)
         panel[:, :n] = G
@@ -75,7 +93,7 @@ def plot_wtw(model_or_W: Any, b: Any = None, instances: Sequence[int] | None = N
         ax.set_ylabel("feature i")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="(WᵀW)_ij, b_i")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="(WᵀW)_ij, b_i")
     fig.suptitle(suptitle)
     return fig
 
@@ -97,9 +115,9 @@ def plot_features_2d(model_or_W: Any, instances: Sequence[int] | None = None,
     else:
         imp = np.ones((W.shape[0], n))
     cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(1, len(idx), figsize=(2.4 * len(idx), 2.7), squeeze=False)
+    fig, axes = _panel_grid(len(idx), 2.4, 2.7)
     for k, i in enumerate(idx):
-        ax = axes[0, k]
+        ax = axes[k]
         rel = imp[i] / max(imp[i].max(), 1e-12)
         for f in range(n):
             x, y = W[i, 0, f], W[i, 1, f]
