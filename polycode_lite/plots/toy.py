@@ -60,6 +60,8 @@ def _panel_grid(n_panels: int, panel_w: float, panel_h: float, extra_w: float = 
     import matplotlib.pyplot as plt
 
     ncols = min(n_panels, MAX_COLUMNS)
+    while ncols > 1 and panel_w * ncols + extra_w > 4.0 * panel_h * -(-n_panels // ncols):
+        ncols -= 1
     nrows = -(-n_panels // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols + extra_w, panel_h * nrows),
                              squeeze=False)
