@@ -84,20 +84,16 @@ def find_submissions(root: Path, stems: list[str]) -> dict[str, dict[str, Path]]
 
 @contextmanager
 def _environment(**values: str | None) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    try:
+    """os.environ with ``values`` set (None: removed), restored on exit."""
+    from unittest import mock
+
+    with mock.patch.dict(os.environ):
         for k, v in values.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
         yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _inject_parameters(nb: Any, fast: bool) -> None:
