@@ -21,18 +21,17 @@ import csv
 import html
 import json
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from polycode_lite.course.exercises import GRADE_LOG_ENV, get
+from polycode_lite.course.student import CHECK_CALL
 
 __all__ = ["ExerciseGrade", "exercises_in", "find_submissions", "grade_class", "write_grades",
            "add_arguments", "main"]
 
-_CHECK_ID = re.compile(r"""^\s*(?:assert\s+)?check\(\s*["']([\w.]+)["']""", re.MULTILINE)
 STATUSES = ("pass", "fail", "not attempted", "not run", "missing")
 
 
@@ -55,7 +54,7 @@ def exercises_in(nb: Any) -> list[str]:
     ids: list[str] = []
     for cell in nb.cells:
         if cell.cell_type == "code":
-            ids += [i for i in _CHECK_ID.findall(cell.source) if i not in ids]
+            ids += [i for i in CHECK_CALL.findall(cell.source) if i not in ids]
     return ids
 
 
@@ -144,7 +143,7 @@ def _cell_error(nb: Any, exercise: str) -> str | None:
     if nb is None:
         return None
     for cell in nb.cells:
-        if cell.cell_type == "code" and exercise in _CHECK_ID.findall(cell.source):
+        if cell.cell_type == "code" and exercise in CHECK_CALL.findall(cell.source):
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     return f"{out.get('ename')}: {out.get('evalue')}"

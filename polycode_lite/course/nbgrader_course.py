@@ -27,6 +27,7 @@ from typing import Any
 
 from polycode_lite.course.student import (
     BEGIN,
+    CHECK_CALL,
     END,
     STUB_MESSAGE,
     _clear_outputs,
@@ -174,7 +175,7 @@ def nbgrader_notebook(nb: Any, stem: str) -> Any:
             cell.source = re.sub(r"^FAST\s*=\s*False\b.*$",
                                  "FAST = True  # nbgrader: every cell must finish inside the timeout",
                                  cell.source, flags=re.MULTILINE)
-        if cell.cell_type == "code" and (has_solution(cell.source) or _CHECK.search(cell.source)):
+        if cell.cell_type == "code" and (has_solution(cell.source) or CHECK_CALL.search(cell.source)):
             solution_src, checks = _split_checks(cell.source)
             ids = _exercise_ids(checks)
             tag = "-".join(ids) or str(len(cells))
@@ -207,7 +208,6 @@ def nbgrader_notebook(nb: Any, stem: str) -> Any:
     return nb
 
 
-_CHECK = re.compile(r"^\s*(assert\s+)?check\(", re.MULTILINE)
 
 
 def write_nbgrader_course(notebooks: list[Path], out_dir: Path) -> list[Path]:

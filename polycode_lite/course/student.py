@@ -43,6 +43,7 @@ from typing import Any
 
 __all__ = [
     "BEGIN",
+    "CHECK_CALL",
     "END",
     "has_solution",
     "strip_solutions",
@@ -55,7 +56,8 @@ __all__ = [
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB_MESSAGE = "Exercise: replace this line with your code"
-_CHECK_CALL = re.compile(r"^\s*(assert\s+)?check\(\s*[\"']([\w.]+)[\"']", re.MULTILINE)
+#: a top-level ``check("topic.name", ...)`` line; findall gives the exercise ids
+CHECK_CALL = re.compile(r"^\s*(?:assert\s+)?check\(\s*[\"']([\w.]+)[\"']", re.MULTILINE)
 
 
 def has_solution(source: str) -> bool:
