@@ -60,12 +60,22 @@ def test_claims_table_comes_first_and_links_figures(tmp_path: Path) -> None:
 def test_write_report_reads_results_folder(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("POLYCODE_RESULTS_DIR", str(tmp_path / "results"))
     record_claim(notebook="02_cap", claim="C(1-D) capacity", measured="0.80 (tol 0.02)",
-                 verdict="partly", expected="0.8")
+                 verdict="partly", expected="0.8", why="0.80 sits outside the tolerance on one unit")
     path = write_report([{"name": "02_cap", "ok": True, "seconds": 1.0}], tmp_path, fast=False)
     page = path.read_text()
     assert path == tmp_path / "report.html"
     assert "C(1-D) capacity" in page and "<tr class='partly'>" in page
     assert "full mode" in page
+
+
+def test_a_verdict_other_than_holds_needs_why(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POLYCODE_RESULTS_DIR", str(tmp_path / "results"))
+    with pytest.raises(ValueError, match="needs why="):
+        record_claim(notebook="02_cap", claim="c", measured="m", verdict="partly")
+    with pytest.raises(TypeError, match="why must be a string"):
+        record_claim(notebook="02_cap", claim="c", measured="m", verdict="holds", why=None)
+    assert not (tmp_path / "results" / "claims__02_cap.json").exists()
+    record_claim(notebook="02_cap", claim="c", measured="m", verdict="holds")
 
 
 def test_empty_run_says_so(tmp_path: Path) -> None:
@@ -230,7 +240,8 @@ def _handout(tmp_path: Path) -> tuple[str, list[dict]]:
              control="dense: 1.0", verdict="holds", figure=None),
         dict(notebook=CODING, claim="Entropy predicts dimensions", expected="ρ > 0.9 [O]",
              measured="ρ = 0.71 [0.6, 0.8]", control="shuffled null: ρ = 0.1",
-             verdict="partly", figure=f"{CODING}__entropy.png"),
+             verdict="partly", figure=f"{CODING}__entropy.png",
+             why="the entropy bound follows the trend but not the plateau at 1/2"),
     ]
     toy = _executed(tmp_path, TOY, [
         ("c-imports", "from polycode_lite.course.claims import record_claim, show_figure", ""),
@@ -256,6 +267,7 @@ def test_handout_has_every_section_in_order(tmp_path: Path) -> None:
     positions = [page.index(f"<h2 id='{k}'>") for k in keys]
     assert positions == sorted(positions)
     assert "What did not reproduce, and why" in page
+    assert "<dt>why</dt><dd>the entropy bound follows the trend but not the plateau at 1/2</dd>" in page
     # it prints: a page per section, images within the page width
     assert "@media print" in page and "break-before:page" in page and "max-width:100%" in page
 

@@ -60,6 +60,7 @@ def record_claim(
     values: dict[str, Any] | None = None,
     fast: bool | None = None,
     control: str = "",
+    why: str = "",
 ) -> dict[str, Any]:
     """Record one paper claim and what this run measured.
 
@@ -76,13 +77,22 @@ def record_claim(
             α 1.49–1.52, flat". Every α and information claim needs one (an untrained network,
             the same network trained without dropout, or a null / shuffled baseline); the
             reproduction report and the README show it beside the verdict.
+        why: for a verdict other than "holds", why it came out so, in this run's numbers (e.g.
+            "α falls in 2 of 3 layers and the untrained control's slope is as large"). Required
+            then: the notebook shows it beside the verdict and the report's "What did not
+            reproduce, and why" section prints it.
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}.")
     if not isinstance(control, str):
         raise TypeError(f"control must be a string describing what the control shows, got {type(control).__name__}.")
+    if not isinstance(why, str):
+        raise TypeError(f"why must be a string saying why the verdict came out so, got {type(why).__name__}.")
+    if verdict != "holds" and not why.strip():
+        raise ValueError(f"verdict {verdict!r} needs why=: one or two sentences, from this run's numbers, on why "
+                         f"the claim {claim!r} does not (fully) hold; show the same text in the notebook.")
     entry = dict(notebook=notebook, claim=claim, expected=expected, measured=measured,
-                 control=control, verdict=verdict, figure=figure, values=values or {}, fast=fast)
+                 control=control, verdict=verdict, why=why, figure=figure, values=values or {}, fast=fast)
     path = results_dir() / f"claims__{notebook}.json"
     entries = json.loads(path.read_text()) if path.exists() else []
     entries = [e for e in entries if e["claim"] != claim] + [entry]

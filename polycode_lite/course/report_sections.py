@@ -377,6 +377,7 @@ def not_reproduced_section(claims: Sequence[dict[str, Any]], runs_by_name: dict[
         parts.append(
             f"<div class='miss {VERDICT_CLASS.get(verdict, '')}'><p><b>{e(c.get('claim'))}</b>"
             f" ({where}): <b>{e(verdict)}</b></p><dl>"
+            f"<dt>why</dt><dd>{e(c.get('why') or '—')}</dd>"
             f"<dt>measured</dt><dd>{e(c.get('measured'))}</dd>"
             f"<dt>control</dt><dd>{e(c.get('control') or '—')}</dd>"
             f"<dt>expected</dt><dd>{e(c.get('expected') or '—')}</dd></dl></div>")

@@ -1,9 +1,10 @@
-"""Figures of alpha: across depth with its CI.
+"""Figures of alpha: across depth with its CI; any α series with failed or flagged fits drawn apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-__all__ = ['plot_alpha_depth']
+__all__ = ['plot_alpha_depth', 'AlphaSeries', 'plot_alpha_series']
 
 
 def plot_alpha_depth(table: pd.DataFrame, value: str = "alpha", ax: Any = None,
@@ -46,3 +47,65 @@ def plot_alpha_depth(table: pd.DataFrame, value: str = "alpha", ax: Any = None,
     ax.set_title(("α" if value == "alpha" else value.replace("_", " ")) + " across depth")
     ax.legend(fontsize=8)
     return ax
+
+
+@dataclass
+class AlphaSeries:
+    """One line of α estimates: ``x`` positions, ``alpha`` with its CI (``ci_low``, ``ci_high``),
+    all shape (n,), and ``usable`` (n,) bool: False for a failed or flagged fit (NaN, r² below
+    the pipeline's bar, a dead or curved spectrum), which is drawn apart and sets no scale."""
+
+    x: Sequence[float]
+    alpha: Sequence[float]
+    ci_low: Sequence[float]
+    ci_high: Sequence[float]
+    usable: Sequence[bool] | None = None
+    label: str = "α"
+    color: Any = None
+    linestyle: str = "-"
+    names: Sequence[str] | None = None  # per point, for the excluded list (e.g. "fc5, p = 0.8")
+
+
+def plot_alpha_series(ax: Any, series: Sequence[AlphaSeries], references: Sequence[float] = (),
+                      pad: float = 0.12) -> list[str]:
+    """Draw each series' usable fits as a line with 95% CI bars; scale the y axis to the usable
+    fits' CIs and the ``references`` (horizontal lines, e.g. 1 + 2/d) only, so one failed fit
+    (α ≈ 40) cannot flatten the rest. Unusable fits are hollow markers off the line; one outside
+    the axis sits at its edge as a triangle. Returns one line per unusable fit, e.g.
+    "fc5, p = 0.8: α = 27.1, drawn at the top edge", for the caption or a printed list."""
+    bounds: list[float] = list(references)
+    prepared = []
+    for s in series:
+        a, lo, hi = (np.asarray(v, dtype=float) for v in (s.alpha, s.ci_low, s.ci_high))
+        x = np.asarray(s.x, dtype=float)
+        if not (len(x) == len(a) == len(lo) == len(hi)):
+            raise ValueError(f"series {s.label!r}: x, alpha, ci_low and ci_high need one value per point, "
+                             f"got lengths {len(x)}, {len(a)}, {len(lo)}, {len(hi)}.")
+        ok = np.isfinite(a) & (np.ones(len(a), bool) if s.usable is None else np.asarray(s.usable, bool))
+        prepared.append((s, x, a, lo, hi, ok))
+        bounds += [v for v in np.concatenate([a[ok], lo[ok], hi[ok]]) if np.isfinite(v)]
+    if bounds:
+        y0, y1 = min(bounds), max(bounds)
+        span = max(y1 - y0, 0.2)
+        ax.set_ylim(y0 - pad * span, y1 + pad * span)
+    y_lo, y_hi = ax.get_ylim()
+    notes = []
+    for s, x, a, lo, hi, ok in prepared:
+        # a bootstrap CI need not contain the point estimate: clip the bars at 0
+        yerr = np.nan_to_num(np.clip([a[ok] - lo[ok], hi[ok] - a[ok]], 0, None))
+        line = ax.errorbar(x[ok], a[ok], yerr=yerr, marker="o", ms=4, capsize=2, color=s.color,
+                           ls=s.linestyle, label=s.label)
+        color = line[0].get_color()
+        for i in np.flatnonzero(~ok):
+            name = s.names[i] if s.names is not None else f"{s.label} at x = {x[i]:g}"
+            if not np.isfinite(a[i]):
+                notes.append(f"{name}: no fit")
+                continue
+            where = "top" if a[i] > y_hi else "bottom" if a[i] < y_lo else None
+            y = y_hi if where == "top" else y_lo if where == "bottom" else a[i]
+            ax.plot([x[i]], [y], marker={"top": "^", "bottom": "v"}.get(where, "o"), ms=7, mfc="none",
+                    mec=color, ls="none", clip_on=False)
+            notes.append(f"{name}: α = {a[i]:.2f}, flagged" + (f", drawn at the {where} edge" if where else ""))
+    for r in references:
+        ax.axhline(r, ls=":", lw=1, color="0.5")
+    return notes
