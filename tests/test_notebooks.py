@@ -163,6 +163,32 @@ def test_runs_in_fast_mode(path: Path, tmp_path: Path, monkeypatch) -> None:
         assert n_captions >= n_images, (
             f"{path.name} cell {i} shows {n_images} figure(s) but {n_captions} caption(s): "
             "display figures with polycode_lite.course.claims.show_figure(fig, name, caption)")
+    _check_whys_shown(path, executed, tmp_path / "results")
+
+
+def _output_texts(nb: nbformat.NotebookNode) -> str:
+    """Everything the executed notebook shows as text (streams, text/plain, text/markdown, text/html)."""
+    parts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.output_type == "stream":
+                parts.append(o.get("text", ""))
+            for mime in ("text/markdown", "text/plain", "text/html"):
+                parts.append(str(o.get("data", {}).get(mime, "")))
+    return " ".join(" ".join(parts).split())
+
+
+def _check_whys_shown(path: Path, executed: nbformat.NotebookNode, results: Path) -> None:
+    """A verdict other than "holds" is explained in the notebook: its ``why`` is in an output."""
+    shown = _output_texts(executed)
+    for claims_file in results.glob(f"claims__{path.stem}.json"):
+        for c in json.loads(claims_file.read_text()):
+            if c.get("verdict") == "holds":
+                continue
+            why = " ".join(str(c.get("why", "")).split())
+            assert why, f"{path.name}: claim {c['claim']!r} is {c['verdict']!r} without a why"
+            assert why[:80] in shown, (f"{path.name}: the why of {c['claim']!r} ({c['verdict']}) is not shown "
+                                       f"in the notebook: {why[:80]!r}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
