@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from polycode_lite.experiments.toy_teaser import (
     TeaserConfig,
@@ -49,3 +50,31 @@ def test_trained_teaser_shows_superposition_and_untrained_does_not() -> None:
     # null: a model trained so briefly it has not learnt to drop or pack features
     untrained = run(TeaserConfig.fast(steps=1, n_levels=4, lr=1e-6), progress=False)
     assert untrained.claims()[0]["verdict"] != "holds"
+
+
+def test_why_is_given_for_every_outcome_but_holds() -> None:
+    from polycode_lite.experiments.toy_teaser import superposition_why
+
+    assert superposition_why(2, 5) == ""
+    assert "4 of 5" in superposition_why(2, 4)
+    assert "already stores 3" in superposition_why(3, 5)
+    assert "no superposition" in superposition_why(2, 2)
+    assert "no more than the dense" in superposition_why(4, 3)
+    (claim,) = _result([2] * 6).claims()
+    assert claim["verdict"] != "holds" and claim["why"].strip()
+    assert _result([2, 3, 5]).claims()[0]["why"] == ""
+
+
+def test_the_stored_count_cannot_exceed_the_features() -> None:
+    from polycode_lite.experiments.toy_teaser import capped_feature_count
+
+    res = _result([2, 5], norms_scale=1.6)         # columns longer than 1, as a sparse model's are
+    assert (res.W ** 2).sum(axis=(1, 2))[-1] > 5    # ‖W‖²_F is not a count
+    assert np.allclose(res.capped_count, [2, 5]) and np.all(res.capped_count <= res.n_features)
+    assert float(capped_feature_count(np.full((2, 5), 0.1))) == pytest.approx(5 * 0.02)
+    with pytest.raises(ValueError, match="W must be"):
+        capped_feature_count(np.ones(3))
+    fig = res.plot()
+    assert fig.axes[0].get_ylim()[1] <= res.n_features + 0.5
+    assert "5 at S" in res.caption() and "Σ min" in res.caption()
+    assert "capped_count" in res.table().columns

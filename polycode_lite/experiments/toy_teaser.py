@@ -4,6 +4,11 @@ Not the dimensionality experiment of :mod:`.toy_dimensionality` (uniform importa
 m = 20, D* per sparsity): here n = 5, m = 2, importance 0.9^i, and the quantity is how many
 features the model *stores* (‖W_i‖ > 0.5) when dense and when sparse (docs/paper_guide.md §5,
 "Intro demo"). ``res = run(TeaserConfig.fast()); res.claims()``.
+
+Two counts of stored features, both at most n: the hard count ‖W_i‖ > :data:`STORED_THRESHOLD`
+(the verdict's) and the capped soft count Σ_i min(‖W_i‖², 1) (:func:`capped_feature_count`).
+‖W‖²_F is *not* a count: a feature stored with ‖W_i‖ > 1 (as a sparse model's are, to beat the
+ReLU's interference cut-off) adds more than 1 to it, so it can exceed n.
 """
 
 from __future__ import annotations
@@ -15,8 +20,27 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "TeaserConfig", "TeaserResult", "run", "superposition_verdict"
+    "STORED_THRESHOLD", "TeaserConfig", "TeaserResult", "capped_feature_count", "run", "superposition_verdict",
+    "superposition_why"
 ]
+
+#: a feature counts as stored when its column has ‖W_i‖ above this (science.superposition's default)
+STORED_THRESHOLD = 0.5
+
+
+def capped_feature_count(W: Any) -> np.ndarray:
+    """Soft count of stored features, Σ_i min(‖W_i‖², 1), per instance: each feature adds its
+    squared norm up to 1 (fully stored), so the count lies in [0, n_features], unlike ‖W‖²_F.
+
+    Args: W of shape (n_hidden, n_features) or (n_instances, n_hidden, n_features).
+    Returns: (n_instances,) float array (a 0-d array for 2-D input).
+    Raises: ValueError for another shape or non-finite entries."""
+    arr = np.asarray(W, dtype=float)
+    if arr.ndim not in (2, 3) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"W must be a finite (n_hidden, n_features) or (n_instances, n_hidden, n_features) "
+                         f"array; got shape {arr.shape}.")
+    out = np.minimum((arr ** 2).sum(axis=-2), 1.0).sum(axis=-1)
+    return np.asarray(out)
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,30 @@ def superposition_verdict(dense_stored: int, sparse_stored: int, n_features: int
     return "does not hold at this scale"
 
 
+def superposition_why(dense_stored: int, sparse_stored: int, n_features: int = 5, n_hidden: int = 2) -> str:
+    """Why :func:`superposition_verdict` is not "holds", in the run's counts ("" when it holds)."""
+    dense, sparse = int(dense_stored), int(sparse_stored)
+    verdict = superposition_verdict(dense, sparse, n_features, n_hidden)
+    if verdict == "holds":
+        return ""
+    parts = []
+    if sparse <= n_hidden:
+        parts.append(f"the sparsest model stores only {sparse} features in {n_hidden} dimensions, no more than "
+                     f"one per dimension: no superposition")
+    elif sparse <= dense:
+        parts.append(f"the sparsest model stores {sparse} features, no more than the dense model's {dense}: "
+                     f"sparsity did not add features")
+    else:
+        if sparse < n_features:
+            parts.append(f"the sparsest model stores {sparse} of {n_features} features (more than its "
+                         f"{n_hidden} dimensions, but not all)")
+        if dense > n_hidden:
+            parts.append(f"the dense model already stores {dense} features in {n_hidden} dimensions "
+                         f"(a PCA-like code keeps {n_hidden})")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + f" (stored: ‖W_i‖ > {STORED_THRESHOLD:g})."
+
+
 @dataclass(frozen=True)
 class TeaserResult:
     """Outcome of :func:`run`.
@@ -94,36 +142,56 @@ class TeaserResult:
     def n_hidden(self) -> int:
         return int(self.W.shape[1])
 
+    @property
+    def capped_count(self) -> np.ndarray:
+        """(K,) Σ_i min(‖W_i‖², 1): the soft count of stored features, at most n (:func:`capped_feature_count`)."""
+        return capped_feature_count(self.W)
+
     def table(self) -> Any:
-        """One row per sparsity level: sparsity, inverse_density, n_represented, soft_count
-        (‖W‖²_F), dims_per_feature, final_loss."""
+        """One row per sparsity level: sparsity, inverse_density, n_represented (‖W_i‖ > 0.5),
+        capped_count (Σ min(‖W_i‖², 1)), dims_per_feature, final_loss."""
         import pandas as pd
 
         return pd.DataFrame(dict(sparsity=self.sparsity, inverse_density=1.0 / self.feature_probability,
-                                 n_represented=self.n_represented,
-                                 soft_count=(self.W ** 2).sum(axis=(1, 2)),
+                                 n_represented=self.n_represented, capped_count=self.capped_count,
                                  dims_per_feature=self.dims_per_feature, final_loss=self.final_loss))
 
     def plot(self, ax: Any = None) -> Any:
-        """Features stored (hard count ‖W_i‖ > 0.5 and soft count ‖W‖²_F) against 1/(1−S).
-        Returns the figure."""
+        """Features stored against 1/(1−S) (log x): the hard count ‖W_i‖ > 0.5 and the soft count
+        Σ min(‖W_i‖², 1), both bounded by n (the y axis is [0, n]). Returns the figure."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.6))
         x = 1.0 / self.feature_probability
-        ax.semilogx(x, self.n_represented, "o-", label="features stored (‖W_i‖ > 0.5)")
-        ax.semilogx(x, (self.W ** 2).sum(axis=(1, 2)), "s--", label="‖W‖²_F (soft count)")
-        ax.axhline(self.n_hidden, color="0.6", ls=":", label=f"hidden dimensions m = {self.n_hidden}")
-        ax.set(xlabel="1 / (1 − S)  (inverse feature density)",
-               ylabel=f"features stored in {self.n_hidden} dimensions",
-               title=f"Sparser features: more of them share the {self.n_hidden} dimensions")
-        ax.legend(fontsize=8)
+        n, m = self.n_features, self.n_hidden
+        ax.semilogx(x, self.n_represented, "o-", label=f"hard count: features with ‖W_i‖ > {STORED_THRESHOLD:g}")
+        ax.semilogx(x, self.capped_count, "s--", label="soft count: Σ_i min(‖W_i‖², 1)")
+        ax.axhline(m, color="0.6", ls=":", label=f"hidden dimensions m = {m}")
+        ax.axhline(n, color="0.3", ls="-", lw=0.8, label=f"all n = {n} features")
+        ax.set(xlabel="1 / (1 − S)  (inverse feature density, log scale)",
+               ylabel=f"features stored (of {n})", ylim=(0, n + 0.4),
+               title=f"Sparser features: more of them share the {m} dimensions")
+        ax.legend(fontsize=8, loc="lower right")
         return ax.figure
 
+    def caption(self) -> str:
+        """The caption of :meth:`plot`, from this run's counts."""
+        x = 1.0 / self.feature_probability
+        hard, soft = self.n_represented, self.capped_count
+        n, m = self.n_features, self.n_hidden
+        first_all = np.flatnonzero(hard == n)
+        when = (f"from 1/(1−S) = {x[first_all[0]]:.3g} on" if first_all.size else "at no sparsity level")
+        return (f"Features stored in {m} hidden dimensions as the features get sparser (right). Hard count "
+                f"(features with ‖W_i‖ > {STORED_THRESHOLD:g}): {int(hard[0])} at S = {self.sparsity[0]:.2g}, "
+                f"{int(hard[-1])} at S = {self.sparsity[-1]:.2f}; all {n} are stored {when}. Soft count "
+                f"Σ min(‖W_i‖², 1): {soft[0]:.2f} → {soft[-1]:.2f} of {n}. Above the dotted line m = {m}, "
+                f"features share dimensions: superposition.")
+
     def claims(self) -> list[dict[str, Any]]:
-        """The teaser's claim with its verdict from :func:`superposition_verdict` (dicts with
-        claim, expected, measured, verdict, values, for ``record_claim``)."""
+        """The teaser's claim with its verdict from :func:`superposition_verdict` and the reason
+        from :func:`superposition_why` (dicts with claim, expected, measured, control, verdict, why,
+        values, for ``record_claim``)."""
         dense, sparse = int(self.n_represented[0]), int(self.n_represented[-1])
         d = self.dims_per_feature
         n, m = self.n_features, self.n_hidden
@@ -136,6 +204,7 @@ class TeaserResult:
             control=(f"the dense instance (S = 0), same model and training: {dense} stored; "
                      f"D* = {d[0]:.2f}"),
             verdict=superposition_verdict(dense, sparse, n, m),
+            why=superposition_why(dense, sparse, n, m),
             values={"dense_features": dense, "sparse_features": sparse, "dstar_dense": float(d[0]),
                     "dstar_sparse": float(d[-1]), "steps": int(self.steps)})]
 
