@@ -70,3 +70,20 @@ def test_sticky_half_rule_fails_on_the_untrained_flat_curve():
     real = DimensionalityResult(inverse_density=x, dims_per_feature=falling, feature_dims=np.full((20, 10), 0.5),
                                 final_loss=np.zeros(20), n_features=200, n_hidden=20, steps=0, seconds=0.0)
     assert [c for c in real.claims() if "sticky" in c["claim"]][0]["verdict"] == "holds"
+
+
+def test_every_rule_says_why_when_it_does_not_hold():
+    from polycode_lite.experiments.toy_claims import (more_features_why, orthogonal_pair_why, pentagon_why,
+                                                      polysemanticity_why)
+
+    assert orthogonal_pair_why(2, 1.0, 0.0) == ""
+    assert "|cos| = 0.50" in orthogonal_pair_why(2, 1.0, 0.5)
+    assert "represents 5 features" in orthogonal_pair_why(5, 0.4, 0.8)
+    assert pentagon_why(5, [0.4] * 5) == ""
+    assert "4 of 5" in pentagon_why(4, [0.5, 0.5, 0.5, 0.5, 0])
+    assert "0.30–0.50" in pentagon_why(5, [0.3, 0.4, 0.4, 0.4, 0.5])
+    assert polysemanticity_why(1.0, 3.2) == ""
+    assert "+0.10" in polysemanticity_why(1.0, 1.1)
+    assert more_features_why(5, 11, 5) == ""
+    assert "no more than the dense" in more_features_why(5, 5, 5)
+    assert "already stores 7" in more_features_why(7, 10, 5)

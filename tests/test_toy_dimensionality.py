@@ -58,3 +58,20 @@ def test_real_sweep_falls() -> None:
     res = dimensionality_sweep(n_features=40, n_hidden=4, n_instances=6, steps=1500, batch_size=256,
                                progress=False)
     assert res.claims()[0]["verdict"] in {"holds", "partly"}
+
+
+def test_every_claim_that_does_not_hold_says_why() -> None:
+    cases = [_result([1.0, 0.9, 0.75, 0.52, 0.5, 0.49, 0.47, 0.3, 0.2, 0.14]),      # holds everywhere
+             _result(np.ones(10)),                                                   # no fall, no plateau
+             _result([1.0, 0.8, 0.5, 0.3, 0.2]),                                     # one point near 1/2
+             _result(np.r_[np.linspace(1, 0.2, 5), 0.45, np.linspace(0.3, 0.2, 4)],
+                     feature_dims=np.random.default_rng(0).uniform(0, 1, (10, 10)))]  # not monotone, no clusters
+    seen = set()
+    for res in cases:
+        for c in res.claims():
+            assert bool(c["why"].strip()) == (c["verdict"] != "holds"), c
+            seen.add(c["verdict"])
+    assert seen == {"holds", "partly", "does not hold at this scale"}
+    falls, sticky, share = cases[3].claims()
+    assert "rises by" in falls["why"] and "below the 25%" in share["why"]
+    assert "no plateau" in cases[1].claims()[1]["why"] and "Only 1 of 5" in cases[2].claims()[1]["why"]

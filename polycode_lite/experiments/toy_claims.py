@@ -11,7 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["orthogonal_pair_verdict", "pentagon_verdict", "polysemanticity_verdict", "more_features_verdict"]
+__all__ = ["more_features_verdict", "more_features_why", "orthogonal_pair_verdict", "orthogonal_pair_why",
+           "pentagon_verdict", "pentagon_why", "polysemanticity_verdict", "polysemanticity_why"]
+
+# Each ``*_why`` takes the arguments of its ``*_verdict`` and returns "" when the verdict is "holds",
+# else one sentence, from those numbers, on why the claim does not (fully) hold (record_claim's why=).
 
 
 def orthogonal_pair_verdict(n_represented: int, dims_per_feature: float, abs_cos: float,
@@ -56,3 +60,59 @@ def more_features_verdict(dense_stored: int, sparse_stored: int, n_hidden: int) 
     if dense <= n_hidden < sparse:
         return "holds"
     return "partly" if sparse > dense else "does not hold at this scale"
+
+
+def orthogonal_pair_why(n_represented: int, dims_per_feature: float, abs_cos: float,
+                        n_hidden: int = 2, tol: float = 0.1) -> str:
+    """Why :func:`orthogonal_pair_verdict` is not "holds" ("" when it holds)."""
+    if orthogonal_pair_verdict(n_represented, dims_per_feature, abs_cos, n_hidden, tol) == "holds":
+        return ""
+    if n_represented != n_hidden:
+        return (f"The dense model represents {n_represented} features, not one per dimension "
+                f"({n_hidden}).")
+    off = []
+    if abs(dims_per_feature - 1.0) >= tol:
+        off.append(f"D* = {dims_per_feature:.2f} is {abs(dims_per_feature - 1):.2f} from 1")
+    if abs_cos >= tol:
+        off.append(f"|cos| = {abs_cos:.2f} between the two is not below {tol:g}, so they are not orthogonal")
+    return f"It represents {n_hidden} features, but " + " and ".join(off) + "."
+
+
+def pentagon_why(n_represented: int, feature_dims: Sequence[float], n_features: int = 5,
+                 n_hidden: int = 2, tol: float = 0.06) -> str:
+    """Why :func:`pentagon_verdict` is not "holds" ("" when it holds)."""
+    if pentagon_verdict(n_represented, feature_dims, n_features, n_hidden, tol) == "holds":
+        return ""
+    d = np.asarray(feature_dims, dtype=float)
+    target = n_hidden / n_features
+    if n_represented != n_features:
+        return (f"The sparsest model represents {n_represented} of {n_features} features"
+                + (" (more than its dimensions, but not all)" if n_represented > n_hidden else
+                   f", no more than its {n_hidden} dimensions") + ".")
+    return (f"All {n_features} are represented, but D_i spans {d.min():.2f}–{d.max():.2f}, more than ±{tol:g} "
+            f"from {target:g}: not a regular pentagon.")
+
+
+def polysemanticity_why(features_per_unit_dense: float, features_per_unit_sparse: float,
+                        min_rise: float = 0.3) -> str:
+    """Why :func:`polysemanticity_verdict` is not "holds" ("" when it holds)."""
+    dense, sparse = float(features_per_unit_dense), float(features_per_unit_sparse)
+    if polysemanticity_verdict(dense, sparse, min_rise) == "holds":
+        return ""
+    rise = sparse - dense
+    return (f"Features per unit go from {dense:.2f} (dense) to {sparse:.2f} (sparse), a change of {rise:+.2f}, "
+            f"not the rise of more than {min_rise:g} the rule needs.")
+
+
+def more_features_why(dense_stored: int, sparse_stored: int, n_hidden: int) -> str:
+    """Why :func:`more_features_verdict` is not "holds" ("" when it holds)."""
+    dense, sparse = int(dense_stored), int(sparse_stored)
+    if more_features_verdict(dense, sparse, n_hidden) == "holds":
+        return ""
+    if sparse <= dense:
+        return (f"The sparsest instance stores {sparse} features, no more than the dense one's {dense}: "
+                f"sparsity added no features.")
+    if dense > n_hidden:
+        return (f"The dense instance already stores {dense} features in {n_hidden} dimensions, so the rise to "
+                f"{sparse} does not isolate superposition caused by sparsity.")
+    return (f"The sparsest instance stores {sparse} features, no more than its {n_hidden} dimensions.")

@@ -119,7 +119,8 @@ class DimensionalityResult:
           D* ≈ 0.56, is not a plateau.)
         * D_i cluster at 1, 3/4, 2/3, 1/2, 2/5, 3/8: "holds" if at least ``min_share`` of the
           represented features lie within ``fraction_tol`` of one; else "partly".
-        Returns dicts with claim, expected, measured, verdict and values (for ``record_claim``)."""
+        Returns dicts with claim, expected, measured, control, verdict, why ("" for "holds", else
+        why not, from the numbers) and values (for ``record_claim``)."""
         d, x = self.dims_per_feature, self.inverse_density
         falls = bool(d[0] > 0.9 and d[-1] < 0.6 * d[0])
         monotone = bool(np.all(np.diff(d) < 0.08))
@@ -140,28 +141,50 @@ class DimensionalityResult:
                             f"{100 * float(sticky_fraction_share(self.init_feature_dims, tol=fraction_tol)):.0f}% "
                             "within the same tolerance")
         plateau = (f" (1/(1−S) = {x_half.min():.1f}…{x_half.max():.1f})" if near_half.any() else "")
+        v_falls = "holds" if falls and monotone else "partly" if falls else "does not hold at this scale"
+        v_half = ("holds" if falls and near_half.sum() >= min_plateau else
+                  "partly" if falls and near_half.any() else "does not hold at this scale")
+        v_share = "holds" if share >= min_share else "partly"
+        why = {"falls": "", "half": "", "share": ""}
+        if v_falls != "holds":
+            if falls:
+                k = int(np.argmax(np.diff(d)))
+                why["falls"] = (f"D* falls from {d[0]:.2f} to {d[-1]:.2f} but not monotonically: it rises by "
+                                f"{d[k + 1] - d[k]:.2f} between 1/(1−S) = {x[k]:.3g} and {x[k + 1]:.3g} (the rule "
+                                f"allows 0.08).")
+            else:
+                why["falls"] = (f"D* goes from {d[0]:.2f} (dense) to {d[-1]:.2f} (sparsest); a fall needs the dense "
+                                f"value above 0.9 and the sparsest below 0.6 × the dense one "
+                                f"({0.6 * d[0]:.2f}).")
+        if v_half != "holds":
+            why["half"] = (f"D* does not fall ({d[0]:.2f} → {d[-1]:.2f}), so values near 1/2 are no plateau."
+                           if not falls else
+                           f"Only {int(near_half.sum())} of {len(d)} sparsities lie within ±{half_tol:g} of 1/2; "
+                           f"a plateau needs {min_plateau}." if near_half.any() else
+                           f"No sparsity lies within ±{half_tol:g} of 1/2 (closest D* = "
+                           f"{d[int(np.argmin(np.abs(d - 0.5)))]:.2f}).")
+        if v_share != "holds":
+            why["share"] = (f"{100 * share:.0f}% of the represented features lie within ±{fraction_tol:g} of a named "
+                            f"fraction, below the {100 * min_share:.0f}% the rule asks (about Elhage's own 26%): at "
+                            f"n = {self.n_features}, m = {self.n_hidden} after {self.steps} steps many features sit "
+                            f"between the fractions.")
         return [
             dict(claim="Dimensions per feature D* falls with sparsity",
                  expected="from ≈1 (dense) towards m/n [C-ext Elhage 2022]",
                  measured=(f"D* = {d[0]:.2f} → {d[-1]:.2f} over 1/(1−S) = 1…{x[-1]:.0f} "
                            f"(n={self.n_features}, m={self.n_hidden}, {self.steps} steps)"
                            + ("" if monotone else "; not monotone")),
-                 control=ctl["falls"],
-                 verdict=("holds" if falls and monotone else "partly" if falls
-                          else "does not hold at this scale"),
+                 control=ctl["falls"], verdict=v_falls, why=why["falls"],
                  values=dict(inverse_density=x.tolist(), dstar=d.tolist())),
             dict(claim="D* is sticky at 1/2 (antipodal pairs) over a range of sparsities",
                  expected="a plateau at D* = 1/2 [C-ext Elhage 2022]",
                  measured=f"{int(near_half.sum())} of {len(d)} sparsities within ±{half_tol:g} of 1/2{plateau}",
-                 control=ctl["half"],
-                 verdict=("holds" if falls and near_half.sum() >= min_plateau else
-                          "partly" if falls and near_half.any() else "does not hold at this scale"),
+                 control=ctl["half"], verdict=v_half, why=why["half"],
                  values=dict(n_near_half=int(near_half.sum()))),
             dict(claim="Per-feature dimensionalities cluster at 1, 3/4, 2/3, 1/2, 2/5, 3/8",
                  expected="clusters; a re-check of Elhage's own models found ≈26% within ±0.02 [C-ext]",
                  measured=f"{100 * share:.0f}% of represented features within ±{fraction_tol:g} of those fractions",
-                 control=ctl["share"],
-                 verdict="holds" if share >= min_share else "partly", values=dict(share=share)),
+                 control=ctl["share"], verdict=v_share, why=why["share"], values=dict(share=share)),
         ]
 
 
