@@ -91,3 +91,34 @@ def test_claims_name_their_control_with_numbers() -> None:
     assert "true α = 1.0 known" in b["control"] and "n/m = 16" in b["control"]
     (n,) = _noise([1.0, 0.9, 0.6], [1.0, 1.0, 0.97]).claims()
     assert "noise-free" in n["control"] and "PCA α̂ = 1.00" in n["control"]
+
+
+def test_every_outcome_carries_a_why_from_its_numbers() -> None:
+    from polycode_lite.course.claims import record_claim  # noqa: F401  (the why is what it needs)
+
+    for res in (_bias(PLAIN, [1.0] * 5), _bias(PLAIN, [1.08, 1.05, 1.02, 1.0, 1.0]), _bias(PLAIN, PLAIN)):
+        (c,) = res.claims()
+        assert c["why"].strip() and f"{res.worst_corrected:.3f}" in c["why"]
+    (c,) = _bias(PLAIN, PLAIN).claims()
+    assert c["verdict"] == "does not hold at this scale" and "no smaller" in c["why"]
+    (c,) = _bias(PLAIN, [1.08, 1.05, 1.02, 1.0, 1.0]).claims()
+    assert c["verdict"] == "partly" and "beyond the tolerance" in c["why"] and "0.080" in c["why"]
+    (c,) = _noise([1.0, 0.9, 0.6], [1.0, 0.9, 0.6]).claims()
+    assert c["verdict"] == "does not hold at this scale" and "no closer" in c["why"] and "-0.40" in c["why"]
+    (c,) = _noise([1.0, 0.95, 0.9], [1.0, 1.0, 1.0]).claims()
+    assert c["verdict"] == "partly" and "not a drop of" in c["why"]
+    assert _noise([1.0, 0.9, 0.6], [1.0, 1.0, 0.97]).claims()[0]["why"]
+
+
+def test_dropout_noise_claim_says_why() -> None:
+    from polycode_lite.experiments.repeats_estimation import DropoutNoiseResult
+
+    def result(cv, rep):
+        alphas = np.array([[1.0, 1.0, 1.0, 1.0], [0.7, 1.0 + cv, 1.0, 1.0 + rep]])
+        return DropoutNoiseResult(np.array([0.05, 0.8]), alphas, np.ones((2, 4)), 8, False)
+
+    holds, partly, fails = result(0.3, 0.01).claims()[0], result(0.3, 0.08).claims()[0], result(0.02, 0.03).claims()[0]
+    assert (holds["verdict"], partly["verdict"], fails["verdict"]) == ("holds", "partly", "does not hold at this scale")
+    assert "not repaired" in partly["why"] and "+0.080" in partly["why"]
+    assert "not broken" in fails["why"] and "no closer" in fails["why"]
+    assert holds["why"].strip()

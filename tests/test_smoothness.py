@@ -99,3 +99,41 @@ def test_projected_energy_rule_fails_without_k_over_m() -> None:
     assert projected_energy_verdict(pe.mean, pe.e_full, pe.predicted_sd, 200)[0] == "does not hold at this scale"
     with pytest.raises(ValueError, match="predicted_sd"):
         projected_energy_verdict(1.0, 1.0, 0.0, 10)
+
+
+def test_every_smoothness_outcome_says_why(null) -> None:
+    from polycode_lite.experiments.smoothness import smoothness_why
+
+    a = np.linspace(0.6, 2.6, 10)
+    cases = {"holds": np.exp(null.predict(a) - 1.5 * (a - a.mean())),
+             "partly": np.exp(null.predict(a) - 1.0),
+             "does not hold at this scale": np.exp(null.predict(a) + 1.5 * (a - a.mean()))}
+    for verdict, e in cases.items():
+        test = smoothness_vs_null(a, e, null)
+        (claim,) = test.claims()
+        assert claim["verdict"] == verdict and claim["why"] == test.why and test.why.strip()
+        assert f"{test.resid_slope:+.2f}" in test.why and f"{test.rho:+.2f}" in test.why
+    assert "adds nothing beyond" in smoothness_vs_null(a, cases["partly"], null).why
+    assert "smoother than random loops" in smoothness_vs_null(a, cases["partly"], null).why
+    # rank order against: the why says so first
+    assert smoothness_why(+0.8, 0.99, -100.0, 2.8, -1.4).startswith("Energy does not fall with α")
+
+
+def test_threshold_and_projection_whys() -> None:
+    from polycode_lite.experiments.smoothness import (projected_energy_verdict, projected_energy_why,
+                                                      threshold_slopes_verdict, threshold_slopes_why)
+
+    alphas = np.array([1.5, 2.0, 2.5, 3.5, 4.0])
+    good = np.array([0.5, 0.0, -0.5, -1.0, -1.0])
+    flat = np.ones(5)
+    assert threshold_slopes_verdict(alphas, good) == "holds" and "within" in threshold_slopes_why(alphas, good)
+    why = threshold_slopes_why(alphas, flat)
+    assert threshold_slopes_verdict(alphas, flat) == "does not hold at this scale"
+    assert why.count("beyond the tolerance") == 2 and "α = 2.5: +1.00) is 1.50 from 2 − α" in why and "2.00 from −1" in why
+    half = good.copy(); half[-1] = -0.5
+    assert threshold_slopes_verdict(alphas, half) == "partly" and "0.50 from −1, beyond" in threshold_slopes_why(alphas, half)
+    with pytest.raises(ValueError, match="equally long"):
+        threshold_slopes_why(alphas, good[:-1])
+    v, z = projected_energy_verdict(1.5, 1.0, 0.1, 100)
+    assert v != "holds" and f"{z:+.2f}" in projected_energy_why(1.5, 1.0, 0.1, 100)
+    assert "within" in projected_energy_why(1.0, 1.0, 0.1, 100)

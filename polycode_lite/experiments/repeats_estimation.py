@@ -114,6 +114,11 @@ class DropoutNoiseResult:
         cv, rep = float(self.errors[i, 1]), float(self.errors[i, 3])
         verdict = ("holds" if abs(cv) > BROKEN_ERROR and abs(rep) < REPAIRED_ERROR else
                    "partly" if abs(rep) < abs(cv) else "does not hold at this scale")
+        why = (f"At p = {self.dropouts[i]:g} cvPCA's error is {cv:+.3f} ({'broken: beyond' if abs(cv) > BROKEN_ERROR else 'not broken: within'} "
+               f"±{BROKEN_ERROR:g}) and the {self.n_repeats}-mask cross-covariance's {rep:+.3f} "
+               f"({'repaired: within' if abs(rep) < REPAIRED_ERROR else 'not repaired: beyond'} ±{REPAIRED_ERROR:g}); "
+               f"the {self.n_repeats}-mask estimate is {'closer to' if abs(rep) < abs(cv) else 'no closer to'} the "
+               f"noise-free code's α than cvPCA.")
         return [dict(
             claim="Dropout noise biases plain cvPCA; the cross-covariance of several masks repairs it",
             expected=(f"at p = {self.dropouts[i]:g}: |cvPCA error| > {BROKEN_ERROR}, "
@@ -124,7 +129,7 @@ class DropoutNoiseResult:
             control=(f"the noise-free code's own α in the same window (the truth the errors are "
                      f"measured against); lowest rate p = {self.dropouts[j]:g}: cvPCA error "
                      f"{self.errors[j, 1]:+.2f}, {self.n_repeats}-mask error {self.errors[j, 3]:+.2f}"),
-            verdict=verdict, values=dict(cvpca_error=cv, repeats_error=rep))]
+            verdict=verdict, why=why, values=dict(cvpca_error=cv, repeats_error=rep))]
 
 
 def _masks(h: np.ndarray, p: float, k: int, rng: np.random.Generator, isotropic: bool) -> np.ndarray:

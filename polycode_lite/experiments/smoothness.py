@@ -29,7 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["LoopNull", "MAX_P", "MAX_RHO", "MIN_EFFECT", "MIN_LEVEL_Z", "SmoothnessTest", "projected_energy_verdict",
-           "random_loop_null", "smoothness_verdict", "smoothness_vs_null", "threshold_slopes_verdict"]
+           "projected_energy_why", "random_loop_null", "smoothness_verdict", "smoothness_vs_null", "smoothness_why",
+           "threshold_slopes_verdict", "threshold_slopes_why"]
 
 #: Spearman ρ(α, E/tr Σ) across layers at or below this: "larger α, smoother" in rank order.
 MAX_RHO = -0.5
@@ -150,6 +151,33 @@ def smoothness_verdict(rho: float, p_slope: float, level_z: float, resid_slope: 
     return "does not hold at this scale"
 
 
+def smoothness_why(rho: float, p_slope: float, level_z: float, resid_slope: float, mean_resid: float,
+                   null_rho: float | None = None, max_rho: float = MAX_RHO, max_p: float = MAX_P,
+                   min_level_z: float = MIN_LEVEL_Z, min_effect: float = MIN_EFFECT) -> str:
+    """Why :func:`smoothness_verdict` came out as it did, in these numbers (one or two sentences),
+    for every outcome; ``null_rho``: the no-network loops' own ρ, quoted when given."""
+    null = f" (random loops without a network give ρ = {null_rho:+.2f})" if null_rho is not None else ""
+    slope_ok = p_slope < max_p and resid_slope <= -min_effect
+    level_ok = level_z <= -min_level_z and mean_resid <= -min_effect
+    if rho > max_rho:
+        first = (f"Energy does not fall with α across the layers: ρ(α, E/trΣ) = {rho:+.2f}, above the "
+                 f"{max_rho:+.1f} the rule needs{null}.")
+    else:
+        first = f"Energy falls with α across the layers (ρ = {rho:+.2f}){null}."
+    if slope_ok:
+        second = (f" Beyond the random-loop curve the layers' offsets fall by {resid_slope:+.2f} in ln E per unit α "
+                  f"(p = {p_slope:.2f}): α predicts smoothness beyond what any power-law loop gives.")
+    else:
+        second = (f" Beyond the random-loop curve the offsets change by {resid_slope:+.2f} in ln E per unit α "
+                  f"(p = {p_slope:.2f}; needs ≤ −{min_effect:g} with p < {max_p:g}), so α adds nothing beyond "
+                  f"what random power-law loops of the same α give")
+        second += (f"; the layers do sit {mean_resid:+.2f} in ln E from that curve (z = {level_z:+.1f}), "
+                   f"{'smoother' if mean_resid < 0 else 'rougher'} than random loops of their α, whatever their α."
+                   if level_ok or abs(level_z) >= min_level_z else
+                   f"; their mean offset {mean_resid:+.2f} (z = {level_z:+.1f}) is within the null's scatter.")
+    return first + second
+
+
 @dataclass(frozen=True)
 class SmoothnessTest:
     """Layers against the no-network null (:func:`smoothness_vs_null`).
@@ -174,6 +202,12 @@ class SmoothnessTest:
     def verdict(self) -> str:
         return smoothness_verdict(self.rho, self.p_slope, self.level_z, self.resid_slope,
                                   float(np.mean(self.residual)))
+
+    @property
+    def why(self) -> str:
+        """Why the verdict came out so, in this test's numbers (:func:`smoothness_why`)."""
+        return smoothness_why(self.rho, self.p_slope, self.level_z, self.resid_slope,
+                              float(np.mean(self.residual)), null_rho=self.null.rho)
 
     def describe(self) -> str:
         """One line of numbers: ρ, residual slope with p, level z."""
@@ -204,7 +238,7 @@ class SmoothnessTest:
             expected="[I] docs/paper_guide.md §3 E3: a negative α–energy relation across layers; as a claim about the "
                      "network it must beat the no-network null (random power-law loops of the same α)",
             measured=f"{self.alpha.size} layers ({', '.join(sorted(set(self.group.tolist())))}): {self.describe()}",
-            control=ctrl, verdict=self.verdict,
+            control=ctrl, verdict=self.verdict, why=self.why,
             values=dict(rho=self.rho, resid_slope=self.resid_slope, p_slope=self.p_slope, level_z=self.level_z,
                         null_rho=null.rho, null_slope=null.slope, null_resid_sd=null.resid_sd))]
 
@@ -241,6 +275,22 @@ def smoothness_vs_null(alpha: Any, energy_norm: Any, null: LoopNull, group: Sequ
                           p_slope=p, level_z=z, null=null)
 
 
+def _threshold_sides(alpha: Any, slope: Any, d: int, below: tuple[float, float], above_from: float,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(α, slope, theory, in-below mask, in-above mask) after the checks of :func:`threshold_slopes_verdict`."""
+    from polycode_lite.science.projections import theoretical_energy_slope
+
+    a, sl = np.asarray(alpha, dtype=float), np.asarray(slope, dtype=float)
+    if a.shape != sl.shape or a.ndim != 1:
+        raise ValueError(f"alpha and slope must be equally long 1-D arrays, got {a.shape} and {sl.shape}.")
+    lo = (a >= below[0]) & (a <= below[1])
+    hi = a >= above_from
+    if not lo.any() or not hi.any():
+        raise ValueError(f"need slopes with α in {below} and with α >= {above_from}; got α = {a.tolist()}.")
+    theory = np.array([theoretical_energy_slope(float(x), int(d)) for x in a])
+    return a, sl, theory, lo, hi
+
+
 def threshold_slopes_verdict(alpha: Any, slope: Any, d: int = 1, below: tuple[float, float] = (1.5, 2.5),
                              above_from: float = 3.5, tol_below: float = 0.1, tol_above: float = 0.06) -> str:
     """Verdict of "a code of a d-dimensional input is smooth iff α > 1 + 2/d" from measured
@@ -252,19 +302,28 @@ def threshold_slopes_verdict(alpha: Any, slope: Any, d: int = 1, below: tuple[fl
     * "does not hold at this scale": neither (e.g. unrelated points, slope +1 at every α).
 
     Args: alpha, slope (N,) paired; d >= 1. Raises ValueError when a side has no α or lengths differ."""
-    from polycode_lite.science.projections import theoretical_energy_slope
-
-    a, sl = np.asarray(alpha, dtype=float), np.asarray(slope, dtype=float)
-    if a.shape != sl.shape or a.ndim != 1:
-        raise ValueError(f"alpha and slope must be equally long 1-D arrays, got {a.shape} and {sl.shape}.")
-    lo = (a >= below[0]) & (a <= below[1])
-    hi = a >= above_from
-    if not lo.any() or not hi.any():
-        raise ValueError(f"need slopes with α in {below} and with α >= {above_from}; got α = {a.tolist()}.")
-    theory = np.array([theoretical_energy_slope(float(x), int(d)) for x in a])
+    a, sl, theory, lo, hi = _threshold_sides(alpha, slope, d, below, above_from)
     ok_lo = bool(np.max(np.abs(sl[lo] - theory[lo])) <= tol_below)
     ok_hi = bool(np.max(np.abs(sl[hi] + 1.0)) <= tol_above)
     return "holds" if ok_lo and ok_hi else "partly" if ok_lo or ok_hi else "does not hold at this scale"
+
+
+def threshold_slopes_why(alpha: Any, slope: Any, d: int = 1, below: tuple[float, float] = (1.5, 2.5),
+                         above_from: float = 3.5, tol_below: float = 0.1, tol_above: float = 0.06) -> str:
+    """Why :func:`threshold_slopes_verdict` (same arguments) came out as it did: the worst
+    deviation on each side of the threshold against its tolerance, at which α; for every outcome."""
+    a, sl, theory, lo, hi = _threshold_sides(alpha, slope, d, below, above_from)
+    dev_lo, dev_hi = np.abs(sl - theory), np.abs(sl + 1.0)
+    i_lo = np.flatnonzero(lo)[int(np.argmax(dev_lo[lo]))]
+    i_hi = np.flatnonzero(hi)[int(np.argmax(dev_hi[hi]))]
+    parts = []
+    theory_text = "2 − α" if int(d) == 1 else f"1 − {int(d)}(α − 1)"
+    for side, i, dev, tol, ref in (("below the threshold", i_lo, dev_lo, tol_below, theory_text),
+                                   ("above it", i_hi, dev_hi, tol_above, "−1")):
+        ok = dev[i] <= tol
+        parts.append(f"{side} the worst slope (α = {a[i]:g}: {sl[i]:+.2f}) is {dev[i]:.2f} from {ref}, "
+                     f"{'within' if ok else 'beyond'} the tolerance {tol:g}")
+    return f"For d = {d} (threshold α = {1 + 2 / d:g}): " + "; ".join(parts) + "."
 
 
 def projected_energy_verdict(mean: float, expected: float, predicted_sd: float, n_projections: int,
@@ -280,3 +339,12 @@ def projected_energy_verdict(mean: float, expected: float, predicted_sd: float, 
     z = float((mean - expected) / (predicted_sd / np.sqrt(int(n_projections))))
     verdict = "holds" if abs(z) < max_z else "partly" if abs(z) < 10 * max_z else "does not hold at this scale"
     return verdict, z
+
+
+def projected_energy_why(mean: float, expected: float, predicted_sd: float, n_projections: int,
+                         max_z: float = 4.0) -> str:
+    """Why :func:`projected_energy_verdict` (same arguments) came out as it did, for every outcome."""
+    verdict, z = projected_energy_verdict(mean, expected, predicted_sd, n_projections, max_z)
+    how = ("within" if verdict == "holds" else "beyond")
+    return (f"The mean over {int(n_projections)} projections is {mean / expected:.4f}× (k/m)·E_full, "
+            f"z = {z:+.2f} standard errors of the predicted projection noise: {how} the ±{max_z:g} the rule allows.")
