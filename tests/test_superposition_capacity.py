@@ -144,3 +144,42 @@ def test_claims_carry_a_control_with_numbers() -> None:
     assert t4["verdict"] == "holds" and "6.56" in t4["control"] and "holds" not in t4["control"]
     # the doubled figure as the measurement is the null: it does not pass
     assert entropy_cost_claim([256], [cap.bits_lost_per_unit_sigma_exponent(256)])["verdict"] != "holds"
+
+
+def test_every_claim_says_why_when_it_does_not_hold() -> None:
+    from polycode_lite.experiments.superposition_capacity import prediction_why
+
+    # prediction: holds → no why; a null world (D* = 1−S) → why naming the best null and the ratio
+    assert compare_prediction(X, _toy_like(), N, M).claims()[0]["why"] == ""
+    null = compare_prediction(X, np.clip(1 / X, M / N, 1.0), N, M).claims()[0]
+    assert null["verdict"] != "holds" and "best null" in null["why"] and "H_elem = 8" in null["why"]
+    assert "ρ = 0.30 is not above" in prediction_why(0.1, {"a": 1.0}, spearman=0.3)
+    assert "but not the level" in prediction_why(0.9, {"a": 1.0}, spearman=0.99)
+    # channel: holds → ""; partly and does-not-hold → the error in bits
+    D = np.array([0.0, 0.2, 0.4, 0.6, 0.8])
+    exact = (1 - D) * math.log2(15)
+    assert _channel(exact).claims()[0]["why"] == ""
+    assert "0.050 bits" in _channel(exact - 0.05).claims()[0]["why"]
+    assert "outside Theorem 3's band" in _channel(np.full(5, math.log2(15))).claims()[0]["why"]
+    # Theorem 4: the doubled figure is 100% off → a why with the width and the percentage
+    ms = np.array([256.0, 1024.0])
+    assert entropy_cost_claim(ms, cap.bits_lost_per_unit_alpha(ms))["why"] == ""
+    off = entropy_cost_claim(ms, cap.bits_lost_per_unit_sigma_exponent(ms))
+    assert off["verdict"] == "partly" and "+100%" in off["why"]
+    assert "does not fall" in entropy_cost_claim(ms, np.zeros(2))["why"]
+
+
+def test_channel_run_reports_standard_errors_and_a_zoomed_difference_panel() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from polycode_lite.course.claims import check_figure
+
+    res = run(ChannelConfig(n_samples=20_000))
+    assert res.n_subsamples == 10 and res.se_nonzero.shape == (5,) and np.all(res.se_nonzero > 0)
+    assert np.all(res.se_nonzero < 0.05)
+    fig = res.plot()
+    assert len(fig.axes) == 2 and not check_figure(fig)
+    lo, hi = fig.axes[1].get_ylim()
+    assert hi - lo < 0.5        # zoomed: the differences (< 0.1 bit) fill the panel, not a 0–4 bit axis
+    assert run(ChannelConfig(n_samples=500)).se_nonzero is None     # too few samples to split

@@ -29,9 +29,9 @@ from polycode_lite.science import capacity as cap
 
 __all__ = [
     "CHANNEL_TOLERANCE_BITS", "ChannelConfig", "ChannelResult", "H_ELEM_GRID", "MIN_ERROR_MARGIN",
-    "MIN_FRAC_ABOVE", "MIN_SPEARMAN", "NULL_CURVES", "PredictionComparison", "STIRLING_REL_TOL",
+    "MIN_FRAC_ABOVE", "MIN_SPEARMAN", "NULL_CURVES", "PredictionComparison", "STIRLING_REL_TOL", "SUBSAMPLES",
     "beats_nulls_verdict", "compare_prediction", "entropy_cost_claim", "entropy_cost_verdict",
-    "mean_abs_log_ratio", "run"
+    "mean_abs_log_ratio", "prediction_why", "run"
 ]
 
 #: H_elem values (bits) the comparison reports; the verdict uses ``h_ref`` (8 bits).
@@ -46,6 +46,8 @@ MIN_ERROR_MARGIN = 0.25
 NULL_CURVES: dict[str, Any] = {"1−S (no entropy term)": lambda x: 1.0 / x, "1/√x": lambda x: 1.0 / np.sqrt(x)}
 #: |simulated − (1−D)·log2(2^C − 1)| allowed for the channel (plug-in bias + noise at 1e5 samples).
 CHANNEL_TOLERANCE_BITS = 0.02
+#: disjoint sub-samples behind the channel's standard errors (runs of fewer than 100 per sub-sample get none)
+SUBSAMPLES = 10
 #: relative tolerance of bits lost per unit α against Stirling's ½·log2(m/e) (Theorem 4).
 STIRLING_REL_TOL = 0.1
 
@@ -113,6 +115,7 @@ class PredictionComparison:
                    for h, f, s, g, e in zip(self.h_elem, self.frac_above, self.spearman, self.max_gap,
                                             self.log_error)}
         nulls = "; ".join(f"{k}: {v:.3f}" for k, v in self.null_log_error.items())
+        why = prediction_why(err, self.null_log_error, rho, self.h_ref, margin=margin, min_spearman=min_spearman)
         return [dict(
             claim="The entropy of sparse inputs explains the trend of Elhage's dimensions-per-feature curve",
             expected=f"D*_pred = (1−S) + H_b(S)/H_elem (H_elem = {self.h_ref:g} bits, not fitted) is closer to the "
@@ -124,7 +127,7 @@ class PredictionComparison:
             control=(f"null curves with no entropy term on the same {self.dims_per_feature.size}-point D* curve, "
                      f"mean |ln(D*/null)|: {nulls} (best null {best}; prediction/best = "
                      f"{err / max(self.null_log_error[best], 1e-12):.2f}, holds needs ≤ {1 - margin:.2f})"),
-            verdict=verdict,
+            verdict=verdict, why=why,
             values=dict(summary=summary, h_best=self.h_best, log_error=err,
                         null_log_error={k: float(v) for k, v in self.null_log_error.items()}))]
 
@@ -162,6 +165,26 @@ def beats_nulls_verdict(error: float, null_errors: Mapping[str, float], spearman
     if error < best and spearman > 0.5:
         return "partly"
     return "does not hold at this scale"
+
+
+def prediction_why(error: float, null_errors: Mapping[str, float], spearman: float, h_elem: float = 8.0,
+                   margin: float = MIN_ERROR_MARGIN, min_spearman: float = MIN_SPEARMAN) -> str:
+    """Why :func:`beats_nulls_verdict` is not "holds" for these numbers ("" when it holds)."""
+    if beats_nulls_verdict(error, null_errors, spearman, margin=margin, min_spearman=min_spearman) == "holds":
+        return ""
+    best = min(null_errors, key=null_errors.get)
+    b = float(null_errors[best])
+    reasons = []
+    if error > (1 - margin) * b:
+        reasons.append(f"its mean |ln(D*/D*_pred)| = {error:.3f} at H_elem = {h_elem:g} bits is "
+                       f"{error / max(b, 1e-12):.2f} × the best null's ({best}: {b:.3f}), where holding needs "
+                       f"≤ {1 - margin:.2f} ×" + (f": a curve with no entropy term ({best}) fits at least as well"
+                                                if error >= b else ""))
+    if spearman <= min_spearman:
+        reasons.append(f"Spearman ρ = {spearman:.2f} is not above {min_spearman:g}")
+    lead = (f"The prediction follows the trend (ρ = {spearman:.2f}) but not the level: " if spearman > min_spearman
+            else "The prediction does not follow the measured curve closely enough: ")
+    return lead + "; ".join(reasons) + "."
 
 
 def compare_prediction(inverse_density: Any, dims_per_feature: Any, n_features: int, n_hidden: int,
@@ -226,7 +249,9 @@ class ChannelResult:
 
     dropout: the rates D. simulated_nonzero: plug-in I(X;Y) of the erasure code (uniform over the
     2^C − 1 non-zero symbols, so a dropped unit reads 0 unambiguously). simulated_with_zero: the
-    code that also uses 0. lower, upper: Theorem 3's (1−ε)(1−D)C and (1−D)C.
+    code that also uses 0. lower, upper: Theorem 3's (1−ε)(1−D)C and (1−D)C. se_nonzero,
+    se_with_zero: standard errors of the two simulated values from ``n_subsamples`` disjoint
+    sub-samples (None when not measured).
     """
 
     dropout: np.ndarray
@@ -236,6 +261,9 @@ class ChannelResult:
     upper: np.ndarray
     c_bits: int
     n_samples: int
+    se_nonzero: np.ndarray | None = None
+    se_with_zero: np.ndarray | None = None
+    n_subsamples: int = 0
 
     @property
     def exact_nonzero(self) -> np.ndarray:
@@ -255,22 +283,12 @@ class ChannelResult:
                                  simulated_with_zero=self.simulated_with_zero, exact_nonzero=self.exact_nonzero,
                                  lower=self.lower, upper=self.upper))
 
-    def plot(self, ax: Any = None) -> Any:
-        """Theorem 3's band with both simulated codes. Returns the figure."""
-        import matplotlib.pyplot as plt
+    def plot(self) -> Any:
+        """Theorem 3's band with both simulated codes, and beside it their differences from
+        C·(1−D), zoomed (:func:`polycode_lite.plots.capacity.plot_channel`). Returns the figure."""
+        from polycode_lite.plots.capacity import plot_channel
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 3.6))
-        D = self.dropout
-        ax.fill_between(D, self.lower, self.upper, color="tab:green", alpha=0.25, label="Theorem 3 bounds")
-        ax.plot(D, self.upper, "g-", lw=1, label="C·(1−D)")
-        ax.plot(D, self.simulated_nonzero, "ko", label=f"simulated, {2 ** self.c_bits - 1} non-zero symbols")
-        ax.plot(D, self.simulated_with_zero, "rs", label=f"simulated, {2 ** self.c_bits} symbols incl. 0")
-        ax.set_xlabel("dropout rate D")
-        ax.set_ylabel("mutual information per unit (bits)")
-        ax.set_title(f"Capacity of a {self.c_bits}-bit unit behind dropout")
-        ax.legend(fontsize=8)
-        return ax.figure
+        return plot_channel(self)
 
     def claims(self, tol: float = CHANNEL_TOLERANCE_BITS) -> list[dict[str, Any]]:
         """"Dropout at rate D scales a unit's capacity by (1−D)" (Theorem 3):
@@ -285,6 +303,14 @@ class ChannelResult:
         err = self.max_error
         verdict = _channel_verdict(self.simulated_nonzero, lo, hi, self.exact_nonzero, tol)
         n_sym = 2 ** self.c_bits - 1
+        k = int(np.argmax(np.abs(self.simulated_nonzero - self.exact_nonzero)))
+        outside = np.maximum(self.simulated_nonzero - hi, lo - self.simulated_nonzero)
+        why = "" if verdict == "holds" else (
+            f"The simulated erasure code is off (1−D)·log2({n_sym}) by up to {err:.3f} bits (at D = "
+            f"{self.dropout[k]:g}), more than the {tol:g} bits allowed"
+            + (f", and lies up to {float(outside.max()):.3f} bits outside Theorem 3's band"
+               if float(outside.max()) > tol else "")
+            + f" ({self.n_samples} samples per rate).")
         return [dict(
             claim="Dropout at rate D scales a unit's capacity by (1−D) (Theorem 3)",
             expected="(1−ε)(1−D)C ≤ C_dropout ≤ (1−D)C [C-supp]",
@@ -295,7 +321,7 @@ class ChannelResult:
                      f"gives {self.simulated_with_zero[-1]:.3f} bits at D = {self.dropout[-1]:g}, "
                      f"{self.lower[-1] - self.simulated_with_zero[-1]:+.3f} bits below Theorem 3's lower bound; judged by "
                      f"the same rule it is '{_channel_verdict(self.simulated_with_zero, lo, hi, self.exact_nonzero, tol)}'"),
-            verdict=verdict,
+            verdict=verdict, why=why,
             values=dict(D=self.dropout.tolist(), simulated=self.simulated_nonzero.tolist(),
                         lower=self.lower.tolist(), upper=self.upper.tolist()))]
 
@@ -315,17 +341,30 @@ def run(config: ChannelConfig = ChannelConfig()) -> ChannelResult:
     rng = np.random.default_rng(config.seed)
     D = np.asarray(config.dropout_rates, dtype=float)
     n, q = int(config.n_samples), 2 ** int(config.c_bits)
-    nonzero, with_zero = [], []
+    k = SUBSAMPLES if n >= 100 * SUBSAMPLES else 0
+    nonzero, with_zero, se_nz, se_wz = [], [], [], []
+
+    def se(x: np.ndarray, y: np.ndarray) -> float:
+        # spread of the estimate over k disjoint sub-samples, scaled to the full sample (∝ 1/√N)
+        parts = [cap.plugin_mutual_information(a, b) for a, b in zip(np.array_split(x, k), np.array_split(y, k))]
+        return float(np.std(parts, ddof=1) / math.sqrt(k))
+
     for d in D:
         keep = rng.random(n) >= d
         x_nz = rng.integers(1, q, n)             # 2^C − 1 non-zero symbols: dropout = erasure
         x_all = rng.integers(0, q, n)            # 2^C symbols incl. 0: a dropped 0 is ambiguous
-        nonzero.append(cap.plugin_mutual_information(x_nz, np.where(keep, x_nz, 0)))
-        with_zero.append(cap.plugin_mutual_information(x_all, np.where(keep, x_all, 0)))
+        y_nz, y_all = np.where(keep, x_nz, 0), np.where(keep, x_all, 0)
+        nonzero.append(cap.plugin_mutual_information(x_nz, y_nz))
+        with_zero.append(cap.plugin_mutual_information(x_all, y_all))
+        if k:
+            se_nz.append(se(x_nz, y_nz))
+            se_wz.append(se(x_all, y_all))
     lower, upper = cap.dropout_capacity_bounds(D, config.c_bits)
     return ChannelResult(dropout=D, simulated_nonzero=np.array(nonzero), simulated_with_zero=np.array(with_zero),
                          lower=np.asarray(lower, dtype=float), upper=np.asarray(upper, dtype=float),
-                         c_bits=int(config.c_bits), n_samples=n)
+                         c_bits=int(config.c_bits), n_samples=n,
+                         se_nonzero=np.array(se_nz) if k else None, se_with_zero=np.array(se_wz) if k else None,
+                         n_subsamples=k)
 
 
 # --------------------------------------------------------------------------------------
@@ -369,6 +408,12 @@ def entropy_cost_claim(m: Any, simulated: Any, rel_tol: float = STIRLING_REL_TOL
     ref = np.asarray(cap.bits_lost_per_unit_alpha(m), dtype=float)
     doubled = np.asarray(cap.bits_lost_per_unit_sigma_exponent(m), dtype=float)
     fmt = lambda v: ", ".join(f"{x:.2f}" for x in v)  # noqa: E731
+    rel = sim / ref - 1
+    j = int(np.argmax(np.abs(rel)))
+    why = "" if verdict == "holds" else (
+        f"At m = {m[j]:g} the simulation loses {sim[j]:.2f} bits per unit of α, {100 * rel[j]:+.0f}% from "
+        f"½·log2(m/e) = {ref[j]:.2f}, outside the ±{100 * rel_tol:.0f}% allowed"
+        + ("" if verdict == "partly" else "; the entropy does not fall with α at every m") + ".")
     return dict(
         claim="A steeper power-law spectrum (larger α) lowers the entropy a layer can carry (Theorem 4)",
         expected=(f"½·log2(m/e) bits per neuron per unit of fitted (eigenvalue) α: {fmt(ref)} for m = "
@@ -378,5 +423,5 @@ def entropy_cost_claim(m: Any, simulated: Any, rel_tol: float = STIRLING_REL_TOL
         control=(f"the doubled figure log2(m/e) = {fmt(doubled)} on the same simulation is off by "
                  f"{100 * float(np.max(np.abs(sim / doubled - 1))):.0f}%: "
                  f"'{entropy_cost_verdict(m, sim, rel_tol, exponent='sigma')}' by the same rule"),
-        verdict=verdict,
+        verdict=verdict, why=why,
         values=dict(m=m.tolist(), simulated=sim.tolist(), formula=ref.tolist(), sigma_formula=doubled.tolist()))
