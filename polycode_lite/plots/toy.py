@@ -8,6 +8,8 @@ Every helper returns a labelled matplotlib Figure (title, x and y labels), ready
 * :func:`plot_features_2d`     feature directions W[:, f] for m = 2 (Elhage's pentagon pictures).
 * :func:`plot_dimensionality`  D* = m/‖W‖²_F against 1/(1−S) with the sticky fractions marked.
 * :func:`plot_feature_dimensionality`  per-feature D_i scatter against 1/(1−S).
+* :func:`wtw_summary`, :func:`wtw_caption`  the numbers a WᵀW/bias figure shows, and its caption
+  built from them (represented vs dropped features, their biases, interference).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 
 from polycode_lite._common import to_numpy
 
-__all__ = ["plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw"]
+__all__ = ["plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw", "wtw_caption",
+           "wtw_summary"]
 
 _FRACTION_LABELS = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "2/5", 3 / 8: "3/8"}
 
@@ -165,7 +168,7 @@ def plot_dimensionality(inverse_density: Any, dims_per_feature: Any,
     ax.set_xlabel("1/(1−S)  (inverse feature density, log scale)")
     ax.set_ylabel("dimensions per feature D*")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower left")   # the curves start at the top left and end low on the right
     return fig
 
 
@@ -200,3 +203,72 @@ def plot_feature_dimensionality(inverse_density: Any, feature_dims: Any,
     ax.set_ylabel("feature dimensionality D_i")
     ax.set_title(title)
     return fig
+
+
+#: a bias below −this counts as negative in :func:`wtw_summary` (smaller ones are training noise around 0)
+NEGATIVE_BIAS = 0.01
+
+
+def _num(v: float) -> str:
+    text = f"{v:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def wtw_summary(model_or_W: Any, b: Any = None, threshold: float = 0.5) -> list[dict[str, Any]]:
+    """Per instance, what a :func:`plot_wtw` panel shows: ``n_represented`` (features with
+    ‖W_i‖ > ``threshold``), ``interference`` (mean over the represented features i of
+    Σ_{j≠i} (Ŵ_i·W_j)², the off-diagonal weight in their rows; 0 for orthogonal features),
+    ``bias_represented`` and ``bias_dropped`` ((min, mean, max) of b over each group, or None for
+    an empty group) and ``n_negative_bias`` (represented features with b < −``NEGATIVE_BIAS``).
+
+    Raises: ValueError for a negative threshold or when the bias is missing."""
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}.")
+    W, b = _weights(model_or_W, b)
+    if b is None:
+        raise ValueError("wtw_summary needs the bias b: pass a ToyModel or b=.")
+    out = []
+    for Wi, bi in zip(W, b):
+        norms = np.linalg.norm(Wi, axis=0)
+        rep = norms > threshold
+        G = Wi.T @ Wi
+        interf = [float(((G[i] / norms[i]) ** 2).sum() - norms[i] ** 2) for i in np.flatnonzero(rep)]
+        stats = lambda v: (float(v.min()), float(v.mean()), float(v.max())) if v.size else None  # noqa: E731
+        out.append(dict(n_represented=int(rep.sum()), n_features=int(Wi.shape[1]),
+                        interference=float(np.mean(interf)) if interf else 0.0,
+                        bias_represented=stats(bi[rep]), bias_dropped=stats(bi[~rep]),
+                        n_negative_bias=int((bi[rep] < -NEGATIVE_BIAS).sum())))
+    return out
+
+
+def wtw_caption(summary: Sequence[dict[str, Any]], labels: Sequence[str], threshold: float = 0.5,
+                feature_probability: Any = None) -> str:
+    """Caption of a :func:`plot_wtw` figure from :func:`wtw_summary` (one label per panel, e.g.
+    "S = 0.90"), describing the first and the last panel with their own numbers. With
+    ``feature_probability`` (p = 1 − S per panel) a dropped feature's bias is set beside the
+    feature's mean p/2 (features uniform in [0, 1] when active), the constant guess that minimises
+    the squared error."""
+    if len(summary) != len(labels) or not summary:
+        raise ValueError(f"need one label per instance summary, got {len(labels)} labels for {len(summary)}.")
+    p = None if feature_probability is None else np.broadcast_to(np.asarray(feature_probability, float),
+                                                                  (len(summary),))
+
+    def rng(t: tuple[float, float, float]) -> str:
+        return f"{_num(t[0])} to {_num(t[2])} (mean {_num(t[1])})"
+
+    def panel(k: int) -> str:
+        s, label = summary[k], labels[k]
+        n_drop = s["n_features"] - s["n_represented"]
+        text = (f"{label}: {s['n_represented']} of {s['n_features']} features represented, mean interference "
+                f"among them {_num(s['interference'])}")
+        if s["bias_represented"] is not None:
+            text += (f"; their bias {rng(s['bias_represented'])}, {s['n_negative_bias']} below "
+                     f"−{NEGATIVE_BIAS:g}")
+        if n_drop:
+            text += f"; the {n_drop} dropped features' bias {rng(s['bias_dropped'])}"
+            if p is not None:
+                text += f" against their mean input p/2 = {_num(p[k] / 2)}"
+        return text
+
+    return (f"Diagonal: ‖W_i‖² (represented: ‖W_i‖ > {threshold:g}); off-diagonal: interference; right column: "
+            f"the bias b. {panel(0)}. {panel(len(summary) - 1)}.")
