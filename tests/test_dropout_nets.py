@@ -320,3 +320,20 @@ def test_building_networks_leaves_the_global_rng_alone():
     DeepDropoutNet(seed=3)
     ShapesMLP(12, (8,), 2, 3, dropout=0.1, seed=3)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_alpha_dropout_verdict_says_why_for_every_outcome():
+    """The why (record_claim's why=) comes with any outcome and carries the slopes and the control."""
+    rows = [dict(dropout=p, seed=s, depth=d, method=m, alpha=1.0 + (p if d == 1 else -p) + 0.01 * s,
+                 ci_low=0.95 + (p if d == 1 else -p), ci_high=1.05 + (p if d == 1 else -p), r2=0.99)
+            for p in (0.0, 0.4, 0.8) for s in (0, 1) for d in (1, 2) for m in ("eval_pca", "dropout_repeats")]
+    df = pd.DataFrame(rows)
+    part = alpha_dropout_verdict(alpha_trend(df, n_boot=300))
+    assert part["verdict"] == "partly" and "Only some layers" in part["why"]
+    assert "in eval mode (PCA) dα/dD is L1 +1.00, L2 -1.00" in part["why"]
+    same = alpha_trend(df, n_boot=300)  # the control falls as fast: the fall is the measurement's
+    none = alpha_dropout_verdict(alpha_trend(df, n_boot=300), None, same)
+    assert none["verdict"] == "does not hold at this scale"
+    assert "as steep in the untrained control (slopes L1 +1.00, L2 -1.00)" in none["why"]
+    empty = alpha_dropout_verdict(pd.DataFrame())
+    assert empty["verdict"] == "does not hold at this scale" and "no slope" in empty["why"]

@@ -71,3 +71,17 @@ def test_estimators_disagreeing_make_the_rule_conservative():
     chk = res.checks()
     assert chk["max_disagreement"] > 0.7 and ("trained", 60) in chk["disagreeing"]
     assert res.claims()[1]["verdict"] != "holds"
+
+
+def test_every_outcome_says_why_in_its_numbers():
+    """record_claim needs why= for a verdict other than holds: the claims give one for any outcome."""
+    partly = _result({**TRAINED, 60: 1.2}, {**NO_DROPOUT, 12: 2.0, 60: 0.5}, UNTRAINED).claims()
+    assert [c["verdict"] for c in partly] == ["partly", "partly"]
+    keep, drop = partly
+    assert "keeps 1.17 nats at l=60" in keep["why"] and "56% of the 2.08-nat ceiling" in keep["why"] and "short of the 90%" in keep["why"]
+    assert "l=12" in drop["why"] and "but not at" in drop["why"]
+    for res in (_result(UNTRAINED, UNTRAINED, UNTRAINED), _result(TRAINED, NO_DROPOUT, UNTRAINED)):
+        for c in res.claims():
+            assert c["why"].strip() and c["why"] != partly[0]["why"]
+    null = _result(UNTRAINED, UNTRAINED, UNTRAINED).claims()
+    assert "within the 0.3-nat margin" in null[0]["why"] and "training alone" in null[1]["why"]

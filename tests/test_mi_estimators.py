@@ -68,3 +68,13 @@ def test_calibration_rule_fails_an_estimator_that_finds_information_in_a_null():
     assert mie.calibration_verdict({"a": 0.49, "b": 2.45}, truths, null_estimate=-0.06)["verdict"] == "holds"
     with pytest.raises(ValueError, match="missing"):
         mie.calibration_verdict({"a": 0.5}, truths, 0.0)
+
+
+def test_calibration_verdict_says_why_for_every_outcome():
+    truths = {"a": 0.5, "b": 2.5}
+    held = mie.calibration_verdict({"a": 0.49, "b": 2.45}, truths, null_estimate=0.01)
+    part = mie.calibration_verdict({"a": 0.49, "b": 1.0}, truths, null_estimate=0.0)
+    bad = mie.calibration_verdict({"a": 0.49, "b": 2.45}, truths, null_estimate=0.3)
+    assert part["verdict"] == "partly" and "b -60.0%" in part["why"]
+    assert bad["verdict"] == "does not hold at this scale" and "+0.300 nats on independent pairs" in bad["why"]
+    assert "within 10%" in held["why"]

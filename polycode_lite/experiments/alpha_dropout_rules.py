@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["alpha_dropout_verdict", "alpha_table", "alpha_trend", "control_string"]
+__all__ = ["alpha_dropout_verdict", "alpha_dropout_why", "alpha_table", "alpha_trend", "control_string"]
 
 
 def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9) -> Any:
@@ -100,7 +100,7 @@ def alpha_dropout_verdict(trend: Any, df: Any = None, control_trend: Any = None)
     if control_trend is not None and len(control_trend):
         ctrl = {(r.method, int(r.depth)): float(r.slope) for r in control_trend.itertuples()}
     ev: dict[str, Any] = {}
-    for method in dict.fromkeys(trend.method):
+    for method in (dict.fromkeys(trend.method) if len(trend) else ()):
         t = trend[trend.method == method]
         rises = falls = overturned = explained = 0
         for r in t.itertuples():
@@ -121,7 +121,56 @@ def alpha_dropout_verdict(trend: Any, df: Any = None, control_trend: Any = None)
     slopes = {f"{r.method} L{r.depth}": f"{r.slope:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
               for r in trend.itertuples()}
     control_slopes = {f"{m} L{d}": round(v, 2) for (m, d), v in ctrl.items()}
-    return dict(verdict=verdict, slopes=slopes, control_slopes=control_slopes, grid=grid, **ev)
+    why = alpha_dropout_why(verdict, trend, ev, ctrl)
+    return dict(verdict=verdict, why=why, slopes=slopes, control_slopes=control_slopes, grid=grid, **ev)
+
+
+#: how the two measurements are named in a why sentence: (where, short name)
+METHOD_WORDS = {"eval_pca": ("in eval mode (PCA)", "eval-mode"),
+                "dropout_repeats": ("through 8 dropout masks (cross-covariance)", "8-mask")}
+
+
+def _count(n: int, what: str) -> str:
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    return f"{words.get(n, n)} {what}" + ("" if n == 1 else "s")
+
+
+def alpha_dropout_why(verdict: str, trend: Any, evidence: dict[str, Any],
+                      control: dict[tuple[str, int], float] | None = None) -> str:
+    """One or two sentences, from the numbers, on why :func:`alpha_dropout_verdict` came out as
+    ``verdict`` (any outcome): per method the slopes dα/dD and how many layers rise or fall, the
+    trends a window of the grid reverses, and those the untrained control matches (with its
+    slopes). ``evidence``: the per-method dicts of the verdict; ``control``: the control's slope
+    per (method, layer)."""
+    control = control or {}
+    if trend is None or not len(trend):
+        return ("No layer had fits at two or more dropout rates that pass the trend's bar (r² ≥ 0.9, "
+                "not curved), so no slope dα/dD could be measured.")
+    parts, notes = [], []
+    for method in sorted(dict.fromkeys(trend.method), key=lambda m: m != "eval_pca"):
+        t = trend[trend.method == method].sort_values("depth")
+        e = evidence.get(method, {})
+        where, short = METHOD_WORDS.get(method, (method, method))
+        sl = ", ".join(f"L{int(r.depth)} {r.slope:+.2f}" for r in t.itertuples())
+        parts.append(f"{where} dα/dD is {sl} ({e.get('rises', 0)} of {len(t)} layers rise, "
+                     f"{e.get('falls', 0)} fall)")
+        if e.get("overturned_by_grid"):
+            notes.append(f"{_count(e['overturned_by_grid'], short + ' trend')} {'is' if e['overturned_by_grid'] == 1 else 'are'} "
+                         "reversed by another window of the grid")
+        if e.get("explained_by_control"):
+            cs = ", ".join(f"L{d} {v:+.2f}" for (m, d), v in sorted(control.items()) if m == method)
+            notes.append(f"{_count(e['explained_by_control'], short + ' trend')} {'is' if e['explained_by_control'] == 1 else 'are'} as steep in the untrained "
+                         f"control (slopes {cs}), which has no learned code, so that part is the measurement's")
+    head = {"holds": "Every layer's α rises by both measures, beyond its CI, in every window and beyond "
+                     "the untrained control",
+            "partly": "Only some layers' α rises beyond its CI, in every window and beyond the untrained "
+                      "control"}.get(verdict, "No layer's α rises beyond its CI, in every window and beyond "
+                                              "the untrained control")
+    text = f"{head}: " + "; ".join(parts) + "."
+    if notes:
+        joined = "; ".join(notes)
+        text += " " + joined[0].upper() + joined[1:] + "."
+    return text
 
 
 def control_string(trained: Any, untrained: Any, control_trend: Any = None) -> str:

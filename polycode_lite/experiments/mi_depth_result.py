@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = [
     "AUTHORS_FIGURE", "MODELS", "NECESSARY_INFORMATION_NATS", "DepthResult", "capacity_line_nats",
-    "dropout_effect_verdict", "information_claims", "keeps_information_verdict",
+    "dropout_effect_verdict", "dropout_effect_why", "information_claims", "keeps_information_verdict",
+    "keeps_information_why",
 ]
 
 #: the trained model and its two controls (docs/paper_guide.md §3 E4, issue 13)
@@ -77,6 +78,57 @@ def dropout_effect_verdict(subject: Mapping[int, float], control: Mapping[int, f
     if all(g > margin for g in gaps.values()):
         return "holds"
     return "partly" if gaps[common[-1]] > margin else "does not hold at this scale"
+
+
+def keeps_information_why(verdict: str, subject: float, control: float, line: float, layer: int,
+                          keep_fraction: float = 0.9, margin: float = 0.3) -> str:
+    """Why :func:`keeps_information_verdict` gave ``verdict`` (any outcome), in the numbers:
+    the subject's nats at ``layer`` against the ``line`` (the share of it kept, and the share the
+    claim needs) and against the control (the gap, and the margin it needs)."""
+    if not (math.isfinite(subject) and math.isfinite(control)):
+        return (f"At l={layer} an estimate is missing (trained {subject:.2f}, untrained {control:.2f} nats), "
+                "so the claim cannot be read.")
+    share, gap = subject / line, subject - control
+    kept = (f"the dropout-trained net keeps {subject:.2f} nats at l={layer} (lower estimator), "
+            f"{share:.0%} of the {line:.2f}-nat ceiling")
+    beat = f"{gap:.2f} nats more than the untrained net's {control:.2f} (higher estimator)"
+    if verdict == "holds":
+        return (f"It holds: {kept} (the claim needs {keep_fraction:.0%}), {beat}, beyond the "
+                f"{margin:g}-nat margin.")
+    if verdict == "partly":
+        return (f"Only the comparison holds: {kept}, short of the {keep_fraction:.0%} the claim needs, "
+                f"though {beat}; part of the 3 bits is lost on the way through the layers.")
+    return (f"{kept[0].upper() + kept[1:]}, {gap:+.2f} nats against the untrained net's {control:.2f} "
+            f"(higher estimator): within the {margin:g}-nat margin, so the trained net is not shown to "
+            "keep more than its untrained start.")
+
+
+def dropout_effect_why(verdict: str, gaps: Mapping[int, float], from_layer: int = 12,
+                       margin: float = 0.3) -> str:
+    """Why :func:`dropout_effect_verdict` gave ``verdict`` (any outcome): the layers ≥
+    ``from_layer`` where the dropout-trained net beats the no-dropout net by more than ``margin``
+    nats, and those where it does not, with the gaps (trained, lower estimator − no-dropout,
+    higher estimator)."""
+    common = sorted(l for l in gaps if l >= from_layer and math.isfinite(gaps[l]))
+    if not common:
+        return (f"No layer at or beyond l={from_layer} has both nets measured, so the effect of "
+                "dropout cannot be read.")
+    won = [l for l in common if gaps[l] > margin]
+    lost = [l for l in common if gaps[l] <= margin]
+
+    def show(ls: list[int]) -> str:
+        return ", ".join(f"l={l} {gaps[l]:+.2f}" for l in ls)
+
+    if verdict == "holds":
+        return (f"It holds: the dropout-trained net beats the same net trained without dropout by more "
+                f"than {margin:g} nats at every layer from l={from_layer} ({show(won)} nats).")
+    if won:
+        return (f"The dropout-trained net beats the same net trained without dropout by more than "
+                f"{margin:g} nats at {show(won)} nats, but not at {show(lost)}: the advantage of "
+                "dropout training appears only deeper in the net, not at every layer the claim covers.")
+    return (f"The dropout-trained net is within {margin:g} nats of (or below) the same net trained "
+            f"without dropout at every layer from l={from_layer} ({show(lost)} nats): training alone "
+            "explains what it keeps.")
 
 
 @dataclass
@@ -246,6 +298,9 @@ def information_claims(res: DepthResult, from_layer: int = 12, keep_fraction: fl
         claim="A network trained under dropout keeps its input's 3 bits through 40 layers; an untrained one loses them",
         expected="trained ≈2.4 nats at l=60, above 3·ln2 = 2.08; untrained ≈0.2 [C-fig] (continuous x there)",
         measured=measured, control=control, verdict=v1,
+        why=("The untrained control was not run, so the claim cannot be read." if u is None else
+             keeps_information_why(v1, t["lo"][last], u["hi"][last], NECESSARY_INFORMATION_NATS, last,
+                                   keep_fraction, margin)),
         values=dict(last_layer=last, trained=t, untrained=u, keep_fraction=keep_fraction, margin=margin)))
     v2 = ("does not hold at this scale" if nd is None else
           dropout_effect_verdict(t["lo"], nd["hi"], from_layer, margin))
@@ -256,5 +311,7 @@ def information_claims(res: DepthResult, from_layer: int = 12, keep_fraction: fl
         expected="the dropout-trained net above the same net trained without dropout at depth [I]",
         measured=f"{measured}; trained (lower estimator) − no-dropout (higher) per layer ≥ {from_layer}: {gaps}",
         control=control, verdict=v2,
+        why=("The no-dropout control was not run, so the claim cannot be read." if nd is None else
+             dropout_effect_why(v2, gaps, from_layer, margin)),
         values=dict(trained=t, no_dropout=nd, gaps=gaps, margin=margin, from_layer=from_layer)))
     return out

@@ -290,8 +290,8 @@ def calibration_verdict(
     true MI 0) finds less than ``null_tol`` nats (one-sided: a held-out lower bound may dip
     below 0 by noise; far below 0 is MINE's divergence, flagged separately); "partly" if the control passes and at least one
     channel does; else "does not hold at this scale" (an estimator that reports information
-    where there is none is not calibrated, whatever else it gets right). Returns verdict,
-    per-channel relative errors, and which passed."""
+    where there is none is not calibrated, whatever else it gets right). Returns verdict, why (a
+    sentence from the numbers, for any outcome), per-channel relative errors, and which passed."""
     missing = sorted(set(truths) - set(estimates))
     if missing or not truths:
         raise ValueError(f"estimates must cover every channel in truths; missing {missing}.")
@@ -300,5 +300,16 @@ def calibration_verdict(
     null_ok = bool(float(null_estimate) < null_tol)
     verdict = ("holds" if null_ok and all(ok.values()) else
                "partly" if null_ok and any(ok.values()) else "does not hold at this scale")
-    return dict(verdict=verdict, rel_error=rel, within_tol=ok, null_ok=null_ok,
+    missed = ", ".join(f"{c} {r:+.1%}" for c, r in rel.items() if not ok[c])
+    worst = max(rel, key=lambda c: abs(rel[c]))
+    null = f"{float(null_estimate):+.3f} nats on independent pairs (true 0; the bar is {null_tol:g})"
+    if verdict == "holds":
+        why = (f"Every channel is within {rel_tol:.0%} of its true MI (worst {worst} {rel[worst]:+.1%}) and "
+               f"the control reads {null}.")
+    elif not null_ok:
+        why = (f"The control fails: the estimator reads {null}, information where there is none"
+               + (f"; off by more than {rel_tol:.0%} on {missed}." if missed else "."))
+    else:
+        why = f"Off by more than {rel_tol:.0%} on {missed}; the control reads {null}."
+    return dict(verdict=verdict, why=why, rel_error=rel, within_tol=ok, null_ok=null_ok,
                 null_estimate=float(null_estimate))
