@@ -131,3 +131,58 @@ def test_smoothness_verdict_fails_on_unrelated_alpha():
     assert C.smoothness_verdict(null, energy, rsa, n_perm=500)["verdict"] == "does not hold at this scale"
     with pytest.raises(ValueError, match="1-D"):
         C.permutation_spearman(alpha[:3], energy[:3])
+
+
+# --- why: every verdict other than "holds" says why, from the numbers ----------------------
+def test_reconstruction_why_names_the_models_that_learnt_nothing():
+    assert C.reconstruction_verdict(_rec([0.3, 0.2, 0.2, 0.1, 0.1]))["why"] == ""
+    v = C.reconstruction_verdict(_rec([0.3, 0.2, 0.0, -0.1, -0.2]))
+    assert v["verdict"] == "partly" and "3 of 5 models" in v["why"] and "p = 0.8 (-20.0%)" in v["why"]
+    v = C.reconstruction_verdict(_rec([0.0] * 5))
+    assert v["verdict"] == "does not hold at this scale" and "lowest rate" in v["why"]
+
+
+def test_dropout_why_for_falling_flat_and_control_shared_trends():
+    rec = _rec([0.3, 0.2, 0.2, 0.1, 0.1])
+    flat = _alpha_rows(0.0, rates=(0.0, 0.8))
+    assert C.dropout_verdict(_alpha_rows(1.0), flat, rec, STAGES)["why"] == ""
+    v = C.dropout_verdict(_alpha_rows(-1.0), flat, rec, STAGES)
+    assert v["verdict"] == "does not hold at this scale"
+    assert "in 0 of 4 encoder stages" in v["why"] and "falls beyond the CIs in layer1 2.00→1.20" in v["why"]
+    v = C.dropout_verdict(_alpha_rows(0.0), flat, rec, STAGES)
+    assert "no change beyond the CIs and the window grid in layer1 2.00→2.00" in v["why"]
+    v = C.dropout_verdict(_alpha_rows(1.0), _alpha_rows(1.0, rates=(0.0, 0.8)), rec, STAGES)
+    assert "untrained control rises as well in layer1, layer2, layer3, layer4" in v["why"]
+    # "partly": one stage rises; the why says so and names the model that does not beat the mean image
+    one = _alpha_rows(0.0)
+    one.loc[(one.site == "encoder.layer1") & (one.dropout == 0.8), "alpha"] += 1
+    one.loc[(one.site == "encoder.layer1") & (one.dropout == 0.8), ["ci_low", "ci_high"]] += 1
+    one.loc[(one.site == "encoder.layer1") & (one.dropout == 0.8), "window_grid"] = [{(2, 8): 3.0, (3, 8): 3.01}]
+    bad_rec = _rec([0.3, 0.2, 0.2, 0.1, 0.1]).assign(bce=[1900.0] * 4 + [1999.0])
+    v = C.dropout_verdict(one, flat, bad_rec, STAGES)
+    assert v["verdict"] == "partly" and "in 1 of 4 encoder stages" in v["why"] and "p = 0.8 do not beat" in v["why"]
+
+
+def test_depth_and_smoothness_whys():
+    trained, untrained = _depth_table([3.5, 3.6, 3.1, 2.7]), _depth_table([2.4, 2.0, 1.3, 1.0])
+    assert C.depth_verdict(trained, untrained, STAGES)["why"] == ""
+    v = C.depth_verdict(trained, trained.copy(), STAGES)
+    assert v["verdict"] == "partly" and "untrained architecture has this profile too" in v["why"]
+    assert "layer2 3.60 [3.55, 3.65] against layer4 2.70 [2.65, 2.75]" in v["why"]
+    v = C.depth_verdict(_depth_table([3.0, 3.02, 3.01, 2.99]), untrained, STAGES)
+    assert "CIs overlap" in v["why"]
+    v = C.depth_verdict(_depth_table([3.0, np.nan, 3.01, 2.99]), untrained, STAGES)
+    assert v["verdict"] == "does not hold at this scale" and "no α for layer2" in v["why"]
+
+    rng = np.random.default_rng(0)
+    alpha = rng.uniform(1, 4, 45)
+    energy = np.exp(-alpha + 0.2 * rng.normal(size=45))
+    rsa = alpha + 0.3 * rng.normal(size=45)
+    assert C.smoothness_verdict(alpha, energy, rsa, n_perm=200)["why"] == ""
+    # the wrong way round: larger α, rougher trajectories
+    v = C.smoothness_verdict(alpha, 1 / energy, -rsa, n_perm=200)
+    assert v["verdict"] == "does not hold at this scale"
+    assert "ρ(α, energy) = +" in v["why"] and "wrong sign" in v["why"] and "rougher, not smoother" in v["why"]
+    # "partly": energy right, RSA unrelated
+    v = C.smoothness_verdict(alpha, energy, rng.permutation(rsa), n_perm=200)
+    assert v["verdict"] == "partly" and "ρ(α, RSA)" in v["why"] and "ρ(α, energy)" not in v["why"]

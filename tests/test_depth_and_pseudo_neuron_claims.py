@@ -133,3 +133,36 @@ def test_selection_claim_holds_only_when_smooth_directions_beat_random() -> None
     # null: better than random, but random and selected alike are at the shuffled control's level
     (c,) = selection_claims(_scores({"random": 0.0, "min-action": 0.05}, shuffled=0.2))
     assert c["verdict"] == "does not hold at this scale"
+
+
+# --- why: every verdict other than "holds" says why, in the run's numbers -------------------
+def test_depth_why_for_partly_and_not_holding() -> None:
+    (c,) = depth_claims(_depth_table([1.27, 1.10, 1.06, 1.09, 1.16, 1.13], 0.02), "tiny",
+                        control=_depth_table(FLAT, 0.02))
+    assert c["verdict"] == "holds" and c["why"] == ""
+    trend = [1.3, 1.1, 1.05, 1.1]
+    (c,) = depth_claims(_depth_table(trend, 0.02), "tiny", control=_depth_table(np.add(trend, 0.4), 0.02))
+    assert c["verdict"] == "partly" and "the untrained architecture has the same profile" in c["why"]
+    assert "-0.40 to -0.40" in c["why"]
+    (c,) = depth_claims(_depth_table(FLAT, 0.02), "tiny", control=_depth_table(FLAT, 0.02))
+    assert c["verdict"] == "does not hold at this scale"
+    assert c["why"].startswith("no pair of layers differs after Holm's correction") and "1.50–1.52" in c["why"]
+
+
+def test_pseudo_neuron_whys() -> None:
+    (c,) = comparison_claims(_scores({"neuron": 0.6, "random": 0.6, "min-action": 0.58}))
+    assert c["why"] == ""
+    (c,) = comparison_claims(_scores({"neuron": 0.6, "random": 0.4, "min-action": 0.4}))
+    assert c["verdict"] == "partly" and "score below neurons" in c["why"] and "of the neurons' mean" in c["why"]
+    (c,) = comparison_claims(_scores({"neuron": 0.3, "random": 0.3}, shuffled=0.3))
+    assert c["verdict"] == "does not hold at this scale" and "window-shuffled control" in c["why"]
+    (c,) = comparison_claims(_scores({"neuron": 0.6, "random": 0.1, "min-action": 0.1}))
+    assert c["verdict"] == "does not hold at this scale" and "needs half" in c["why"]
+
+    best, exact = selection_claims(_scores({"neuron": 0.6, "random": 0.45, "best-of-N": 0.45, "min-action": 0.6}))
+    assert exact["why"] == "" and "no differently from unselected random ones" in best["why"]
+    best, exact = selection_claims(_scores({"random": 0.5, "best-of-N": 0.55, "min-action": 0.3}))
+    assert exact["verdict"] == "does not hold at this scale"
+    assert exact["why"].startswith("min-action directions score below unselected random ones (min-action − random -0.")
+    (c,) = selection_claims(_scores({"random": 0.0, "min-action": 0.05}, shuffled=0.2))
+    assert c["verdict"] == "does not hold at this scale" and c["why"]

@@ -15,6 +15,10 @@
   a depth profile the untrained network shows just as well is architecture, not learning.
 * :func:`smoothness_verdict`: ρ(α, energy) < 0 and ρ(α, RSA) > 0, each with a one-sided
   permutation p-value (α shuffled across points) below ``p_max``.
+
+Every verdict comes with ``why``: for a verdict other than "holds", one or two sentences from the
+numbers of the run saying what fell short (empty for "holds"), for ``record_claim(why=...)`` and
+the notebook's verdict line.
 """
 
 from __future__ import annotations
@@ -74,7 +78,14 @@ def reconstruction_verdict(rec: pd.DataFrame, min_gain: float = 0.01) -> dict[st
     n = sum(learnt.values())
     lowest = learnt[min(learnt)]
     verdict = "holds" if n == len(learnt) else "partly" if lowest else "does not hold at this scale"
-    return {"verdict": verdict, "learnt": learnt, "n_learnt": n}
+    gains = dict(zip(rec["dropout"].astype(float), rec["bce_gain"].astype(float)))
+    failed = [p for p, ok in learnt.items() if not ok]
+    why = "" if verdict == "holds" else (
+        f"{len(failed)} of {len(learnt)} models close less than {min_gain:.0%} of the gap between the "
+        f"mean-image baseline and a perfect reconstruction: "
+        + ", ".join(f"p = {p:g} ({gains[p]:.1%})" for p in failed)
+        + ("; even the lowest rate's model learnt nothing measurable." if not lowest else "."))
+    return {"verdict": verdict, "learnt": learnt, "n_learnt": n, "why": why}
 
 
 def dropout_verdict(alphas: pd.DataFrame, control: pd.DataFrame, reconstruction: pd.DataFrame | None,
@@ -98,8 +109,40 @@ def dropout_verdict(alphas: pd.DataFrame, control: pd.DataFrame, reconstruction:
     n_net, n_down = len(net_up), trained["n_sep_down"]
     verdict = ("holds" if n_net >= 3 and n_down == 0 and trained["all_learnt"] else
                "partly" if n_net >= 1 and n_net > n_down else "does not hold at this scale")
+    why = "" if verdict == "holds" else _dropout_why(tr, ct, enc, net_up, trained, reconstruction)
     return {**trained, "verdict": verdict, "control_trend": ctrl["trend"], "n_control_up": ctrl["n_sep_up"],
-            "n_sep_up_net": n_net, "net_up_layers": net_up}
+            "n_sep_up_net": n_net, "net_up_layers": net_up, "why": why}
+
+
+def _short(layer: str) -> str:
+    return layer.replace("encoder.", "")
+
+
+def _dropout_why(tr: pd.DataFrame, ct: pd.DataFrame, enc: Sequence[str], net_up: Sequence[str],
+                 trained: Mapping[str, Any], reconstruction: pd.DataFrame | None) -> str:
+    """Why the dropout claim falls short, from the trend tables (indexed by layer)."""
+    def arrow(l: str) -> str:
+        a0, a8 = (tr.loc[l, c] for c in ("alpha_p0", "alpha_p08"))
+        return f"{_short(l)} " + "→".join(f"{a:.2f}" if np.isfinite(a) else "n/a" for a in (a0, a8))
+
+    parts = [f"α rises beyond the CIs and every window of the grid, and not in the untrained control, in "
+             f"{len(net_up)} of {len(enc)} encoder stages (the claim needs 3, none falling, every model "
+             "beating the mean image)"
+             + (f": {', '.join(arrow(l) for l in net_up)}" if net_up else "")]
+    down = [l for l in enc if tr.loc[l, "separated_down"]]
+    if down:
+        parts.append(f"it falls beyond the CIs in {', '.join(arrow(l) for l in down)}")
+    ctl_up = [l for l in enc if tr.loc[l, "separated_up"] and ct.loc[l, "separated_up"]]
+    if ctl_up:
+        parts.append(f"the untrained control rises as well in {', '.join(_short(l) for l in ctl_up)}, "
+                     "so the estimator, not training, makes that rise")
+    flat = [l for l in enc if l not in net_up and l not in down and l not in ctl_up]
+    if flat:
+        parts.append(f"no change beyond the CIs and the window grid in {', '.join(arrow(l) for l in flat)}")
+    if not trained["all_learnt"] and reconstruction is not None:
+        worse = reconstruction.dropout[reconstruction.bce >= reconstruction.baseline_bce].tolist()
+        parts.append(f"the models at p = {', '.join(f'{p:g}' for p in worse)} do not beat the mean image")
+    return "; ".join(parts) + "."
 
 
 def _disjoint(a: Any, b: Any) -> bool:
@@ -122,8 +165,10 @@ def depth_verdict(trained: pd.DataFrame, control: pd.DataFrame, stages: Sequence
         raise ValueError(f"stages {missing} are not in both tables' index (site): check the layer names.")
     t, c = trained.loc[stages], control.loc[stages]
     if t.alpha.isna().any():
+        missing_fit = [_short(s) for s in stages if not np.isfinite(t.loc[s, "alpha"])]
         return {"verdict": "does not hold at this scale", "separated": False, "changed": [],
-                "rho": float("nan"), "rho_control": float("nan"), "control_separated": False}
+                "rho": float("nan"), "rho_control": float("nan"), "control_separated": False,
+                "why": f"no α for {', '.join(missing_fit)} in the common window, so the stages cannot be compared."}
     lo, hi = t.alpha.idxmin(), t.alpha.idxmax()
     separated = _disjoint(t.loc[hi], t.loc[lo])
     ok_c = c.alpha.notna().all()
@@ -131,7 +176,17 @@ def depth_verdict(trained: pd.DataFrame, control: pd.DataFrame, stages: Sequence
     changed = [s for s in stages if np.isfinite(c.loc[s, "alpha"]) and _disjoint(t.loc[s], c.loc[s])]
     depth = np.arange(len(stages))
     verdict = ("holds" if separated and changed else "partly" if separated else "does not hold at this scale")
+
+    def ci(s: str) -> str:
+        return f"{_short(s)} {t.loc[s, 'alpha']:.2f} [{t.loc[s, 'ci_low']:.2f}, {t.loc[s, 'ci_high']:.2f}]"
+
+    why = ("" if verdict == "holds" else
+           f"the stages differ ({ci(hi)} against {ci(lo)}), but no stage's CI is disjoint from the untrained "
+           "network's in the same window: the untrained architecture has this profile too." if separated else
+           f"the highest and lowest encoder stages' CIs overlap ({ci(hi)} against {ci(lo)}): α does not "
+           "differ between stages beyond the CIs.")
     return {"verdict": verdict, "separated": separated, "changed": changed, "lowest": lo, "highest": hi,
+            "why": why,
             "rho": float(spearmanr(depth, t.alpha).statistic),
             "rho_control": float(spearmanr(depth, c.alpha).statistic) if ok_c else float("nan"),
             "control_separated": c_sep}
@@ -162,4 +217,15 @@ def smoothness_verdict(alpha: np.ndarray, energy: np.ndarray, rsa: np.ndarray, p
     rho_r, p_r = permutation_spearman(alpha, rsa, n_perm, seed + 1, "greater")
     n_sig = int(p_e < p_max) + int(p_r < p_max)
     verdict = "holds" if n_sig == 2 else "partly" if n_sig == 1 else "does not hold at this scale"
-    return {"verdict": verdict, "rho_energy": rho_e, "p_energy": p_e, "rho_rsa": rho_r, "p_rsa": p_r}
+
+    def short(what: str, rho: float, p: float, sign: int) -> str:
+        wrong = rho * sign <= 0
+        return (f"ρ(α, {what}) = {rho:+.2f} " + ("has the wrong sign" if wrong else "is too weak")
+                + f" (permutation p = {p:.3f}, needs < {p_max:g})")
+
+    fails = ([short("energy", rho_e, p_e, -1)] if p_e >= p_max else []) + (
+        [short("RSA", rho_r, p_r, +1)] if p_r >= p_max else [])
+    why = "" if verdict == "holds" else (
+        "; ".join(fails) + f", over {len(np.asarray(alpha))} layer × model points"
+        + (": larger α goes with rougher, not smoother, trajectories." if rho_e > 0 and rho_r < 0 else "."))
+    return {"verdict": verdict, "rho_energy": rho_e, "p_energy": p_e, "rho_rsa": rho_r, "p_rsa": p_r, "why": why}

@@ -86,7 +86,8 @@ def depth_claims(table: pd.DataFrame, model_name: str, control: pd.DataFrame, ki
     profile. "partly" if the trained model has such pairs but the untrained one shows the same
     profile. Else "does not hold at this scale". NaN α or CI never counts.
 
-    Returns one dict for ``record_claim`` (with ``control``).
+    Returns one dict for ``record_claim`` (with ``control`` and ``why``: for a verdict other
+    than "holds", what fell short in this run's numbers; empty for "holds").
     """
     sub, ctl = _rows(table, kind, "trained"), _rows(control, kind, "control")
     if sub.layer.tolist() != ctl.layer.tolist():
@@ -109,6 +110,17 @@ def depth_claims(table: pd.DataFrame, model_name: str, control: pd.DataFrame, ki
     window = (f"ranks {int(sub.window_lo[0])}..{int(sub.window_hi[0])}"
               if "window_lo" in sub and np.isfinite(sub.window_lo[0]) else "the same window")
     n = trained["n_pairs"]
+    if verdict == "holds":
+        why = ""
+    elif trained["n_significant"]:
+        why = (f"{trained['n_significant']} of {n} layer pairs differ, but the training effect (trained − "
+               f"untrained α, {effect.min():+.2f} to {effect.max():+.2f}) differs between no pair after Holm's "
+               f"correction: the untrained architecture has the same profile ({untrained['n_significant']} "
+               f"of {n} pairs differ there).")
+    else:
+        why = (f"no pair of layers differs after Holm's correction and in every window of the grid (α "
+               f"{a.min():.2f}–{a.max():.2f}; {trained['n_uncorrected']} of {n} pairs at p < {level:g} "
+               f"uncorrected, {trained['n_reversed']} reversed by a window).")
     return [dict(
         claim="α of the activation covariance depends on depth (GPT-2 XL in the paper), and training shapes it",
         expected="[S] qualitative only: α depends on depth; no per-layer values are known",
@@ -122,6 +134,7 @@ def depth_claims(table: pd.DataFrame, model_name: str, control: pd.DataFrame, ki
                  f"{effect.min():+.2f} to {effect.max():+.2f} across layers, and this effect differs "
                  f"between {inter['n_significant']} of {n} layer pairs after Holm"),
         verdict=verdict,
+        why=why,
         values=dict(model=model_name, layers=sub.layer.tolist(), alpha=a.round(4).tolist(),
                     ci_low=sub.ci_low.round(4).tolist(), ci_high=sub.ci_high.round(4).tolist(),
                     untrained_alpha=ctl.alpha.round(4).tolist(), untrained_ci_low=ctl.ci_low.round(4).tolist(),

@@ -118,7 +118,8 @@ def comparison_claims(scores: pd.DataFrame, simulator: str = "token lookup", see
     neuron reaches 0) or some pseudo-neuron kind beats neurons in some layer after Holm's
     correction over all (layer, kind) comparisons; "partly" if explainable and reaching at
     least half the neurons' mean; else "does not hold at this scale".
-    Returns one dict for ``record_claim`` (with ``control``)."""
+    Returns one dict for ``record_claim`` (with ``control``, and ``why`` for a verdict other than
+    "holds": what fell short, in this run's numbers)."""
     sub = _with_excess(scores, simulator)
     ov = compare_kinds(sub, n_boot=n_boot, seed=seed, pool_layers=True).set_index("kind")
     ctl = compare_kinds(sub, "score_shuffled", n_boot=n_boot, seed=seed, pool_layers=True).set_index("kind")
@@ -136,6 +137,20 @@ def comparison_claims(scores: pd.DataFrame, simulator: str = "token lookup", see
     verdict = ("holds" if explainable and (comparable or len(better)) else
                "partly" if explainable and r["mean"] >= 0.5 * n["mean"] else "does not hold at this scale")
     kinds = list(ov.index)
+    e = exc.loc["random"]
+    vs_neuron = (f"random − neuron {r.diff_vs_neuron:+.3f} [{r.diff_ci_low:+.3f}, {r.diff_ci_high:+.3f}], "
+                 f"and {len(better)} of {len(tests)} (layer, kind) comparisons beat neurons after Holm")
+    if verdict == "holds":
+        why = ""
+    elif not explainable:
+        why = (f"random directions score no more than the window-shuffled control (random − shuffled "
+               f"{e['mean']:+.3f} [{e.ci_low:+.3f}, {e.ci_high:+.3f}], not above 0): their explanations predict "
+               "nothing the pipeline's own bias does not.")
+    else:
+        ratio = r["mean"] / n["mean"] if n["mean"] else float("nan")
+        why = (f"random directions are explainable (random − shuffled {e['mean']:+.3f} [{e.ci_low:+.3f}, "
+               f"{e.ci_high:+.3f}]) but score below neurons: {vs_neuron}; they reach {ratio:.0%} of the "
+               "neurons' mean" + (" (the rule's 'partly' needs half)." if verdict != "partly" else "."))
     return [dict(
         claim=("Random-projection pseudo-neurons are explainable and give explanations "
                "complementary to single neurons"),
@@ -149,6 +164,7 @@ def comparison_claims(scores: pd.DataFrame, simulator: str = "token lookup", see
                  + f"; random − shuffled {_fmt(exc.loc['random'])}"
                  + (" (explainable)" if explainable else " (not above the control)")),
         verdict=verdict,
+        why=why,
         values={k: dict(mean=float(ov.loc[k, "mean"]), ci=[float(ov.loc[k, "ci_low"]), float(ov.loc[k, "ci_high"])],
                         shuffled=float(ctl.loc[k, "mean"]), excess_ci=[float(exc.loc[k, "ci_low"]),
                                                                        float(exc.loc[k, "ci_high"])])
@@ -171,7 +187,8 @@ def selection_claims(scores: "pd.DataFrame", simulator: str = "token lookup", se
     Rule: "holds" for a kind that beats unselected random directions (pooled over layers, CI
     over directions, z-test on the bootstrap s.e., Holm over the selected kinds present) and is
     itself above the window-shuffled control; else "does not hold at this scale" (also when it
-    is significantly *worse*, which ``measured`` then says). Returns dicts for ``record_claim``."""
+    is significantly *worse*, which ``measured`` then says). Returns dicts for ``record_claim``
+    (with ``why`` when it does not hold)."""
     sub = _with_excess(scores, simulator)
     ov = compare_kinds(sub, n_boot=n_boot, seed=seed, reference="random", pool_layers=True).set_index("kind")
     exc = compare_kinds(sub, "excess", n_boot=n_boot, seed=seed, pool_layers=True).set_index("kind")
@@ -199,7 +216,25 @@ def selection_claims(scores: "pd.DataFrame", simulator: str = "token lookup", se
                      f"window-shuffled control: {k} − shuffled {_fmt(exc.loc[k])}, random − shuffled "
                      f"{_fmt(exc.loc['random'])}"),
             verdict="holds" if wins else "does not hold at this scale",
+            why=_selection_why(k, ov, exc, bool(rj), float(a), wins),
             values={"kind": k, "mean": float(ov.loc[k, "mean"]), "ci": [float(ov.loc[k, "ci_low"]), float(ov.loc[k, "ci_high"])],
                     "random_mean": float(ov.loc["random", "mean"]), "diff": d, "holm_p": float(a),
                     "better": wins}))
     return out
+
+
+def _selection_why(kind: str, ov: pd.DataFrame, exc: pd.DataFrame, significant: bool, holm_p: float,
+                   wins: bool) -> str:
+    """Why a selected kind is not more explainable than random directions ("" when it is)."""
+    if wins:
+        return ""
+    d, lo, hi = (float(ov.loc[kind, c]) for c in ("diff_vs_random", "diff_ci_low", "diff_ci_high"))
+    diff = f"{kind} − random {d:+.3f} [{lo:+.3f}, {hi:+.3f}], Holm p {holm_p:.3g}"
+    if not significant:
+        return f"{kind} directions score no differently from unselected random ones ({diff})."
+    if d < 0:
+        return (f"{kind} directions score below unselected random ones ({diff}): choosing slowly varying "
+                "directions made them less predictable from the current tokens.")
+    e = exc.loc[kind]
+    return (f"{kind} directions beat random ones ({diff}) but not the window-shuffled control ({kind} − "
+            f"shuffled {e['mean']:+.3f} [{e.ci_low:+.3f}, {e.ci_high:+.3f}], not above 0).")
