@@ -6,6 +6,7 @@ Every helper returns a labelled matplotlib Figure (title, x and y labels), ready
 
 * :func:`plot_wtw`             WᵀW heat-map next to the bias b, one panel per chosen instance.
 * :func:`plot_features_2d`     feature directions W[:, f] for m = 2 (Elhage's pentagon pictures).
+* :func:`draw_feature_arrows`  the same as arrows on one given axes (notebook 00's teaser and slider).
 * :func:`plot_dimensionality`  D* = m/‖W‖²_F against 1/(1−S) with the sticky fractions marked.
 * :func:`plot_feature_dimensionality`  per-feature D_i scatter against 1/(1−S).
 * :func:`wtw_summary`, :func:`wtw_caption`  the numbers a WᵀW/bias figure shows, and its caption
@@ -21,7 +22,7 @@ import numpy as np
 
 from polycode_lite._common import to_numpy
 
-__all__ = ["plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw", "wtw_caption",
+__all__ = ["draw_feature_arrows", "plot_dimensionality", "plot_feature_dimensionality", "plot_features_2d", "plot_wtw", "wtw_caption",
            "wtw_summary"]
 
 _FRACTION_LABELS = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "2/5", 3 / 8: "3/8"}
@@ -141,6 +142,31 @@ def plot_features_2d(model_or_W: Any, instances: Sequence[int] | None = None,
     return fig
 
 
+def draw_feature_arrows(ax: Any, W2: Any, title: str, importance: Any = None) -> Any:
+    """Arrows from the origin to the columns of a (2, n) weight matrix on ``ax``, darker = more
+    important feature (``importance`` default 0.9^i, used for the legend labels), on square axes
+    of at least ±1.2 with the two hidden dimensions labelled. Returns ``ax``.
+
+    Raises: ValueError unless W2 has 2 rows."""
+    import matplotlib.pyplot as plt
+
+    W2 = to_numpy(W2)
+    if W2.ndim != 2 or W2.shape[0] != 2:
+        raise ValueError(f"W2 must be (2, n_features), one column per feature; got shape {W2.shape}.")
+    n = W2.shape[1]
+    imp = 0.9 ** np.arange(n) if importance is None else np.broadcast_to(to_numpy(importance), (n,))
+    colors = plt.cm.viridis(np.linspace(0, 0.85, n))
+    for f in range(n):
+        ax.annotate("", xy=W2[:, f], xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color=colors[f], lw=2))
+        ax.plot(*W2[:, f], "o", color=colors[f], ms=4, label=f"feature {f} (I={imp[f]:.2f})")
+    lim = max(1.2, 1.1 * float(np.abs(W2).max()))
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title,
+           xlabel="hidden dim 1", ylabel="hidden dim 2")
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    return ax
+
+
 def plot_dimensionality(inverse_density: Any, dims_per_feature: Any,
                         predictions: dict[str, Any] | None = None,
                         sticky: Sequence[float] = (1.0, 1 / 2, 2 / 5),
@@ -210,8 +236,8 @@ NEGATIVE_BIAS = 0.01
 
 
 def _num(v: float) -> str:
-    text = f"{v:.2f}"
-    return "0.00" if text == "-0.00" else text
+    """Two decimals, or one significant figure for a small non-zero value (never a false "0.00")."""
+    return f"{v:.2f}" if v == 0 or abs(v) >= 0.005 else f"{v:.1g}"
 
 
 def wtw_summary(model_or_W: Any, b: Any = None, threshold: float = 0.5) -> list[dict[str, Any]]:
@@ -271,4 +297,4 @@ def wtw_caption(summary: Sequence[dict[str, Any]], labels: Sequence[str], thresh
         return text
 
     return (f"Diagonal: ‖W_i‖² (represented: ‖W_i‖ > {threshold:g}); off-diagonal: interference; right column: "
-            f"the bias b. {panel(0)}. {panel(len(summary) - 1)}.")
+            f"the bias b. {panel(0)}." + (f" {panel(len(summary) - 1)}." if len(summary) > 1 else ""))
