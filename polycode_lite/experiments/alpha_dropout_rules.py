@@ -14,7 +14,32 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["alpha_dropout_verdict", "alpha_dropout_why", "alpha_table", "alpha_trend", "control_string"]
+__all__ = ["alpha_dropout_verdict", "alpha_dropout_why", "alpha_table", "alpha_trend", "control_string",
+           "trend_exclusions"]
+
+
+def trend_exclusions(df: Any, min_r2: float = 0.9) -> Any:
+    """Why :func:`alpha_trend` leaves each row of ``df`` out: a pandas Series of strings aligned
+    with ``df``'s index, "" for a fit the trend uses, else the reasons joined by ", ": "no fit"
+    (α is NaN), "r² 0.89" (log-log r² below ``min_r2``: not a power law), "curved" (flagged: no
+    single α). Figures use it to draw the excluded fits apart (:func:`polycode_lite.plots.dropout.plot_alpha_vs_dropout`)."""
+    import pandas as pd
+
+    out = []
+    for _, r in df.iterrows():
+        a = r.get("alpha", np.nan)
+        if not np.isfinite(a):
+            out.append("no fit")
+            continue
+        why = []
+        r2 = r.get("r2", np.nan)
+        if r2 is not None and np.isfinite(r2) and r2 < min_r2:
+            why.append(f"r² {r2:.2f}")
+        flags = r.get("flags", "")
+        if isinstance(flags, str) and "curved" in flags:
+            why.append("curved")
+        out.append(", ".join(why))
+    return pd.Series(out, index=df.index, dtype=object)
 
 
 def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9) -> Any:
@@ -30,12 +55,9 @@ def alpha_trend(df: Any, n_boot: int = 2000, seed: int = 0, min_r2: float = 0.9)
 
     rng = np.random.default_rng(seed)
     out = []
+    reasons = trend_exclusions(df, min_r2)
     for (method, layer), d_all in df.groupby(["method", "depth"]):
-        d = d_all.dropna(subset=["alpha"])
-        if "r2" in d:
-            d = d[d["r2"] >= min_r2]
-        if "flags" in d:  # a curved spectrum has no single α
-            d = d[~d["flags"].fillna("").str.contains("curved")]
+        d = d_all[reasons.loc[d_all.index] == ""]
         n_excluded = len(d_all) - len(d)
         D = d["dropout"].to_numpy(float)
         a = d["alpha"].to_numpy(float)
