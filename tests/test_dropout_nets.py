@@ -337,3 +337,14 @@ def test_alpha_dropout_verdict_says_why_for_every_outcome():
     assert "as steep in the untrained control (slopes L1 +1.00, L2 -1.00)" in none["why"]
     empty = alpha_dropout_verdict(pd.DataFrame())
     assert empty["verdict"] == "does not hold at this scale" and "no slope" in empty["why"]
+
+
+def test_layer_mutual_information_keeps_the_curve_for_the_widget():
+    net = DeepDropoutNet(DeepNetConfig(n_dense=4), seed=0)
+    (row,) = layer_mutual_information(net, [len(net.layers) - 2], n_samples=1500, progress=False,
+                                      mine=MINEConfig(steps=60, batch_size=128, eval_every=20), keep_curve=True)
+    assert len(row["curve"]["step"]) == len(row["curve"]["heldout"]) == 3
+    assert row["curve"]["heldout"][-1] == pytest.approx(row["mi"], abs=1.0)
+    (plain,) = layer_mutual_information(net, [3], n_samples=1500, progress=False,
+                                        mine=MINEConfig(steps=20, batch_size=128, eval_every=20))
+    assert "curve" not in plain

@@ -182,6 +182,7 @@ def layer_mutual_information(
     inputs: str = "codebook",
     codebook: CodeBook = CodeBook(),
     decoder: bool = True,
+    keep_curve: bool = False,
 ) -> list[dict[str, Any]]:
     """I(x; h_l) for each layer l, fresh x (:func:`sample_inputs`), dropout ACTIVE (the channel
     is stochastic), by MINE on held-out pairs and, for code-book inputs, by the decoder bound.
@@ -191,7 +192,9 @@ def layer_mutual_information(
     (``diverged``) and a RuntimeWarning is raised. Returns one dict per layer: layer, kind,
     deterministic (before the first dropout), mi (MINE, nats), mi_sd, diverged, divergence,
     reruns, decoder_mi (nats; NaN for continuous inputs or ``decoder=False``), ceiling (H(x) for
-    code-book inputs, inf for continuous ones)."""
+    code-book inputs, inf for continuous ones) and, with ``keep_curve``, curve (MINE's training
+    curve, :attr:`~polycode_lite.science.mine.MIEstimate.curve`, e.g. for
+    :func:`polycode_lite.plots.mine.plot_mine_training`)."""
     from tqdm.auto import tqdm
 
     from polycode_lite.models.hooks import record_activations
@@ -219,7 +222,8 @@ def layer_mutual_information(
                                       seed=seed + l).mi
         rows.append(dict(layer=l, kind=keras_layer_kind(net, l), deterministic=l < first,
                          mi=est.mi, mi_sd=est.mi_sd, diverged=est.diverged,
-                         divergence=est.divergence, reruns=reruns, decoder_mi=dec, ceiling=ceiling))
+                         divergence=est.divergence, reruns=reruns, decoder_mi=dec, ceiling=ceiling,
+                         **({"curve": est.curve} if keep_curve else {})))
     gone = [r["layer"] for r in rows if r["diverged"]]
     if gone:
         warnings.warn(f"MINE diverged at layers {gone} even after a rerun; those rows are flagged "
