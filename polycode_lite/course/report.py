@@ -17,6 +17,9 @@ notebooks. The page has, in order:
 5. **Figures**: every saved figure titled by its caption, in notebook order.
 6. **Environment**: git commit, versions, CPU, GPU, FAST or full mode.
 
+The page loads nothing from the network; should a claim hold TeX, the head loads the local
+MathJax that :func:`polycode_lite.course.offline_html.copy_mathjax` puts beside it.
+
 The page prints on A4 or Letter (each section starts a page; images fit the width). Everything it
 shows comes from files the notebooks wrote: ``<out>/results/claims__*.json``
 (:func:`polycode_lite.course.claims.record_claim`), ``<out>/results/*.png`` + ``.txt`` captions
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from polycode_lite.course import report_sections as S
+from polycode_lite.course.offline_html import copy_mathjax, has_tex, mathjax_head
 from polycode_lite.course.report_sections import e as _e
 from polycode_lite.course.report_sections import rel as _rel
 from polycode_lite.course.report_sections import run_field as _run_field
@@ -221,7 +225,10 @@ def render_report(
         _section("environment", S.environment_section(env)),
         "</body></html>\n",
     ]
-    return "\n".join(parts)
+    page = "\n".join(parts)
+    if has_tex(page):  # TeX in a claim: typeset it with the local MathJax (works offline)
+        page = page.replace("</head>", mathjax_head(out_dir / "report.html") + "</head>", 1)
+    return page
 
 
 def write_report(runs: Sequence[Any], out_dir: Path, fast: bool,
@@ -246,6 +253,8 @@ def write_report(runs: Sequence[Any], out_dir: Path, fast: bool,
     claims = load_claims(results) if results.exists() else []
     figures = _figures(results) if results.exists() else []
     page = render_report(runs, out_dir, fast, claims, figures, total_seconds)
+    if has_tex(page):
+        copy_mathjax(out_dir)
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

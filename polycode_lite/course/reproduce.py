@@ -156,14 +156,12 @@ def _failing_cell(executed: Path) -> tuple[int | None, dict[str, Any]]:
 
 
 def _to_html(nb_path: Path) -> Path:
-    import nbformat
-    from nbconvert import HTMLExporter
+    """The executed notebook as an HTML page that works offline: local MathJax in
+    ``_static/`` beside it and a static view of each widget (see
+    :mod:`polycode_lite.course.offline_html`)."""
+    from polycode_lite.course.offline_html import write_offline_html
 
-    nb = nbformat.read(str(nb_path), as_version=4)
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    html_path = nb_path.with_suffix(".html")
-    html_path.write_text(body, encoding="utf-8")
-    return html_path
+    return write_offline_html(nb_path)
 
 
 def reproduce(
