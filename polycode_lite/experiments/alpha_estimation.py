@@ -200,20 +200,32 @@ class NoiseResult:
                                  cvpca_alpha=self.cvpca_alpha))
 
     def plot(self, ax: Any = None) -> Any:
-        """α̂ of PCA and cvPCA against the noise variance (the noise-free point drawn at a third of
-        the smallest non-zero variance). Returns the figure."""
+        """α̂ of PCA and cvPCA against the noise variance (log axis); the noise-free point is
+        drawn apart, unconnected, at a third of the smallest non-zero variance with the tick "0".
+        Returns the figure."""
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.6))
-        nz = self.noise_var[self.noise_var > 0]
-        x = np.where(self.noise_var > 0, self.noise_var, (nz.min() if nz.size else 1.0) / 3)
-        ax.semilogx(x, self.pca_alpha, "o-", label="plain PCA")
-        ax.semilogx(x, self.cvpca_alpha, "s-", label="cvPCA (2 repeats)")
+            _, ax = plt.subplots(figsize=(5.5, 3.8))
+        noisy = self.noise_var > 0
+        nz = self.noise_var[noisy]
+        x0 = (nz.min() if nz.size else 1.0) / 3
+        for (y, marker, label), color in zip(((self.pca_alpha, "o", "plain PCA"),
+                                              (self.cvpca_alpha, "s", "cvPCA (2 repeats)")), ("C0", "C1")):
+            ax.plot(self.noise_var[noisy], y[noisy], marker + "-", color=color, label=label)
+            if (~noisy).any():
+                ax.plot(np.full((~noisy).sum(), x0), y[~noisy], marker, color=color, mfc="none", ms=8)
         ax.axhline(self.true_alpha, color="k", ls="--", lw=1, label="true α")
-        ax.set(xlabel="noise variance per unit (leftmost point: no noise)",
+        ax.set_xscale("log")
+        if (~noisy).any():
+            ax.axvline(np.sqrt(x0 * nz.min()) if nz.size else x0, color="0.7", lw=0.8, ls=":")
+            ticks = [x0, *sorted(set(nz.tolist()))]
+            ax.set_xticks(ticks, ["0"] + [f"{t:.2g}" for t in ticks[1:]])
+            ax.minorticks_off()
+        ax.set(xlabel="noise variance per unit (log; hollow, left: no noise)",
                ylabel=f"α over ranks {self.window[0]}..{self.window[1]}",
                title="Isotropic noise flattens PCA spectra; cvPCA removes it")
+        ax.title.set_fontsize(10)
         ax.legend(fontsize=8)
         return ax.figure
 
