@@ -65,6 +65,7 @@ def test_projected_loops_share_one_scale_with_equal_aspect() -> None:
     trajs = {m: {"input": np.column_stack([np.cos(theta), np.sin(theta)]) @ rng.standard_normal((2, 50)),
                  "pool": 1e-3 * rng.standard_normal((T, 40))} for m in ("random init", "trained")}
     fig = ps.plot_projected_loops(trajs, theta, energies={"trained": {"pool": 63.0}})
+    assert any("E/trΣ = 63" in ax.get_title() for ax in fig.axes)
     assert not check_figure(fig)
     grid = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"][:4]
     assert len({ax.get_xlim() for ax in grid}) == 1 and len({ax.get_ylim() for ax in grid}) == 1

@@ -115,7 +115,7 @@ def plot_layer_smoothness(tables: Mapping[str, pd.DataFrame], circle_energy: flo
         _threshold_line(ax, d_loop, vertical=True)
         alphas = np.concatenate([t.alpha_traj.to_numpy(float) for t in tables.values()])
         lo, hi = np.nanmin(alphas), max(np.nanmax(alphas), smoothness_threshold(d_loop))
-        ax.set_xlim(lo - 0.08 * (hi - lo), hi + 0.08 * (hi - lo))
+        ax.set_xlim(lo - 0.08 * (hi - lo), hi + 0.22 * (hi - lo))
         ax.set_xlabel("α of the dot-loop activations (rank exponent)")
         ax.text(smoothness_threshold(d_loop), 0.02, " smooth →", transform=ax.get_xaxis_transform(),
                 color="C3", fontsize=9, ha="left", va="bottom")
@@ -146,7 +146,7 @@ def plot_layer_smoothness(tables: Mapping[str, pd.DataFrame], circle_energy: flo
     handles = _legend_handles(tables, colors, inp is not None)
     handles += [h for h in axes[0].get_legend_handles_labels()[0]]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig, notes
 
 
@@ -171,7 +171,7 @@ def plot_projected_loops(trajectories: Mapping[str, Mapping[str, Any]], theta: A
     """Grid of moving-dot loops, one row per model and one column per layer: the same random
     2-D projection per layer (:func:`normalised_projection`), equal aspect, one shared scale,
     coloured by the dot angle θ (a smooth code changes colour gradually along the curve).
-    ``energies`` (model → layer → E/tr Σ) are printed in each panel. Returns the figure."""
+    ``energies`` (model → layer → E/tr Σ) are printed in each panel's title. Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 
@@ -191,22 +191,20 @@ def plot_projected_loops(trajectories: Mapping[str, Mapping[str, Any]], theta: A
     for (i, r), (j, c) in ((a, b) for a in enumerate(rows) for b in enumerate(cols)):
         ax, p = axes[i, j], np.vstack([proj[r, c], proj[r, c][:1]])
         seg = np.stack([p[:-1], p[1:]], axis=1)
-        lc = LineCollection(seg, cmap="twilight", norm=norm, lw=1.0)
+        lc = LineCollection(seg, cmap="hsv", norm=norm, lw=1.1)
         lc.set_array(th)
         ax.add_collection(lc)
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=f"{r}: {c}")
+        e_txt = f"\nE/trΣ = {energies[r][c]:.3g}" if energies is not None and c in energies.get(r, {}) else ""
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=f"{r}: {c}{e_txt}")
         ax.title.set_fontsize(9)
         ax.tick_params(labelsize=7)
         ax.set_xlabel("random dir. 1 (s.d.)" if i == len(rows) - 1 else " ", fontsize=8)
         ax.set_ylabel("random dir. 2 (s.d.)" if j == 0 else " ", fontsize=8)
-        if energies is not None and c in energies.get(r, {}):
-            ax.text(0.03, 0.03, f"E/trΣ = {energies[r][c]:.3g}", transform=ax.transAxes, fontsize=7.5,
-                    bbox=dict(fc="white", ec="none", alpha=0.8))
     fig.suptitle("Moving-dot loop through each layer: one random 2-D projection, shared scale "
                  "(coordinates in units of √(tr Σ / m))", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     cax = fig.add_axes((0.94, 0.2, 0.012, 0.6), label="<colorbar>")
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="twilight"), cax=cax, label="dot angle θ (rad)")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="hsv"), cax=cax, label="dot angle θ (rad)")
     return fig
 
 
