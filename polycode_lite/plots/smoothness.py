@@ -115,7 +115,7 @@ def plot_layer_smoothness(tables: Mapping[str, pd.DataFrame], circle_energy: flo
         _threshold_line(ax, d_loop, vertical=True)
         alphas = np.concatenate([t.alpha_traj.to_numpy(float) for t in tables.values()])
         lo, hi = np.nanmin(alphas), max(np.nanmax(alphas), smoothness_threshold(d_loop))
-        ax.set_xlim(lo - 0.08 * (hi - lo), hi + 0.22 * (hi - lo))
+        ax.set_xlim(lo - 0.08 * (hi - lo), hi + 0.32 * (hi - lo))
         ax.set_xlabel("α of the dot-loop activations (rank exponent)")
         ax.text(smoothness_threshold(d_loop), 0.02, " smooth →", transform=ax.get_xaxis_transform(),
                 color="C3", fontsize=9, ha="left", va="bottom")
@@ -139,10 +139,12 @@ def plot_layer_smoothness(tables: Mapping[str, pd.DataFrame], circle_energy: flo
     if series:
         notes = plot_alpha_series(axes[2], series, references=[smoothness_threshold(d_shapes)])
         _threshold_line(axes[2], d_shapes, vertical=False)
+        y0, y1 = axes[2].get_ylim()
+        axes[2].set_ylim(y0, y1 + 0.3 * (y1 - y0))   # room for the legend above the data
     axes[2].set_xticks(range(len(layers)), layers)
     axes[2].set(xlabel="layer (input pixels have no channel α: left out)",
                 ylabel="α of channel features on shapes images", title="(c) α on the shapes dataset, 95% CI")
-    axes[2].legend(fontsize=8, loc="best")
+    axes[2].legend(fontsize=8, loc="upper right")
     handles = _legend_handles(tables, colors, inp is not None)
     handles += [h for h in axes[0].get_legend_handles_labels()[0]]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=9, frameon=False)
