@@ -78,3 +78,9 @@ def test_the_stored_count_cannot_exceed_the_features() -> None:
     assert fig.axes[0].get_ylim()[1] <= res.n_features + 0.5
     assert "5 at S" in res.caption() and "Σ min" in res.caption()
     assert "capped_count" in res.table().columns
+
+
+def test_caption_follows_a_count_that_drops_back() -> None:
+    assert "from 1/(1−S)" in _result([2, 3, 5, 5]).caption()
+    assert "not at every sparser level" in _result([2, 5, 4, 5]).caption()
+    assert "at no sparsity level" in _result([2, 3, 4, 4]).caption()

@@ -181,7 +181,12 @@ class TeaserResult:
         hard, soft = self.n_represented, self.capped_count
         n, m = self.n_features, self.n_hidden
         first_all = np.flatnonzero(hard == n)
-        when = (f"from 1/(1−S) = {x[first_all[0]]:.3g} on" if first_all.size else "at no sparsity level")
+        if not first_all.size:
+            when = "at no sparsity level"
+        elif np.all(hard[first_all[0]:] == n):
+            when = f"from 1/(1−S) = {x[first_all[0]]:.3g} on"
+        else:
+            when = f"first at 1/(1−S) = {x[first_all[0]]:.3g}, not at every sparser level"
         return (f"Features stored in {m} hidden dimensions as the features get sparser (right). Hard count "
                 f"(features with ‖W_i‖ > {STORED_THRESHOLD:g}): {int(hard[0])} at S = {self.sparsity[0]:.2g}, "
                 f"{int(hard[-1])} at S = {self.sparsity[-1]:.2f}; all {n} are stored {when}. Soft count "
