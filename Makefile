@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: install run run-fast test test-all test-browser lab student instructor browser-deps clean
+.PHONY: install run run-fast test test-all test-browser test-browser-all lab student instructor browser-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ test: install browser-deps
 test-all: install browser-deps
 	$(PY) -m pytest
 
+## the real-browser tests: JupyterLab (00, 03 and the fastest of 05-07) and the offline pages
 test-browser: install browser-deps
-	$(PY) -m pytest -m browser tests/test_browser.py
+	$(PY) -m pytest -m "browser and not slow" tests/test_browser.py tests/test_offline_html.py
+
+## all of them: every notebook 00-07 in JupyterLab, the course's notebook 03 offline (long)
+test-browser-all: install browser-deps
+	$(PY) -m pytest -m browser tests/test_browser.py tests/test_offline_html.py
 
 ## Student handout (solutions removed) and instructor key (all solutions shown)
 student: install

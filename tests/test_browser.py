@@ -1,10 +1,13 @@
 """Real-browser test: JupyterLab driven by Playwright in Debian's headless Chromium.
 
-For the orientation notebook (00) and the toy-model notebook (01): open it in JupyterLab, wait
-for the kernel to be idle, Run All, move a slider and check that the widget's output changed,
-check that no cell has an error output and that the page logged no JavaScript errors, and save
-screenshots to ``build/``. The notebooks run in fast mode: the test serves copies whose
-parameters cell sets ``FAST = True``.
+For every notebook of the sequence (00-07): open it in JupyterLab, wait for the kernel to be
+idle, Run All, check that no cell has an error output, then move every widget control once
+(each slider, dropdown, toggle-button group and checkbox, pressing the widget's button after a
+move where it has one) and check that the widget's output changed without an error output, and
+that the page logged no JavaScript errors; screenshots go to ``build/browser_<stem>_*.png`` and
+the timings to ``build/browser_times.json``. The notebooks run in fast mode: the test serves
+copies whose parameters cell sets ``FAST = True``. CI's default run (``-m "not slow"``) drives
+00, 03 and the fastest of 05-07; the others are marked ``slow`` (``make test-browser-all``).
 
 Skipped with a reason when ``/usr/bin/chromium`` or the ``playwright`` package is missing
 (``make browser-deps`` installs Chromium; ``pip install playwright``; no ``playwright install``
@@ -171,39 +174,111 @@ def _settle(page, scope, quiet_s: float = 3.0, timeout_s: float = 180.0) -> str:
                 "els => els.every(e => e.complete && e.naturalWidth > 0)")
             if images_ready:
                 return now
-    pytest.fail("the widget output kept changing or the kernel stayed busy after the slider move")
+    pytest.fail("the widget output kept changing or the kernel stayed busy after the widget move")
 
 
-def _move_slider_and_check(page, name: str, stem: str) -> None:
-    """Move the first slider by two steps (pressing the widget's own button when it is a
-    manual `interactive`, e.g. "Retrain"), and check that its output changed."""
-    handles = page.locator(".widget-slider .noUi-handle")
-    assert handles.count() > 0, f"{name}: no slider widget found after Run All"
-    handle = handles.first
-    handle.scroll_into_view_if_needed()
-    box = handle.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '),"
-                         " ' widget-interact ')][1]")
-    scope = box if box.count() else page
-    before = _widget_outputs(scope)
-    handle.focus()
-    for _ in range(2):
+#: the controls the test moves: sliders (their handle), dropdowns, toggle buttons, checkboxes
+CONTROLS = (".widget-slider .noUi-handle, .widget-dropdown select, .widget-toggle-buttons, "
+            ".widget-checkbox input")
+#: a widget button (e.g. a manual interact's "Retrain"), pressed after each move
+RUN_BUTTON = "button.widget-button"
+ERROR_OUTPUT = "[data-mime-type='application/vnd.jupyter.error']"
+CONTROL_BOX = ".widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox"
+
+
+def _widget_cells(page):
+    """Locators of the code cells of the open notebook that show at least one control."""
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+    return [cells.nth(i) for i in range(cells.count())
+            if cells.nth(i).locator(CONTROLS).count()]
+
+
+def _move(page, control) -> str:
+    """Move one control by one step (the other way when it is at its end); return its label."""
+    control.scroll_into_view_if_needed()
+    kind, label = control.evaluate(
+        """e => [e.tagName === 'SELECT' ? 'dropdown' : e.classList.contains('noUi-handle')
+                 ? 'slider' : e.classList.contains('widget-toggle-buttons') ? 'toggle'
+                 : 'checkbox', ((e.closest('%s') || e).querySelector('.widget-label')
+                 || {textContent: ''}).textContent.trim()]""" % CONTROL_BOX)
+    if kind == "slider":
+        before = control.get_attribute("aria-valuenow")
+        control.focus()
         page.keyboard.press("ArrowRight")
-    buttons = box.locator("button") if box.count() else None
-    if buttons is not None and buttons.count():
-        page.wait_for_timeout(500)
-        buttons.first.click()
-    deadline = time.monotonic() + 180
-    while _widget_outputs(scope) == before:
-        assert time.monotonic() < deadline, (
-            f"{name}: the widget output did not change within 180 s of moving the slider")
-        page.wait_for_timeout(500)
-    after = _settle(page, scope)
-    page.wait_for_timeout(1000)  # let Chromium paint the new figure before the screenshots
-    scope.screenshot(path=str(BUILD / f"browser_{stem}_widget.png"))
-    page.screenshot(path=str(BUILD / f"browser_{stem}_slider.png"), full_page=False)
-    assert after != before
-    if "<img" in before:
-        assert "<img" in after, f"{name}: the widget's figure vanished after the slider move"
+        page.wait_for_timeout(300)
+        if control.get_attribute("aria-valuenow") == before:  # at its maximum
+            page.keyboard.press("ArrowLeft")
+    elif kind == "dropdown":
+        n, i = control.evaluate("s => [s.options.length, s.selectedIndex]")
+        assert n > 1, f"dropdown {label!r} has a single option: nothing to move"
+        control.select_option(index=(i + 1) % n)
+    elif kind == "toggle":
+        others = control.locator("button:not(.mod-active)")
+        assert others.count(), f"toggle buttons {label!r} have a single option"
+        others.first.click()
+    else:
+        control.click()
+    return f"{kind} {label!r}"
+
+
+def _move_every_widget(page, name: str, stem: str) -> list[str]:
+    """Move every control of every widget once (pressing the cell's widget button after each
+    move, for a manual ``interactive``), and check that the widget's output changed, that no
+    error output appeared and that a figure did not vanish. Screenshots each widget cell.
+    Returns the controls moved."""
+    cells = _widget_cells(page)
+    assert cells, f"{name}: no widget control found after Run All"
+    moved: list[str] = []
+    for k, cell in enumerate(cells, 1):
+        controls = cell.locator(CONTROLS)
+        for j in range(controls.count()):
+            before = _widget_outputs(cell)
+            what = _move(page, controls.nth(j))
+            buttons = cell.locator(RUN_BUTTON)
+            if buttons.count():
+                page.wait_for_timeout(500)
+                buttons.first.click()
+            deadline = time.monotonic() + 180
+            while _widget_outputs(cell) == before:
+                assert time.monotonic() < deadline, (
+                    f"{name}: widget {k}'s output did not change within 180 s of moving {what}")
+                page.wait_for_timeout(500)
+            after = _settle(page, cell)
+            errors = cell.locator(ERROR_OUTPUT)
+            assert not errors.count(), (f"{name}: moving {what} of widget {k} raised: "
+                                        f"{errors.first.inner_text()[:600]}")
+            if "<img" in before:
+                assert "<img" in after, f"{name}: widget {k}'s figure vanished after {what}"
+            moved.append(what)
+            if j == 0:
+                page.wait_for_timeout(1000)  # let Chromium paint the figure before the shots
+                suffix = "" if k == 1 else str(k)
+                cell.screenshot(path=str(BUILD / f"browser_{stem}_widget{suffix}.png"))
+                if k == 1:
+                    page.screenshot(path=str(BUILD / f"browser_{stem}_slider.png"))
+    return moved
+
+
+def _run_all_timeout_ms(stem: str) -> int:
+    """How long Run All may take: 8× the notebook's measured fast-mode time, at least 5 min."""
+    from polycode_lite.course.sequence import info
+
+    try:
+        fast = info(stem).fast_seconds
+    except KeyError:
+        fast = 60.0
+    return int(max(300.0, 8 * fast) * 1000)
+
+
+def _record_time(stem: str, seconds: dict[str, float]) -> None:
+    """Add this notebook's timings to ``build/browser_times.json``."""
+    path = BUILD / "browser_times.json"
+    try:
+        times = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        times = {}
+    times[stem] = {k: round(v, 1) for k, v in seconds.items()}
+    path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
 
 
 def _drive_notebook(lab: dict, name: str) -> None:
@@ -211,6 +286,7 @@ def _drive_notebook(lab: dict, name: str) -> None:
 
     BUILD.mkdir(exist_ok=True)
     stem = Path(name).stem
+    t0 = time.monotonic()
     console_errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -235,7 +311,8 @@ def _drive_notebook(lab: dict, name: str) -> None:
                         .map(e => e.textContent);
                     return p.length > 0 && !p.some(t => t.includes('*'))
                         && p.some(t => /\\d/.test(t));
-                }""", timeout=300_000, polling=1000)
+                }""", timeout=_run_all_timeout_ms(stem), polling=1000)
+            t_ran = time.monotonic()
             page.screenshot(path=str(BUILD / f"browser_{stem}_ran.png"), full_page=False)
 
             # save, then read the notebook back through the server: no error outputs
@@ -262,7 +339,12 @@ def _drive_notebook(lab: dict, name: str) -> None:
                                 f"unexecuted: {missing}")
                 time.sleep(1)
                 page.keyboard.press("Control+s")
-            _move_slider_and_check(page, name, stem)
+            t_saved = time.monotonic()
+            moved = _move_every_widget(page, name, stem)
+            _record_time(stem, {"run_all_s": t_ran - t0, "widgets_s": time.monotonic() - t_saved,
+                                "total_s": time.monotonic() - t0, "controls_moved": len(moved)})
+            print(f"{stem}: Run All {t_ran - t0:.0f} s, {len(moved)} controls moved in "
+                  f"{time.monotonic() - t_saved:.0f} s: {', '.join(moved)}")
         finally:
             browser.close()
             _shutdown_kernels(lab)
@@ -270,17 +352,35 @@ def _drive_notebook(lab: dict, name: str) -> None:
     assert not real, f"{name}: JavaScript console errors: {real}"
 
 
-def test_orientation_notebook_in_jupyterlab(lab: dict) -> None:
-    nb = _notebook("00")
-    assert nb is not None, "notebooks/00_*.ipynb is missing"
+def _fastest(prefixes: tuple[str, ...]) -> str:
+    """The prefix of the notebook with the shortest measured fast-mode time."""
+    from polycode_lite.course.sequence import SEQUENCE
+
+    entries = [e for e in SEQUENCE if e.stem[:2] in prefixes]
+    return min(entries, key=lambda e: e.fast_seconds).stem[:2]
+
+
+#: every notebook of the sequence; CI's default run (``-m "not slow"``) keeps 00, 03 and the
+#: fastest of 05-07 in fast mode (sequence.py's measured times), the rest are marked slow
+ALL_NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
+DEFAULT_NOTEBOOKS = ("00", "03", _fastest(("05", "06", "07")))
+
+
+@pytest.mark.parametrize("prefix", [
+    pytest.param(p, id=p, marks=() if p in DEFAULT_NOTEBOOKS else pytest.mark.slow)
+    for p in ALL_NOTEBOOKS])
+def test_notebook_in_jupyterlab(lab: dict, prefix: str) -> None:
+    """Run All in fast mode, move every widget control once, no error, no JavaScript error."""
+    nb = _notebook(prefix)
+    assert nb is not None, f"notebooks/{prefix}_*.ipynb is missing"
     _drive_notebook(lab, nb.name)
 
 
-def test_toy_model_notebook_in_jupyterlab(lab: dict) -> None:
-    nb = _notebook("01")
-    if nb is None:
-        pytest.skip("notebooks/01_*.ipynb (toy models) has not landed yet")
-    _drive_notebook(lab, nb.name)
+def test_default_set_is_small_and_the_rest_is_slow() -> None:
+    """The default run drives 00, 03 and one of 05-07; every notebook is driven by the full set."""
+    assert DEFAULT_NOTEBOOKS[:2] == ("00", "03") and DEFAULT_NOTEBOOKS[2] in ("05", "06", "07")
+    assert sorted(p.name[:2] for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")) == list(
+        ALL_NOTEBOOKS)
 
 
 def test_skip_reason_is_clear() -> None:
