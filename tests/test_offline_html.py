@@ -119,7 +119,8 @@ def test_log_slider_and_toggle_buttons() -> None:
 
 def test_page_loads_nothing_from_the_network(tmp_path: Path) -> None:
     page = tmp_path / "nb.html"
-    body = O.offline_html(_widget_notebook(), page)
+    nb = _widget_notebook()
+    body = O.offline_html(nb, page)
     srcs = re.findall(r"<script[^>]*\bsrc=['\"]([^'\"]+)", body)
     assert srcs == [f"_static/mathjax/MathJax.js?config={O.MATHJAX_CONFIG}"]
     assert not re.findall(r"\b(?:src|href)=['\"]https?://[^'\"]*\.(?:js|css|mjs)", body)
@@ -127,6 +128,8 @@ def test_page_loads_nothing_from_the_network(tmp_path: Path) -> None:
     assert "mermaid.esm" not in body
     assert O.WIDGET_VIEW not in body and O.STATIC_NOTE_CLASS in body
     assert "webFont: 'STIX-Web'" in body
+    # the report links claims to nbconvert's cell anchors: the offline page keeps them
+    assert f'id="cell-id={nb.cells[1].id}"' in body
 
 
 def test_write_offline_html_copies_mathjax_once(tmp_path: Path) -> None:
