@@ -45,7 +45,15 @@ def test_fit_problems_names_dead_flagged_and_failed_fits() -> None:
     got = {(r.mode, r.dropout, r.site): r.why.split(" ")[0] for r in bad.itertuples()}
     assert got == {("eval", 0.8, "encoder.layer2"): "flagged:", ("repeats", 0.8, "encoder.layer2"): "no",
                    ("eval", 0.8, "fc5"): "dead", ("repeats", 0.8, "fc5"): "dead"}
-    assert "variance 9e-13 of the p = 0 model" in why[(t["mode"] == "eval") & (t.site == "fc5") & (t.dropout == 0.8)].iloc[0]
+    assert "eval-mode variance 9e-13 of the p = 0 model" in why[(t["mode"] == "eval") & (t.site == "fc5") & (t.dropout == 0.8)].iloc[0]
+    # a repeats spectrum that died (mask noise left no shared variance) while eval mode lives
+    alive = t.copy()
+    i = alive.index[(alive["mode"] == "eval") & (alive.site == "fc5") & (alive.dropout == 0.8)][0]
+    alive.at[i, "eigenvalues"] = np.arange(1, 33.0) ** -2
+    why = P.fit_problems(alive)
+    assert why[i] == "" or why[i].startswith("flagged")
+    j = alive.index[(alive["mode"] == "repeats") & (alive.site == "fc5") & (alive.dropout == 0.8)][0]
+    assert why[j].startswith("dead layer (repeats-mode variance")
     with pytest.raises(ValueError, match="lacks the columns"):
         P.fit_problems(t.drop(columns="ci_low"))
     with pytest.raises(TypeError, match="DataFrame"):
@@ -78,6 +86,10 @@ def test_the_dropout_figure_lists_what_it_leaves_out() -> None:
     assert sentence.startswith("Drawn hollow") and "4 fits" in sentence and "fc5, p = 0.8" in sentence
     assert P.excluded_sentence([]) == "Every fit is usable: none is drawn apart."
     assert "and 2 more" in P.excluded_sentence(notes, limit=2)
+    # a line never bridges an excluded fit: only layer1 (both rates usable) gets a line
+    for ax in fig.axes:
+        drawn = [ln for ln in ax.get_lines() if len(ln.get_xdata()) >= 2 and ln.get_linestyle() != "None"]
+        assert len(drawn) == 1 and list(drawn[0].get_ydata()) == [2.5, 3.3]
     plt.close(fig)
     with pytest.raises(ValueError, match="modes"):
         P.plot_alpha_vs_dropout(_table(), LAYERS, modes=("cvpca",))

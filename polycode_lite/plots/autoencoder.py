@@ -54,28 +54,35 @@ def _check_table(alphas: Any, what: str = "alphas") -> None:
 
 def fit_problems(alphas: pd.DataFrame, dead_variance: float = DEAD_VARIANCE) -> pd.Series:
     """Why each α of an :func:`~polycode_lite.experiments.autoencoder.alpha_table` is not usable
-    in a figure, "" when it is: "no fit" (NaN α or CI, with the pipeline's note), "flagged: …"
-    (the pipeline's ``flags``, e.g. curved), or "dead layer" (total eval-mode variance of that
-    model at that layer below ``dead_variance`` of the lowest-dropout model's; needs the
-    ``eigenvalues`` column). Returns a Series of strings aligned with ``alphas``' index."""
+    in a figure, "" when it is: "dead layer" (the positive variance of its spectrum, or of the
+    same model's eval-mode spectrum at that layer, is below ``dead_variance`` of the lowest-dropout
+    model's in the same mode; needs the ``eigenvalues`` column), "no fit" (NaN α or CI, with the
+    pipeline's note), or "flagged: …" (the pipeline's ``flags``, e.g. curved). Returns a Series
+    of strings aligned with ``alphas``' index."""
     import pandas as pd
 
     _check_table(alphas)
     if not 0 <= dead_variance < 1:
         raise ValueError(f"dead_variance must be a fraction in [0, 1), got {dead_variance!r}.")
-    variance: dict[tuple[float, str], float] = {}
+    variance: dict[tuple[str, float, str], float] = {}
     if "eigenvalues" in alphas:
-        ev = alphas[alphas["mode"] == "eval"]
-        for p, site, lam in zip(ev["dropout"], ev["site"], ev["eigenvalues"]):
-            variance[(float(p), site)] = float(np.sum(np.clip(np.asarray(lam, float), 0, None)))
+        for m, p, site, lam in zip(alphas["mode"], alphas["dropout"], alphas["site"], alphas["eigenvalues"]):
+            variance[(m, float(p), site)] = float(np.sum(np.clip(np.asarray(lam, float), 0, None)))
     p0 = float(alphas["dropout"].min())
+
+    def ratio(mode: str, p: float, site: str) -> float:
+        ref, var = variance.get((mode, p0, site)), variance.get((mode, p, site))
+        return var / ref if ref and var is not None else float("nan")
+
     out = []
     for _, r in alphas.iterrows():
         flags = str(r.get("flags", "") or "")
         note = str(r.get("note", "") or "")
-        ref, var = variance.get((p0, r["site"])), variance.get((float(r["dropout"]), r["site"]))
-        if ref and var is not None and var < dead_variance * ref:
-            out.append(f"dead layer (variance {var / ref:.0e} of the p = {p0:g} model's)")
+        dead = [(m, q) for m, q in ((r["mode"], ratio(r["mode"], float(r["dropout"]), r["site"])),
+                                    ("eval", ratio("eval", float(r["dropout"]), r["site"]))) if q < dead_variance]
+        if dead:
+            m, q = dead[0]
+            out.append(f"dead layer ({m}-mode variance {q:.0e} of the p = {p0:g} model's)")
         elif not (np.isfinite(r["alpha"]) and np.isfinite(r["ci_low"]) and np.isfinite(r["ci_high"])):
             out.append("no fit" + (f": {note}" if note else ""))
         elif flags:
@@ -91,16 +98,18 @@ def excluded_sentence(notes: Sequence[str], limit: int = 8) -> str:
     if not notes:
         return "Every fit is usable: none is drawn apart."
     shown = "; ".join(notes[:limit]) + (f"; and {len(notes) - limit} more" if len(notes) > limit else "")
-    return (f"Drawn hollow, off the lines and outside the scale ({len(notes)} fit"
+    return (f"Drawn hollow, off the lines and setting no scale ({len(notes)} fit"
             f"{'s' if len(notes) != 1 else ''} the pipeline could not use): {shown}.")
 
 
 def _series(sub: pd.DataFrame, problems: pd.Series, x: np.ndarray, label: str, names: Sequence[str],
-            **style: Any) -> AlphaSeries:
-    return AlphaSeries(x=x, alpha=sub["alpha"].to_numpy(float), ci_low=sub["ci_low"].to_numpy(float),
+            color: Any, linestyle: str = "-") -> tuple[AlphaSeries, str]:
+    """One AlphaSeries drawn without a connecting line (``_draw`` adds lines that stop at
+    unusable fits), and the line style it is to get."""
+    return AlphaSeries(x=x, color=color, linestyle="none", alpha=sub["alpha"].to_numpy(float), ci_low=sub["ci_low"].to_numpy(float),
                        ci_high=sub["ci_high"].to_numpy(float), usable=(problems.loc[sub.index] == "").to_numpy(),
                        label=label, names=[f"{n} ({problems.loc[i]})" if problems.loc[i] else n
-                                           for n, i in zip(names, sub.index)], **style)
+                                           for n, i in zip(names, sub.index)]), linestyle
 
 
 def _modes(alphas: pd.DataFrame, modes: Sequence[str]) -> list[str]:
@@ -143,16 +152,15 @@ def plot_alpha_vs_depth(alphas: pd.DataFrame, control: pd.DataFrame | None, laye
             series.append(_series(sub, fit_problems(control), np.arange(len(layers), dtype=float),
                                   f"untrained, p = {p_c:g} (control)",
                                   [f"untrained {t}, {mode}" for t in ticks], color="k", linestyle="--"))
-        notes += plot_alpha_series(ax, series, references=[threshold] if threshold is not None else [])
+        notes += _draw(ax, series, references=[threshold] if threshold is not None else [])
         if n_encoder:
             ax.axvline(n_encoder - 0.5, color="0.8", lw=1)
         ax.set_xticks(range(len(layers)), ticks, rotation=45)
         ax.set_xlabel("layer (encoder stages | FC head and decoder FCs)")
         ax.set_ylabel("α (rank exponent of λₙ ∝ n^−α)")
         ax.set_title(f"α against depth ({mode})")
-    _legend(axes[0][-1], threshold)
     fig.suptitle("α against depth, one line per dropout rate")
-    fig.tight_layout()
+    _legend(fig, [(s.label, s.color, ls) for s, ls in series], threshold)
     return fig, notes
 
 
@@ -167,16 +175,37 @@ def _indexed(table: pd.DataFrame, mode: str, p: float, layers: Sequence[str]) ->
     return sub.iloc[np.argsort([order[s] for s in sub["site"]], kind="stable")]
 
 
-def _legend(ax: Any, threshold: float | None, off: str = "▲▼") -> None:
+def _draw(ax: Any, styled: Sequence[tuple[AlphaSeries, str]], references: Sequence[float] = ()) -> list[str]:
+    """plot_alpha_series (scale from the usable fits, unusable ones hollow), then each series'
+    line through runs of consecutive usable fits only: a line never bridges an excluded fit."""
+    notes = plot_alpha_series(ax, [s for s, _ in styled], references=references)
+    for s, ls in styled:
+        x, a = np.asarray(s.x, float), np.asarray(s.alpha, float)
+        ok = np.isfinite(a) & np.asarray(s.usable, bool)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(int), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2]):
+            if stop - start >= 2:
+                ax.plot(x[start:stop], a[start:stop], color=s.color, ls=ls, lw=1.3)
+    return notes
+
+
+def _legend(fig: Any, styled: Sequence[tuple[str, Any, str]], threshold: float | None = None,
+            off: str = "▲ ▼ at the top or bottom edge") -> None:
+    """One legend under the panels: (label, color, line style) per series, the unusable marker
+    and the threshold line; the panels are laid out above it."""
     from matplotlib.lines import Line2D
 
-    handles, labels = ax.get_legend_handles_labels()
+    handles = [Line2D([], [], color=c, ls=ls, marker="o", ms=4) for _, c, ls in styled]
+    labels = [label for label, _, _ in styled]
     handles.append(Line2D([], [], marker="o", mfc="none", mec="0.3", ls="none"))
-    labels.append(f"unusable fit (hollow; {off} off the scale)")
+    labels.append(f"unusable fit: hollow ({off} when off the scale)")
     if threshold is not None:
         handles.append(Line2D([], [], ls=":", color="0.5"))
         labels.append(f"1 + 2/d = {threshold:.2f}")
-    ax.legend(handles, labels, fontsize=7, ncol=2)
+    ncol = min(len(labels), 5)
+    rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.045 * rows + 0.01, 1, 1))
 
 
 def plot_alpha_vs_dropout(alphas: pd.DataFrame, layers: Sequence[str],
@@ -202,13 +231,12 @@ def plot_alpha_vs_dropout(alphas: pd.DataFrame, layers: Sequence[str],
             series.append(_series(sub, problems, x, short_layer(layer),
                                   [f"{short_layer(layer)}, p = {p:g}, {mode}" for p in x], color=c,
                                   linestyle="-" if layer.startswith("encoder") else "--"))
-        notes += plot_alpha_series(ax, series)
+        notes += _draw(ax, series)
         ax.set_xlabel("dropout rate p")
         ax.set_ylabel("α (rank exponent of λₙ ∝ n^−α)")
         ax.set_title(f"α against dropout ({mode})")
-    _legend(axes[0][-1], None)
     fig.suptitle("α against dropout rate, one line per layer (solid: encoder stages; dashed: FC layers)")
-    fig.tight_layout()
+    _legend(fig, [(s.label, s.color, ls) for s, ls in series])
     return fig, notes
 
 
@@ -274,9 +302,13 @@ def plot_alpha_vs_energy(traj: pd.DataFrame, alphas: pd.DataFrame | None = None,
     axes[0].set_title("α against energy (lower: smoother)")
     axes[1].set_ylabel("RSA: dot angle vs 3-D projection (Spearman ρ)")
     axes[1].set_title("α against input–projection correlation")
-    _legend(axes[0], None, off="◀▶")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axes[0].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[0].yaxis.set_minor_formatter(NullFormatter())
     fig.suptitle("Dot-trajectory smoothness against α (every layer × dropout rate)")
-    fig.tight_layout()
+    _legend(fig, [(f"p = {p:.1f}", c, "none") for c, p in zip(colors, rates)], off="◀ ▶ at the left or right edge")
     return fig, notes
 
 
