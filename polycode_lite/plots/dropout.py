@@ -19,7 +19,7 @@ from polycode_lite.plots.alpha import AlphaSeries, plot_alpha_series
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["METHOD_TITLES", "alpha_dropout_caption", "alpha_dropout_series", "plot_alpha_vs_dropout"]
+__all__ = ["METHOD_TITLES", "alpha_dropout_caption", "alpha_dropout_series", "plot_alpha_vs_dropout", "plot_mask_noise"]
 
 #: panel titles of the two measurements
 METHOD_TITLES = {"eval_pca": "eval mode, PCA (dropout off)",
@@ -156,3 +156,37 @@ def alpha_dropout_caption(what: str, notes: dict[str, list[str]]) -> str:
         text += (f" Hollow markers, {len(unusable)} fit(s) with no α or r² < 0.9, which set no scale: "
                  + "; ".join(unusable) + ".")
     return text
+
+
+def plot_mask_noise(df: pd.DataFrame, methods: Sequence[str], axes: Any = None) -> Any:
+    """α against the dropout rate, one panel per hidden layer, one line per measurement in
+    ``methods`` (rows of ``df``: depth, dropout, method, alpha; from
+    :class:`~polycode_lite.experiments.mask_noise.MaskNoiseResult`): eval PCA (dashed black),
+    one train-mode pass, the cross-covariance of K masks. NaN α (no fit) is left out. Returns the
+    figure."""
+    import matplotlib.pyplot as plt
+
+    missing = [c for c in ("depth", "dropout", "method", "alpha") if c not in getattr(df, "columns", ())]
+    if missing:
+        raise ValueError(f"df needs the columns depth, dropout, method, alpha (MaskNoiseResult.frame()); "
+                         f"missing {missing}.")
+    layers = sorted(set(df["depth"]))
+    if axes is None:
+        _, axes = plt.subplots(1, len(layers), figsize=(4.2 * len(layers), 3.9), sharey=True, squeeze=False)
+        axes = axes[0]
+    styles = {"eval PCA": dict(color="k", ls="--", marker="o"),
+              "one train-mode pass": dict(color="C3", ls=":", marker="v")}
+    for ax, layer in zip(axes, layers):
+        for k, method in enumerate(methods):
+            d = df[(df["depth"] == layer) & (df["method"] == method)].sort_values("dropout")
+            st = styles.get(method, dict(color=f"C{k - 2}", ls="-", marker="s"))
+            ax.plot(d["dropout"], d["alpha"], label=method, ms=5, **st)
+        ax.set_xlabel("dropout rate of the masks D")
+        ax.set_title(f"hidden layer {int(layer)}", fontsize=10)
+        ax.set_ylabel("α (dimensionless; λ_n ∝ n^−α)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig = axes[0].figure
+    fig.suptitle("Untrained net: what the train-mode measurement does with mask noise")
+    fig.tight_layout()
+    return fig
