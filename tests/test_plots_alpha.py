@@ -43,3 +43,13 @@ def test_nan_fits_are_listed_and_mismatched_lengths_refused() -> None:
     with pytest.raises(ValueError, match="one value per point"):
         plot_alpha_series(ax, [AlphaSeries(x=[0, 1], alpha=[1.0], ci_low=[0.9], ci_high=[1.1])])
     plt.close(fig)
+
+
+def test_fit_label_shows_one_ci_and_the_flags() -> None:
+    from types import SimpleNamespace as Fit
+
+    from polycode_lite.plots.alpha import fit_label
+
+    assert fit_label("PCA", Fit(alpha=1.0234, ci=(0.98, 1.05), flags=())) == "PCA: α = 1.02 [0.98, 1.05]"
+    assert fit_label("cvPCA", Fit(alpha=0.9, ci=(0.8, 1.0), flags=("curved",))).endswith("flagged: curved")
+    assert fit_label("PCA", Fit(alpha=np.nan, ci=(np.nan, np.nan), flags=("flat",))) == "PCA: no α (flat)"

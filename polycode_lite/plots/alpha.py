@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-__all__ = ['plot_alpha_depth', 'AlphaSeries', 'plot_alpha_series']
+__all__ = ['plot_alpha_depth', 'AlphaSeries', 'plot_alpha_series', 'fit_label']
 
 
 def plot_alpha_depth(table: pd.DataFrame, value: str = "alpha", ax: Any = None,
@@ -109,3 +109,16 @@ def plot_alpha_series(ax: Any, series: Sequence[AlphaSeries], references: Sequen
     for r in references:
         ax.axhline(r, ls=":", lw=1, color="0.5")
     return notes
+
+
+def fit_label(name: str, fit: Any) -> str:
+    """A legend entry for one α fit (a :class:`~polycode_lite.science.powerlaw.PowerLawFit` from
+    ``estimate_alpha``): "PCA: α = 1.02 [0.98, 1.05]", with "flagged: curved" when the pipeline
+    flags it, or "no α (flat)" when it found no power law. One CI per α, never two."""
+    flags = tuple(getattr(fit, "flags", ()) or ())
+    alpha = float(fit.alpha)
+    if not np.isfinite(alpha):
+        return f"{name}: no α ({', '.join(flags) or 'no fit'})"
+    lo, hi = (float(v) for v in fit.ci)
+    ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else " (no CI)"
+    return f"{name}: α = {alpha:.2f}{ci}" + (f", flagged: {', '.join(flags)}" if flags else "")
