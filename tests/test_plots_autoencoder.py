@@ -142,6 +142,11 @@ def test_language_depth_profile_draws_a_flagged_fit_apart() -> None:
     fig, notes = plot_depth_profile(t, title="tiny")
     assert not check_figure(fig)
     assert fig.axes[0].get_ylim()[1] < 2 and fig.axes[1].get_yscale() == "log"
+    t2 = t.copy()
+    t2.loc[(t2.series == "mlp.post") & (t2.layer == 1), ["flags", "ci_low", "ci_high"]] = ["curved", 0.0, 5.0]
+    fig2, _ = plot_depth_profile(t2)
+    assert fig2.axes[0].get_ylim()[1] < 2   # a flagged fit's wide CI, drawn faint, sets no scale either
+    plt.close(fig2)
     assert notes == ["mlp.post, untrained, layer 2 (curved): α = 9.00, flagged, drawn at the top edge"]
     plt.close(fig)
     with pytest.raises(ValueError, match="series"):

@@ -32,6 +32,20 @@ def usable_fit(table: pd.DataFrame) -> np.ndarray:
     return finite & (table["flags"].fillna("").astype(str) == "").to_numpy()
 
 
+def _faint_cis(ax: Any, series: Sequence[AlphaSeries]) -> None:
+    """Faint CI bars on the flagged fits that plot_alpha_series drew hollow, within the axis it
+    scaled by the usable fits (the limits are fixed by then, so these bars set no scale)."""
+    y_lo, y_hi = ax.get_ylim()
+    for s in series:
+        a, lo, hi = (np.asarray(v, float) for v in (s.alpha, s.ci_low, s.ci_high))
+        bad = ~np.asarray(s.usable, bool) & np.isfinite(a) & np.isfinite(lo) & np.isfinite(hi) & (a >= y_lo) & (a <= y_hi)
+        if bad.any():
+            yerr = np.clip([a[bad] - lo[bad], hi[bad] - a[bad]], 0, None)
+            ax.errorbar(np.asarray(s.x, float)[bad], a[bad], yerr=yerr, fmt="none", ecolor=s.color, alpha=0.35,
+                        capsize=2)
+    ax.set_ylim(y_lo, y_hi)
+
+
 def plot_depth_profile(table: pd.DataFrame, group: str = "series", d_reference: Sequence[float] = (4, 20),
                        title: str = "") -> tuple[Any, list[str]]:
     """α (left) and participation ratio (right, log axis) against the layer, one line per value
@@ -41,6 +55,7 @@ def plot_depth_profile(table: pd.DataFrame, group: str = "series", d_reference: 
     e.g. "mlp.post, untrained, layer 3 (curved): α = 0.61, flagged"."""
     import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from polycode_lite.science.powerlaw import smoothness_threshold
 
@@ -64,13 +79,17 @@ def plot_depth_profile(table: pd.DataFrame, group: str = "series", d_reference: 
                                   usable=ok, label=str(name), names=names, **style))
         axes[1].plot(sub["layer"], sub["participation_ratio"], marker="o", label=str(name), **style)
     notes = plot_alpha_series(axes[0], series, references=refs)
+    _faint_cis(axes[0], series)
     for d, r in zip(d_reference, refs):
         axes[0].text(axes[0].get_xlim()[0], r, f" 1 + 2/d, d = {d:g}", va="bottom", fontsize=7, color="0.35")
     axes[0].set_xlabel("layer (block index)")
     axes[0].set_ylabel("rank exponent α (λₙ ∝ n^−α)")
-    axes[0].set_title("α across depth (95% CI; hollow: flagged fit)")
+    axes[0].set_title("α across depth (95% CI; hollow: flagged fit, faint bar its CI)", fontsize=10)
     axes[0].legend(fontsize=7)
     axes[1].set_yscale("log")
+    axes[1].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes[1].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axes[1].yaxis.set_minor_formatter(NullFormatter())
     axes[1].set_xlabel("layer (block index)")
     axes[1].set_ylabel("participation ratio (Σλ)²/Σλ² (dimensions, log)")
     axes[1].set_title("participation ratio across depth")
