@@ -20,8 +20,6 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from polycode_lite.experiments.smoothness import LoopNull, SmoothnessTest
-
 __all__ = ["caption_layer_smoothness", "caption_projected_loops", "caption_vs_null", "layer_colors",
            "normalised_projection", "plot_layer_smoothness", "plot_layers_vs_null", "plot_projected_loops"]
 
@@ -210,10 +208,11 @@ def plot_projected_loops(trajectories: Mapping[str, Mapping[str, Any]], theta: A
     return fig
 
 
-def plot_layers_vs_null(null: LoopNull, tables: Mapping[str, pd.DataFrame], d_loop: int = 1) -> Any:
+def plot_layers_vs_null(null: Any, tables: Mapping[str, pd.DataFrame], d_loop: int = 1) -> Any:
     """Random power-law loops without a network (grey, with the null curve) and each model's
     layers (layer colour, model marker; the input pixels as a star, not part of the test), on
-    E/tr Σ (log) against the loop α, with the threshold 1 + 2/``d_loop``. Returns the figure."""
+    E/tr Σ (log) against the loop α, with the threshold 1 + 2/``d_loop``. ``null``: an
+    ``experiments.smoothness.LoopNull`` (``alpha``, ``energy_norm``, ``predict``). Returns the figure."""
     import matplotlib.pyplot as plt
 
     from polycode_lite.science.powerlaw import smoothness_threshold
@@ -288,8 +287,9 @@ def caption_projected_loops(tables: Mapping[str, pd.DataFrame]) -> str:
             f"{inp_txt}.")
 
 
-def caption_vs_null(test: SmoothnessTest, control: SmoothnessTest | None = None) -> str:
-    """Caption of :func:`plot_layers_vs_null`, from the test against the null (and its control)."""
+def caption_vs_null(test: Any, control: Any = None) -> str:
+    """Caption of :func:`plot_layers_vs_null`, from an ``experiments.smoothness.SmoothnessTest``
+    against the null (and the same test on its control)."""
     null = test.null
     side = "below" if np.mean(test.residual) < 0 else "above"
     text = (f"Grey: {null.alpha.size} random power-law loops with no network, whose energy falls with α on its "
