@@ -154,15 +154,15 @@ def test_language_depth_profile_draws_a_flagged_fit_apart() -> None:
 
 
 def test_dot_loops_share_one_scale_and_carry_their_numbers() -> None:
-    import torch
-
-    from polycode_lite.models.resnet_vae import ResNetAutoencoder
-
-    torch.manual_seed(0)
-    models = {p: ResNetAutoencoder("lite", dropout=p, seed=0).eval() for p in (0.0, 0.8)}
+    rng = np.random.default_rng(0)
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    circle = np.c_[np.cos(angles), np.sin(angles)]
+    trajectories = {p: (angles, {"input": circle @ rng.normal(size=(2, 50)),
+                                 "encoder.layer2": circle @ rng.normal(size=(2, 40)) + p * rng.normal(size=(16, 40)),
+                                 "fc2": circle @ rng.normal(size=(2, 30))}) for p in (0.0, 0.8)}
     traj = pd.DataFrame([dict(dropout=p, layer=l, energy_rel_input=e, rsa_mean=0.3)
                          for p in (0.0, 0.8) for l, e in (("input", 1.0), ("encoder.layer2", 1.5), ("fc2", 0.4 + p))])
-    fig, table = P.plot_dot_loops(models, traj, n_frames=16)
+    fig, table = P.plot_dot_loops(trajectories, traj)
     assert not check_figure(fig)
     w, h = fig.get_size_inches()
     assert w <= 4 * h
@@ -171,7 +171,9 @@ def test_dot_loops_share_one_scale_and_carry_their_numbers() -> None:
     np.testing.assert_allclose(table.energy_rel_input, [1.0, 1.5, 0.4, 1.5, 1.2])
     assert "E / E_input = 1.20" in loops[-1].get_title()
     plt.close(fig)
-    with pytest.raises(ValueError, match="rates"):
-        P.plot_dot_loops(models, traj, rates=(0.4,))
+    with pytest.raises(ValueError, match="empty"):
+        P.plot_dot_loops({}, traj)
     with pytest.raises(ValueError, match="no rows"):
-        P.plot_dot_loops(models, traj[traj.layer != "fc2"])
+        P.plot_dot_loops(trajectories, traj[traj.layer != "fc2"])
+    with pytest.raises(ValueError, match="no trajectories"):
+        P.plot_dot_loops(trajectories, traj, layers=("mu",))

@@ -312,44 +312,43 @@ def plot_alpha_vs_energy(traj: pd.DataFrame, alphas: pd.DataFrame | None = None,
     return fig, notes
 
 
-def plot_dot_loops(models: Mapping[float, Any], traj: pd.DataFrame,
-                   layers: Sequence[str] = ("encoder.layer2", "fc2"), rates: Sequence[float] | None = None,
-                   n_frames: int = 64, seed: int = 0) -> tuple[Any, pd.DataFrame]:
+def plot_dot_loops(trajectories: Mapping[float, tuple[np.ndarray, Mapping[str, np.ndarray]]], traj: pd.DataFrame,
+                   layers: Sequence[str] = ("encoder.layer2", "fc2"), seed: int = 0) -> tuple[Any, pd.DataFrame]:
     """The moving-dot loop through 3 random directions: the input pixels, then each of ``layers``
-    for each dropout rate in ``rates`` (default the lowest and the highest), on **one common
-    scale** (each projected loop divided by its RMS radius) and one view, titled with the numbers
-    that the claim compares (full-space path energy relative to the input's, and the RSA, from
-    ``traj`` = :func:`~polycode_lite.experiments.autoencoder.alpha_energy_table`). A bar panel
-    puts those energies side by side. Returns (fig, table of the panels: panel, dropout, layer,
-    energy_rel_input, rsa_mean)."""
+    for each dropout rate of ``trajectories`` (in its order), on **one common scale** (each
+    projected loop divided by its RMS radius) and one view, titled with the numbers that the
+    claim compares (full-space path energy relative to the input's, and the RSA, from ``traj`` =
+    :func:`~polycode_lite.experiments.autoencoder.alpha_energy_table`). A bar panel puts those
+    energies side by side.
+
+    ``trajectories``: {dropout: (angles (T,), {layer: (T, m)})} as
+    :func:`~polycode_lite.experiments.autoencoder.dot_trajectories` returns them (with the
+    "input" entry), e.g. for the lowest and the highest rate. Returns (fig, table of the panels:
+    panel, dropout, layer, energy_rel_input, rsa_mean)."""
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from polycode_lite.experiments.autoencoder import dot_trajectories
     from polycode_lite.science.projections import random_projection
 
-    if not models:
-        raise ValueError("models is empty: pass {dropout: model} (e.g. shipped_models()).")
-    rates = [min(models), max(models)] if rates is None else [float(p) for p in rates]
-    absent = [p for p in rates if p not in models]
-    if absent:
-        raise ValueError(f"rates {absent} are not among the models' dropout rates {sorted(models)}.")
+    if not trajectories:
+        raise ValueError("trajectories is empty: pass {dropout: autoencoder.dot_trajectories(model, ...)}.")
+    rates = [float(p) for p in trajectories]
     layers = list(layers)
     stats = traj.set_index(["dropout", "layer"])
     panels = [("input", rates[0], "input pixels")] + [(l, p, f"{short_layer(l)}, p = {p:g}")
                                                        for p in rates for l in layers]
     missing = [(p, l) for l, p, _ in panels if (p, l) not in stats.index]
-    if missing:
-        raise ValueError(f"traj has no rows for (dropout, layer) {missing}: compute it for these models.")
+    absent = [(p, l) for l, p, _ in panels if l not in trajectories[p][1]]
+    if missing or absent:
+        raise ValueError(f"no rows in traj for (dropout, layer) {missing} / no trajectories for {absent}: "
+                         "compute both for these rates and layers.")
     loops: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
-    for p in rates:
-        model = models[p][0] if isinstance(models[p], tuple) else models[p]
-        angles, trajs = dot_trajectories(model, n_frames, layers=layers)
-        for name, a in trajs.items():
-            if (name, p) in {(l, q) for l, q, _ in panels}:
-                a = a - a.mean(0)
-                pts = a @ random_projection(a.shape[1], 3, seed=seed)
-                loops[(name, p)] = (angles, pts / np.sqrt(np.mean(np.sum(pts ** 2, 1))))
+    for layer, p, _ in panels:
+        angles, trajs = trajectories[p]
+        a = np.asarray(trajs[layer], float)
+        a = a - a.mean(0)
+        pts = a @ random_projection(a.shape[1], 3, seed=seed)
+        loops[(layer, p)] = (np.asarray(angles), pts / np.sqrt(np.mean(np.sum(pts ** 2, 1))))
     lim = 1.05 * max(float(np.abs(pts).max()) for _, pts in loops.values())
     n_cols = 1 + len(layers)
     fig = plt.figure(figsize=(3.7 * n_cols, 3.5 * len(rates)))
