@@ -260,14 +260,15 @@ def _move_every_widget(page, name: str, stem: str) -> list[str]:
 
 
 def _run_all_timeout_ms(stem: str) -> int:
-    """How long Run All may take: 8× the notebook's measured fast-mode time, at least 5 min."""
+    """How long Run All may take: 15× the notebook's measured fast-mode time (a shared, busy
+    machine is that much slower), at least 10 min."""
     from polycode_lite.course.sequence import info
 
     try:
         fast = info(stem).fast_seconds
     except KeyError:
         fast = 60.0
-    return int(max(300.0, 8 * fast) * 1000)
+    return int(max(600.0, 15 * fast) * 1000)
 
 
 def _record_time(stem: str, seconds: dict[str, float]) -> None:
@@ -282,6 +283,7 @@ def _record_time(stem: str, seconds: dict[str, float]) -> None:
 
 
 def _drive_notebook(lab: dict, name: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     BUILD.mkdir(exist_ok=True)
@@ -304,14 +306,22 @@ def _drive_notebook(lab: dict, name: str) -> None:
                 timeout=120_000)
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
             page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-            page.wait_for_function(
-                """() => {
-                    const p = [...document.querySelectorAll(
-                        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
-                        .map(e => e.textContent);
-                    return p.length > 0 && !p.some(t => t.includes('*'))
-                        && p.some(t => /\\d/.test(t));
-                }""", timeout=_run_all_timeout_ms(stem), polling=1000)
+            try:
+                page.wait_for_function(
+                    """() => {
+                        const p = [...document.querySelectorAll(
+                            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
+                            .map(e => e.textContent);
+                        return p.length > 0 && !p.some(t => t.includes('*'))
+                            && p.some(t => /\\d/.test(t));
+                    }""", timeout=_run_all_timeout_ms(stem), polling=1000)
+            except PlaywrightTimeout:
+                page.screenshot(path=str(BUILD / f"browser_{stem}_timeout.png"))
+                busy = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell"
+                                    ":has(.jp-InputPrompt:text('[*]')) .jp-InputArea-editor")
+                where = busy.first.inner_text()[:300] if busy.count() else "?"
+                pytest.fail(f"{name}: Run All did not finish in {_run_all_timeout_ms(stem) // 1000}"
+                            f" s; {busy.count()} cells still waiting, the first:\n{where}")
             t_ran = time.monotonic()
             page.screenshot(path=str(BUILD / f"browser_{stem}_ran.png"), full_page=False)
 
