@@ -199,8 +199,8 @@ def _move(page, control) -> str:
     kind, label = control.evaluate(
         """e => [e.tagName === 'SELECT' ? 'dropdown' : e.classList.contains('noUi-handle')
                  ? 'slider' : e.classList.contains('widget-toggle-buttons') ? 'toggle'
-                 : 'checkbox', ((e.closest('%s') || e).querySelector('.widget-label')
-                 || {textContent: ''}).textContent.trim()]""" % CONTROL_BOX)
+                 : 'checkbox', ((e.closest('BOXES') || e).querySelector('.widget-label')
+                 || {textContent: ''}).textContent.trim()]""".replace("BOXES", CONTROL_BOX))
     if kind == "slider":
         before = control.get_attribute("aria-valuenow")
         control.focus()

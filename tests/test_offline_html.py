@@ -184,27 +184,32 @@ def _skip_reason() -> str | None:
     return None
 
 
+_DRAW = """\
+def draw(power=2, colour='C0'):
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot(range(5), [i ** power for i in range(5)], color=colour)
+    ax.set(xlabel='i', ylabel='i^p', title=f'power {power}')
+    plt.show()
+widgets.interact(draw, power=widgets.IntSlider(value=2, min=1, max=4, description='power'),
+                 colour=widgets.Dropdown(options=['C0', 'C1'], value='C1', description='colour'));
+"""
+_FIGURE_AND_CLAIM = """\
+fig, ax = plt.subplots(figsize=(4, 3))
+ax.plot([1, 2, 3], [1, 4, 9])
+ax.set(xlabel='x (units)', ylabel='x² (units²)', title='a parabola')
+show_figure(fig, 'parabola', 'The curve is $x^2$.', notebook=NB)
+record_claim(notebook=NB, claim='The report typesets $x^2$ offline',
+             measured='$x^2$ = 4 at x = 2', verdict='holds', figure='parabola');
+"""
 _TINY = [
     ("code", "FAST = False", ["parameters"]),
-    ("markdown", "# Offline probe\n\nInline $x^2 + y^2 = r^2$ and display\n\n"
-                 "$$\\sum_{i=1}^{n} \\lambda_i \\propto n^{-\\alpha}$$", []),
-    ("code", "import matplotlib.pyplot as plt\nimport ipywidgets as widgets\n"
-             "from polycode_lite.course.claims import record_claim, show_figure\n"
-             "NB = '00_offline_probe'", []),
-    ("code", "fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([1, 2, 3], [1, 4, 9])\n"
-             "ax.set(xlabel='x (units)', ylabel='x² (units²)', title='a parabola')\n"
-             "show_figure(fig, 'parabola', 'The curve is $x^2$.', notebook=NB)\n"
-             "record_claim(notebook=NB, claim='The report typesets $x^2$ offline', "
-             "measured='$x^2$ = 4 at x = 2', verdict='holds', figure='parabola');", []),
-    ("code", "def draw(power=2, colour='C0'):\n"
-             "    fig, ax = plt.subplots(figsize=(4, 3))\n"
-             "    ax.plot(range(5), [i ** power for i in range(5)], color=colour)\n"
-             "    ax.set(xlabel='i', ylabel='i^p', title=f'power {power}')\n"
-             "    plt.show()\n"
-             "widgets.interact(draw, power=widgets.IntSlider(value=2, min=1, max=4, "
-             "description='power'),\n"
-             "                 colour=widgets.Dropdown(options=['C0', 'C1'], value='C1', "
-             "description='colour'));", []),
+    ("markdown", ("# Offline probe\n\nInline $x^2 + y^2 = r^2$ and display\n\n"
+                  "$$\\sum_{i=1}^{n} \\lambda_i \\propto n^{-\\alpha}$$"), []),
+    ("code", ("import matplotlib.pyplot as plt\nimport ipywidgets as widgets\n"
+              "from polycode_lite.course.claims import record_claim, show_figure\n"
+              "NB = '00_offline_probe'"), []),
+    ("code", _FIGURE_AND_CLAIM, []),
+    ("code", _DRAW, []),
 ]
 
 
