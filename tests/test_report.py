@@ -406,3 +406,24 @@ def test_claim_anchor_matches_what_nbconvert_writes(tmp_path: Path) -> None:
     html_nb.write_text(body, encoding="utf-8")
     assert Executed(ipynb, html_nb).claim_anchor({"claim": "the claim"}) == "cell-id=abc123"
     assert Executed(ipynb, html_nb).claim_anchor({"claim": "another claim"}) is None
+
+
+def test_the_kernel_draws_inline_even_under_mplbackend_agg(tmp_path: Path, monkeypatch) -> None:
+    """An inherited MPLBACKEND=Agg would leave a widget's plt.show() output empty."""
+    from polycode_lite.course.reproduce import execute_notebook
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("FAST = False", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import os, matplotlib\nprint('backend:', os.environ.get('MPLBACKEND'), "
+                                          "matplotlib.get_backend())")]
+    src = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nb, src)
+    run = execute_notebook(src, tmp_path / "out", fast=True, html=False, timeout=120)
+    assert run.ok, run.error
+    text = "".join(o.get("text", "") for c in nbformat.read(run.output, as_version=4).cells
+                   for o in c.get("outputs", []))
+    assert "backend_inline" in text and "agg" not in text.split("backend:")[1].lower(), text
+    import os
+    assert os.environ["MPLBACKEND"] == "Agg"  # the caller's environment is restored

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 __all__ = ["NotebookRun", "notebook_paths", "execute_notebook", "reproduce", "cli_main"]
 
@@ -81,12 +83,16 @@ def execute_notebook(
     start = time.perf_counter()
     error = None
     failing_cell = None
+    # the kernel draws inline, as in JupyterLab: an inherited MPLBACKEND=Agg would leave
+    # plt.show() in a widget's Output area empty (and the offline page's static view blank)
+    kernel_env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     try:
-        pm.execute_notebook(
-            str(path), str(out_path), parameters=params, kernel_name="python3",
-            progress_bar=False, cwd=str(out_dir), execution_timeout=timeout,
-            log_output=False, kernel_manager_class=_ipc_kernel_manager(),
-        )
+        with mock.patch.dict(os.environ, kernel_env, clear=True):
+            pm.execute_notebook(
+                str(path), str(out_path), parameters=params, kernel_name="python3",
+                progress_bar=False, cwd=str(out_dir), execution_timeout=timeout,
+                log_output=False, kernel_manager_class=_ipc_kernel_manager(),
+            )
     except pm.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel death, timeout: report, keep going
