@@ -5,7 +5,7 @@ Every time the project states comes from :data:`SEQUENCE`: notebook 00's map
 (:func:`map_markdown`), the "Time" line at the top of each notebook (:func:`time_sentence`; a test
 checks the notebooks carry it verbatim) and the README's notebook table (a test checks it). The run
 times are measurements (:data:`MEASURED_ON` says where and when): fast mode from ``make test``'s
-notebook tests (``build/notebook_times.json``), full mode from ``polycode-lite reproduce``.
+notebook tests (``build/notebook_times.json``) or ``polycode-lite reproduce --fast`` (``build/runs.json``), full mode from ``polycode-lite reproduce``.
 """
 
 from __future__ import annotations
@@ -36,28 +36,28 @@ class NotebookInfo:
 
 SEQUENCE: tuple[NotebookInfo, ...] = (
     NotebookInfo("00_orientation", "00 orientation",
-                 "What is polysemanticity, and what does the paper argue?", "—", 20, 15, 0.6),
+                 "What is polysemanticity, and what does the paper argue?", "—", 20, 17, 0.6),
     NotebookInfo("01_toy_models_of_superposition", "01 toy models of superposition",
-                 "When and how does a network store more features than it has neurons?", "00", 60, 27, 5.1),
+                 "When and how does a network store more features than it has neurons?", "00", 60, 31, 5.1),
     NotebookInfo("02_coding_theory_of_superposition", "02 coding theory of superposition",
                  "Can the entropy of sparse inputs predict the dimensions each feature gets? "
-                 "What does dropout do to capacity?", "01", 45, 22, 5.2,
+                 "What does dropout do to capacity?", "01", 45, 14, 5.2,
                  "full mode is quicker when notebook 01 has stored its dimensionality curve"),
     NotebookInfo("03_eigenspectra_and_alpha", "03 eigenspectra and α",
                  "How do we measure how spread-out or redundant a code is, and what biases the estimate?",
-                 "00, PCA", 60, 14, 1.4),
+                 "00, PCA", 60, 16, 1.4),
     NotebookInfo("04_random_projections_and_smooth_codes", "04 random projections and smoothness",
-                 "When is a code smooth enough to interpret, and what does α have to do with it?", "03", 60, 46, 3.1),
+                 "When is a code smooth enough to interpret, and what does α have to do with it?", "03", 60, 55, 3.1),
     NotebookInfo("05_dropout_capacity_and_error_correction", "05 dropout, MINE and error correction",
-                 "Does dropout make networks learn redundant, error-correcting codes?", "02, 03", 60, 97, 2.5,
+                 "Does dropout make networks learn redundant, error-correcting codes?", "02, 03", 60, 131, 7.7,
                  "full mode loads the shipped deep-network and α-control results; recomputing them "
                  "(`RECOMPUTE_FULL = True`) took about 26 and 17 minutes"),
     NotebookInfo("06_resnet_autoencoder_under_dropout", "06 ResNet autoencoder under dropout",
                  "Does α rise with dropout in a real vision model, and how does it change with depth?",
-                 "03–05", 45, 123, 25, "it never trains: the five checkpoints ship with the package"),
+                 "03–05", 45, 139, 25, "it never trains: the five checkpoints ship with the package"),
     NotebookInfo("07_language_models_depth_and_pseudo_neurons", "07 language models",
                  "How does α change across the depth of a transformer, and are random directions as "
-                 "explainable as neurons?", "03, 04", 60, 91, 10,
+                 "explainable as neurons?", "03, 04", 60, 92, 10,
                  "GPT-2 XL runs through the command-line tool on a GPU"),
 )
 
