@@ -175,8 +175,10 @@ def test_cifar10_loader_on_fake_files(tmp_path):
     from polycode_lite.data.cifar10 import cifar10
 
     write_fake_cifar(tmp_path)
-    train = cifar10(tmp_path, train=True, image_size=32)
-    test = cifar10(tmp_path, train=False, image_size=64)
+    with pytest.warns(UserWarning, match="differ from the published archive"):
+        train = cifar10(tmp_path, train=True, image_size=32)
+    with pytest.warns(UserWarning, match="restricted unpickler"):
+        test = cifar10(tmp_path, train=False, image_size=64)
     assert len(train) == 15 and len(test) == 3
     img, label = train[0]
     assert img.shape == (3, 32, 32) and img.dtype == torch.float32
@@ -187,6 +189,43 @@ def test_cifar10_loader_on_fake_files(tmp_path):
         raw = pickle.load(f)["data"][0]
     assert torch.allclose(img, torch.from_numpy(raw.reshape(3, 32, 32) / 255.0).float())
     assert test[0][0].shape == (3, 64, 64)
+
+
+class _RunsCode:
+    """Unpickling this object calls os.system: what a crafted data_batch_1 would do."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED_BY_PICKLE",))
+
+
+def test_a_crafted_cifar10_pickle_is_refused_without_running(tmp_path, monkeypatch):
+    from polycode_lite.data.cifar10 import cifar10, read_batch
+
+    write_fake_cifar(tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump({"data": _RunsCode(), "labels": [1]}, f, protocol=2)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"refused to load posix\.system|refused to load os\.system"):
+        read_batch(folder / "data_batch_1")
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="data_batch_1 is not a readable CIFAR-10 batch"):
+        cifar10(tmp_path, train=True, image_size=32)
+    assert not (tmp_path / "PWNED_BY_PICKLE").exists()
+    # the null: plain pickle.load runs it (so the test would catch a loader that used it)
+    with open(folder / "data_batch_1", "rb") as f:
+        pickle.load(f)
+    assert (tmp_path / "PWNED_BY_PICKLE").exists()
+
+
+def test_cifar10_checksums_are_the_published_ones():
+    from torchvision.datasets import CIFAR10
+
+    from polycode_lite.data.cifar10 import PUBLISHED_MD5
+
+    published = dict(CIFAR10.train_list + CIFAR10.test_list) | {CIFAR10.meta["filename"]: CIFAR10.meta["md5"]}
+    assert PUBLISHED_MD5 == published
 
 
 def test_cifar10_missing_data_message(tmp_path):
