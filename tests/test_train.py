@@ -235,3 +235,61 @@ def test_cifar10_missing_data_message(tmp_path):
         cifar10(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="data_root"):
         train_autoencoder(TrainConfig(dataset="cifar10"), tmp_path, progress=False)
+
+
+# -------------------------------------------------------------------------------------------
+# crash-safe checkpoints: a crash at each write step of a save loses no finished epoch
+# -------------------------------------------------------------------------------------------
+class _Crash(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_a_crash_while_saving_loses_no_finished_epoch(tmp_path, monkeypatch, crash_at):
+    """Epoch 2's save is 3 renames (weights, version json, pointer): crash before the
+    ``crash_at``-th one (its temporary file written, possibly truncated), then resume."""
+    import polycode_lite.models.checkpoints as C
+
+    reference = train_autoencoder(tiny_cfg(epochs=2, dropout=0.2), tmp_path / "ref", progress=False)
+    real_replace, calls = os.replace, []
+
+    def crashing_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 3 + crash_at:  # epoch 1's save made 3 renames
+            Path(src).write_bytes(Path(src).read_bytes()[:50])  # the write was cut short too
+            raise _Crash(f"killed before renaming onto {dst}")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(C.os, "replace", crashing_replace)
+    with pytest.raises(_Crash):
+        train_autoencoder(tiny_cfg(epochs=2, dropout=0.2), tmp_path / "run", progress=False)
+    monkeypatch.setattr(C.os, "replace", real_replace)
+    run_dir = tmp_path / "run" / "_train" / "lite_shapes_p0.2"
+    assert json.loads((run_dir / "checkpoint.json").read_text())["epoch"] == 1  # epoch 1 kept whole
+    resumed = train_autoencoder(tiny_cfg(epochs=2, dropout=0.2), tmp_path / "run", progress=False)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert resumed["history"][1]["test_bce"] == pytest.approx(reference["history"][1]["test_bce"], rel=1e-5)
+    a = load_autoencoder(tmp_path / "ref" / "lite_shapes_p0.2.safetensors")[0].state_dict()
+    b = load_autoencoder(tmp_path / "run" / "lite_shapes_p0.2.safetensors")[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path):
+    from polycode_lite.models.checkpoints import KEEP_CHECKPOINTS
+    from polycode_lite.models.resnet_vae import ResNetAutoencoder
+
+    train_autoencoder(tiny_cfg(epochs=3, dropout=0.0), tmp_path, progress=False)
+    run_dir = tmp_path / "_train" / "lite_shapes_p0.0"
+    versions = sorted(p.name for p in run_dir.glob("checkpoint-*.safetensors"))
+    assert versions == ["checkpoint-00002.safetensors", "checkpoint-00003.safetensors"] and KEEP_CHECKPOINTS == 2
+    newest = run_dir / versions[-1]
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    newest.write_bytes(bytes(data))
+    model = ResNetAutoencoder(load_autoencoder(tmp_path / "lite_shapes_p0.0.safetensors")[0].config, dropout=0.0)
+    with pytest.warns(UserWarning, match="failed its check.*epoch 2"):
+        meta = load_checkpoint(run_dir, model)
+    assert meta["epoch"] == 2
+    (run_dir / versions[0]).write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="no checkpoint .* passes its sha256 check"):
+        load_checkpoint(run_dir, model)

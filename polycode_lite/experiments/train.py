@@ -5,11 +5,15 @@
 (docs/paper_guide.md §3 E5: Adam lr 1e-3, BCE(sum) + KL). For each rate it keeps a training state in
 ``DIR/_train/<run>/``:
 
-* ``checkpoint.safetensors``: model weights and buffers plus the Adam state (float32);
-* ``checkpoint.json``: config, dataset, epoch, per-epoch losses, seed, package version, device
-  and the sha256 of the safetensors file.
+* ``checkpoint-EPOCH.safetensors``: model weights and buffers plus the Adam state (float32);
+* ``checkpoint-EPOCH.json``: config, dataset, epoch, per-epoch losses, seed, package version,
+  device, the weights' file name and sha256;
+* ``checkpoint.json``: a copy of the newest version's json, the pointer a resume reads.
 
-Both are rewritten atomically after every epoch, so an interrupted run restarted with the same
+Every file is written to a temporary name, fsynced and renamed, the pointer last, and the two
+newest versions are kept (:func:`~polycode_lite.models.checkpoints.save_checkpoint`): a kill at
+any step leaves the previous checkpoint whole, and a version that fails its sha256 falls back to
+the one before it with a warning. So an interrupted run restarted with the same
 command continues after the last finished epoch (no finished epoch is lost; each epoch's
 shuffling and dropout masks come from seed + epoch, so a resumed run repeats exactly what an
 uninterrupted one would do). When a rate is done, the BatchNorm statistics are re-estimated with
@@ -229,7 +233,7 @@ def train_autoencoder(cfg: TrainConfig, out_dir: str | Path, progress: bool = Tr
     train_ds, test_ds = load_images(cfg, "train"), load_images(cfg, "test")
 
     meta: dict[str, Any]
-    if (run_dir / "checkpoint.json").exists():
+    if any(run_dir.glob("checkpoint*.json")):  # checkpoint.json or a version of it
         meta = load_checkpoint(run_dir, model, opt)
         free = {"epochs", "device", "num_workers", "data_root"}  # may change on resume
         saved, now = meta["train_config"], _jsonable(asdict(cfg))

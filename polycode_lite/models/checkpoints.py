@@ -33,16 +33,50 @@ def _package_version() -> str:
 # ------------------------------------------------------------------------------------------
 # checkpoints
 # ------------------------------------------------------------------------------------------
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. a platform without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_replace(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, rename it onto ``path`` and fsync the folder: a crash leaves the old file
+    or the new one, never a mix."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
-    os.replace(tmp, path)
+    _atomic_replace(tmp, path)
+
+
+#: a run folder keeps this many checkpoint versions (the newest and the one before it)
+KEEP_CHECKPOINTS = 2
+
+
+def _version_name(epoch: int) -> str:
+    return f"checkpoint-{int(epoch):05d}"
 
 
 def save_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any,
                     meta: dict[str, Any]) -> Path:
-    """Write ``checkpoint.safetensors`` (model + Adam state) and ``checkpoint.json`` (meta plus
-    the safetensors sha256 and the optimizer's param groups) atomically. Returns the json path."""
+    """Write one checkpoint version and point ``checkpoint.json`` at it, crash-safely.
+
+    Steps, each a write to a temporary file, fsync and rename: (1) ``checkpoint-EPOCH.safetensors``
+    (model + Adam state); (2) ``checkpoint-EPOCH.json`` (``meta`` plus the weights' sha256 and
+    file name, and the optimizer's param groups); (3) ``checkpoint.json``, the same json, which is
+    the pointer a resume reads. Only then are versions older than the last
+    :data:`KEEP_CHECKPOINTS` deleted. A kill at any step leaves the previous checkpoint whole.
+    Returns the path of ``checkpoint.json``."""
     from safetensors.torch import save_file
 
     run_dir = Path(run_dir)
@@ -52,23 +86,40 @@ def save_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any,
     for idx, st in opt_state["state"].items():
         for key, val in st.items():
             tensors[f"optim.{idx}.{key}"] = val.detach().cpu().contiguous()
-    st_path = run_dir / "checkpoint.safetensors"
-    tmp = run_dir / "checkpoint.safetensors.tmp"
+    version = _version_name(meta.get("epoch", 0))
+    st_path = run_dir / f"{version}.safetensors"
+    tmp = run_dir / f"{version}.safetensors.tmp"
     save_file(tensors, str(tmp))
-    os.replace(tmp, st_path)
-    meta = dict(meta, sha256=sha256_file(st_path),
+    _atomic_replace(tmp, st_path)
+    meta = dict(meta, sha256=sha256_file(st_path), weights=st_path.name,
                 optimizer_param_groups=opt_state["param_groups"])
+    text = json.dumps(meta, indent=2)
+    _atomic_write_text(run_dir / f"{version}.json", text)
     json_path = run_dir / "checkpoint.json"
-    _atomic_write_text(json_path, json.dumps(meta, indent=2))
+    _atomic_write_text(json_path, text)
+    versions = sorted(p.stem for p in run_dir.glob("checkpoint-*.json"))
+    for old in versions[:-KEEP_CHECKPOINTS]:
+        for suffix in (".safetensors", ".json"):
+            (run_dir / f"{old}{suffix}").unlink(missing_ok=True)
     return json_path
 
 
-def _read_verified(json_path: Path, st_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_verified(json_path: Path, st_path: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The meta in ``json_path`` and the tensors of the weights file it names (``st_path`` for
+    a checkpoint from before versioning), checked against its sha256."""
     from safetensors.torch import load_file
 
-    if not json_path.exists() or not st_path.exists():
-        raise FileNotFoundError(f"missing checkpoint files {json_path} / {st_path}.")
-    meta = json.loads(json_path.read_text())
+    if not json_path.exists():
+        raise FileNotFoundError(f"missing checkpoint file {json_path}.")
+    try:
+        meta = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{json_path} is not readable JSON ({exc}).") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{json_path} does not hold a checkpoint's metadata.")
+    st_path = json_path.parent / meta["weights"] if "weights" in meta else st_path
+    if st_path is None or not st_path.exists():
+        raise FileNotFoundError(f"missing checkpoint weights {st_path} (named by {json_path}).")
     digest = sha256_file(st_path)
     if meta.get("sha256") != digest:
         raise ValueError(
@@ -78,10 +129,33 @@ def _read_verified(json_path: Path, st_path: Path) -> tuple[dict[str, Any], dict
     return meta, load_file(str(st_path))
 
 
+def _newest_good(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The newest checkpoint version that verifies; falls back (with a warning) past bad ones."""
+    import warnings
+
+    problems = []
+    candidates = [run_dir / "checkpoint.json"] + sorted(run_dir.glob("checkpoint-*.json"), reverse=True)
+    for path in candidates:
+        if not path.exists():
+            continue
+        try:
+            meta, tensors = _read_verified(path, run_dir / "checkpoint.safetensors")
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            warnings.warn(f"the newest checkpoint in {run_dir} failed its check ({problems[0]}); resuming from "
+                          f"{path.name} (epoch {meta.get('epoch')}) instead.", stacklevel=3)
+        return meta, tensors
+    raise ValueError(f"no checkpoint in {run_dir} passes its sha256 check ({'; '.join(problems) or 'none found'}); "
+                     "delete the folder to start over.")
+
+
 def load_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any = None) -> dict[str, Any]:
-    """Restore model (and optimizer) from ``run_dir``; verify the sha256. Returns the meta."""
+    """Restore model (and optimizer) from the newest checkpoint in ``run_dir`` that passes its
+    sha256 check (an older version, with a warning, when the newest is damaged). Returns the meta."""
     run_dir = Path(run_dir)
-    meta, tensors = _read_verified(run_dir / "checkpoint.json", run_dir / "checkpoint.safetensors")
+    meta, tensors = _newest_good(run_dir)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     if optimizer is not None:
         state: dict[int, dict[str, Any]] = {}
@@ -110,7 +184,7 @@ def export_model(model: nn.Module, meta: dict[str, Any], path: str | Path,
         for k, v in model.state_dict().items()
     }
     save_file(tensors, str(path))
-    keep = {k: v for k, v in meta.items() if k not in {"sha256", "optimizer_param_groups"}}
+    keep = {k: v for k, v in meta.items() if k not in {"sha256", "weights", "optimizer_param_groups"}}
     keep.update(sha256=sha256_file(path), save_dtype=dtype)
     _atomic_write_text(path.with_suffix(".json"), json.dumps(keep, indent=2))
     return path
