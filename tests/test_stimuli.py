@@ -58,7 +58,7 @@ def test_moving_dot_anti_aliased_path_is_smooth():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        ({"n_frames": 1}, "n_frames >= 2"),
+        ({"n_frames": 1}, "n_frames must be >= 2"),
         ({"n_frames": 10, "radius": 15.0}, "outside"),
         ({"n_frames": 10, "sigma": 0.0}, "sigma"),
         ({"n_frames": 10, "color": (1.0, 1.0)}, "color"),

@@ -196,13 +196,17 @@ def moving_dot_images(
     """
     from scipy.special import erf
 
-    if int(n_frames) < 2:
-        raise ValueError(f"a closed dot trajectory needs n_frames >= 2, got {n_frames}.")
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma}.")
-    if channels < 1:
-        raise ValueError(f"channels must be >= 1, got {channels}.")
-    r = 0.28 * size if radius is None else float(radius)
+    from polycode_lite._checks import integer, positive, probability, real, real_array
+
+    n_frames = integer("n_frames", n_frames, minimum=2, fix="A closed dot trajectory needs at least 2 frames.")
+    size = integer("size", size, minimum=4, fix="It is the image side in pixels (e.g. 32).")
+    sigma = positive("sigma", sigma, fix="It is the dot's s.d. in pixels (1-1.5 recommended).")
+    channels = integer("channels", channels, minimum=1)
+    phase = real("phase", phase)
+    background = probability("background", background)
+    if color is not None:
+        real_array("color", color)
+    r = 0.28 * size if radius is None else positive("radius", radius, allow_zero=True)
     if r < 0 or r + 2.5 * sigma > size / 2.0:
         raise ValueError(
             f"radius={r} with sigma={sigma} puts the dot outside the {size}x{size} image "

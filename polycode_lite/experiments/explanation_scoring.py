@@ -82,9 +82,14 @@ def normalize_activations(activations: Any, max_activation: float) -> np.ndarray
     """OpenAI's 0-10 scale: ``min(10, floor(10 · max(a, 0) / max_activation))`` (negatives -> 0).
 
     Returns an int64 array of the input's shape; all zeros if ``max_activation <= 0``.
+
+    Raises:
+        ValueError: NaN/inf in ``activations`` or ``max_activation``; TypeError: non-numbers.
     """
-    a = np.asarray(activations, dtype=np.float64)
-    if not np.isfinite(max_activation) or max_activation <= 0:
+    from polycode_lite._checks import real, real_array
+
+    a = real_array("activations", activations)
+    if real("max_activation", max_activation) <= 0:
         return np.zeros(a.shape, dtype=np.int64)
     return np.minimum(10, np.floor(10.0 * np.clip(a, 0, None) / max_activation)).astype(np.int64)
 

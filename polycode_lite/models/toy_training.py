@@ -192,8 +192,9 @@ def train_toy(
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}.")
+    from polycode_lite._checks import positive
+
+    positive("lr", lr, fix="Try 1e-3.")
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}.")
     if method not in ("analytic", "autograd"):

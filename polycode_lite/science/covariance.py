@@ -86,7 +86,14 @@ class CovarianceAccumulator:
         if isinstance(batch, torch.Tensor):
             t = batch.detach()
         else:
-            t = torch.as_tensor(np.asarray(batch))
+            arr = np.asarray(batch)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"batch must hold real numbers, got numpy dtype {arr.dtype}; the accumulator "
+                                "was left unchanged.")
+            t = torch.as_tensor(arr)
+        if t.is_complex():
+            raise TypeError(f"batch is complex ({t.dtype}); the covariance of real activations is meant. Pass "
+                            "the real part (or |x|) explicitly; the accumulator was left unchanged.")
         if t.ndim != 2:
             raise ValueError(
                 f"batch must be 2-D (n, {self.dim}), got shape {tuple(t.shape)}. "
@@ -122,6 +129,11 @@ class CovarianceAccumulator:
                     "Check the layer for overflow (e.g. fp16) or drop those rows."
                 )
             xc = x - mean_b
+            # Σ xc xcᵀ is at most n·max|xc|²: refuse a batch whose cross-product would overflow
+            big = float(xc.abs().max()) if xc.numel() else 0.0
+            if big * big * n_b >= float(torch.finfo(self.dtype).max):
+                raise ValueError(f"batch values up to {big:.3g} overflow the {self.dtype} cross-product; the "
+                                 "accumulator was left unchanged. Rescale the activations or use float64.")
             # between-batch term first, then the batch's centred cross-product added in place
             # by one GEMM (addmm_ avoids a temporary (dim, dim) matrix)
             self._combine(n_b, mean_b, None)
@@ -192,9 +204,19 @@ class CovarianceAccumulator:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], device: Any = None) -> "CovarianceAccumulator":
         """Rebuild an accumulator saved with :meth:`state_dict`."""
-        mean = state["mean"]
-        acc = cls(int(mean.shape[0]), dtype=mean.dtype, device=device)
-        acc._n = int(state["n"].reshape(-1)[0])
+        missing = {"n", "mean", "m2"} - set(state)
+        if missing:
+            raise ValueError(f"state is missing {sorted(missing)}: pass what state_dict() returned.")
+        mean, m2 = state["mean"], state["m2"]
+        n = int(state["n"].reshape(-1)[0])
+        dim = int(mean.shape[0]) if mean.ndim == 1 else -1
+        if dim < 1 or tuple(m2.shape) != (dim, dim):
+            raise ValueError(f"state has mean of shape {tuple(mean.shape)} and m2 of shape {tuple(m2.shape)}; "
+                             "expected (dim,) and (dim, dim).")
+        if n < 0:
+            raise ValueError(f"state has n = {n} samples; a count cannot be negative (a damaged state).")
+        acc = cls(dim, dtype=mean.dtype, device=device)
+        acc._n = n
         acc._mean = mean.to(acc.device).clone()
         acc._m2.copy_(state["m2"].to(acc.device, acc.dtype))
         return acc

@@ -188,8 +188,11 @@ class MINEConfig:
             raise ValueError(f"holdout must lie in (0, 1), got {self.holdout}.")
         if not 0.0 < self.average_last <= 1.0:
             raise ValueError(f"average_last must lie in (0, 1], got {self.average_last}.")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}.")
+        from polycode_lite._checks import positive
+
+        positive("lr", self.lr, fix="Try 1e-3.")
+        if self.grad_clip is not None:
+            positive("grad_clip", self.grad_clip, fix="It is a maximum gradient norm (e.g. 5.0), or None for no clipping.")
         if not self.max_drop > 0 or self.sanity_floor > 0:
             raise ValueError(f"max_drop must be positive and sanity_floor <= 0, got {self.max_drop} "
                              f"and {self.sanity_floor}.")

@@ -261,14 +261,26 @@ def expected_projected_action(
     Give either the covariance ``eigenvalues`` (m = their number), or a power law
     (``alpha``, ``m``, ``lambda_1``) for which tr Σ = λ_1·H_m^(α) (:func:`powerlaw_trace`).
     """
+    from polycode_lite._checks import integer, positive, real, real_array
+
+    k = integer("k", k, minimum=1, fix="k is the number of random projection directions.")
     if eigenvalues is not None:
-        lam = np.asarray(eigenvalues, dtype=np.float64).ravel()
+        lam = real_array("eigenvalues", eigenvalues).ravel()
         if lam.size < 1:
             raise ValueError("eigenvalues is empty.")
+        if lam.min() < -1e-12 * max(float(np.abs(lam).max()), 1.0):
+            raise ValueError(f"eigenvalues of a covariance are >= 0, got a minimum of {lam.min():.3g}.")
+        if k > lam.size:
+            raise ValueError(f"k = {k} projections cannot exceed the m = {lam.size} units.")
         return float(k) / (2.0 * lam.size) * float(lam.sum())
     if alpha is None or m is None:
         raise ValueError("pass either eigenvalues, or both alpha and m (number of units).")
-    return float(k) / (2.0 * int(m)) * lambda_1 * powerlaw_trace(alpha, m)
+    m = integer("m", m, minimum=1)
+    alpha = real("alpha", alpha)
+    lambda_1 = positive("lambda_1", lambda_1)
+    if k > m:
+        raise ValueError(f"k = {k} projections cannot exceed the m = {m} units.")
+    return float(k) / (2.0 * m) * lambda_1 * powerlaw_trace(alpha, m)
 
 
 # --------------------------------------------------------------------------------------
@@ -282,8 +294,10 @@ def theoretical_energy_slope(alpha: float, d: int = 1) -> float:
     code's effective 1-D spectrum decays as n^-(d(α−1)+1), and a 1-D spectrum n^-β with
     1 < β < 3 gives E(T) ∝ T^(2−β).
     """
-    if d < 1:
-        raise ValueError(f"d must be >= 1, got {d}.")
+    from polycode_lite._checks import integer, real
+
+    d = integer("d", d, minimum=1)
+    alpha = real("alpha", alpha)
     if alpha <= 1:
         raise ValueError(f"the scaling law needs alpha > 1 (finite total variance), got {alpha}.")
     return float(max(-1.0, 1.0 - d * (alpha - 1.0)))
