@@ -5,6 +5,8 @@ Activations are (n_samples, n_features) = (n, m); covariances are centred, ddof 
 
 from __future__ import annotations
 
+import math
+
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -119,18 +121,18 @@ class CovarianceAccumulator:
         n_b = x.shape[0]
         with torch.autocast(device_type=self.device.type, enabled=False):
             mean_b = x.mean(dim=0)
-            # any NaN/inf entry makes its column mean non-finite: a cheap O(dim) test first,
-            # the full scan only to name the culprits (state is still untouched here)
-            if not bool(torch.isfinite(mean_b).all()):
+            xc = x - mean_b
+            # one host sync checks both: max|xc| is NaN/inf when any entry (or the mean) is
+            # non-finite, and Σ xc xcᵀ is at most n·max|xc|², so a batch that would overflow the
+            # cross-product is refused too (state still untouched here)
+            big = float(xc.abs().amax())
+            if not math.isfinite(big):
                 bad = (~torch.isfinite(x)).to("cpu").numpy()
                 where = describe_nonfinite(bad) if bad.any() else "values so large the mean overflows"
                 raise ValueError(
                     f"batch contains {where}; the accumulator was left unchanged. "
                     "Check the layer for overflow (e.g. fp16) or drop those rows."
                 )
-            xc = x - mean_b
-            # Σ xc xcᵀ is at most n·max|xc|²: refuse a batch whose cross-product would overflow
-            big = float(xc.abs().max()) if xc.numel() else 0.0
             if big * big * n_b >= float(torch.finfo(self.dtype).max):
                 raise ValueError(f"batch values up to {big:.3g} overflow the {self.dtype} cross-product; the "
                                  "accumulator was left unchanged. Rescale the activations or use float64.")
