@@ -17,6 +17,7 @@ import inspect
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -69,6 +70,8 @@ def _shared_options(parser: argparse.ArgumentParser, module: Any, takes_seed: bo
                        help="CPU threads for torch and BLAS (default: their own choice; 1 is "
                             "often fastest on a busy 2-core machine)")
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    group.add_argument("--debug", action="store_true",
+                       help="on an error, show the full traceback instead of the one-line message")
     if takes_seed:
         group.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
 
@@ -111,12 +114,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     from polycode_lite._common import limit_threads
 
     try:
+        if getattr(args, "out", None) is not None:
+            check_writable_folder(Path(args.out), "--out")
         with limit_threads(args.threads):
             return int(args._module.main(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        # a bad argument or a missing input: the message names it and the fix
-        print(f"polycode-lite {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as exc:
+        # a bad argument, a missing input or an unwritable folder: the message names it and the fix
+        if getattr(args, "debug", False):
+            raise
+        print(f"polycode-lite {args.command}: error: {exc} (--debug shows the traceback)", file=sys.stderr)
         return 2
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Refuse, before any work, a folder that cannot be created or written (creates nothing)."""
+    folder = folder.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {folder} is a file, not a folder; pass a folder.")
+    ancestor = folder
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{option} {folder} cannot be created: {ancestor} is a file, not a folder.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {folder} is not writable ({ancestor} does not allow writing); "
+                         "pass a folder you can write to.")
 
 
 def run_command(command: str, argv: Sequence[str] | None = None) -> int:

@@ -74,3 +74,14 @@ def test_console_script_runs() -> None:
     exe = [sys.executable, "-m", "polycode_lite.cli", "--version"]
     out = subprocess.run(exe, capture_output=True, text=True, check=True).stdout
     assert __version__ in out
+
+
+def test_an_unwritable_out_is_refused_before_any_work(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    code = main(["language-spectra", "--out", str(blocker / "run"), "--tokens", "64"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out" in err and "is a file, not a folder" in err and "--debug" in err
+    assert not (blocker.parent / "run").exists()
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        main(["language-spectra", "--out", str(blocker), "--debug"])
