@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["real", "positive", "integer", "probability", "real_array"]
+__all__ = ["array", "boolean", "choice", "integer", "positive", "probability", "real", "real_array", "same_length",
+           "sequence_of", "window", "seed", "memory", "function", "text", "optional", "MAX_BYTES"]
 
 
 def _fix(fix: str) -> str:
@@ -67,3 +68,141 @@ def real_array(name: str, value: Any, ndim: int | None = None, fix: str = "") ->
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN/inf value(s).{_fix(fix)}")
     return arr
+
+
+def _tensor(name: str, t: Any, ndim: Any, min_len: int, min_cols: int, fix: str) -> None:
+    import torch
+
+    if t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}.{_fix(fix)}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and t.ndim not in dims:
+        raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in dims)}, got shape {tuple(t.shape)}.{_fix(fix)}")
+    if t.ndim >= 1 and t.shape[0] < min_len:
+        raise ValueError(f"{name} needs at least {min_len} rows (samples), got shape {tuple(t.shape)}.{_fix(fix)}")
+    if t.ndim >= 2 and t.shape[1] < min_cols:
+        raise ValueError(f"{name} needs at least {min_cols} columns, got shape {tuple(t.shape)}.{_fix(fix)}")
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} holds {int((~torch.isfinite(t)).sum())} NaN/inf value(s).{_fix(fix)}")
+
+
+def array(name: str, value: Any, ndim: int | tuple[int, ...] | None = None, min_len: int = 0,
+          min_cols: int = 0, fix: str = "", keep_tensor: bool = False) -> Any:
+    """:func:`real_array` (torch tensors too, checked on their device) with ``ndim`` one of the
+    allowed numbers of dimensions, at least ``min_len`` rows (samples) and, for 2-D,
+    ``min_cols`` columns. Returns a float64 numpy array (a tensor itself with ``keep_tensor``)."""
+    if value is None:
+        raise TypeError(f"{name} must be an array of real numbers, got None.{_fix(fix)}")
+    if hasattr(value, "detach") and hasattr(value, "is_complex"):  # a torch tensor: checked where it lies
+        _tensor(name, value, ndim, min_len, min_cols, fix)
+        return value.detach().cpu().double().numpy() if not keep_tensor else value
+    try:
+        raw = np.asarray(value)
+    except ValueError:  # ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular array, got ragged rows.{_fix(fix)}") from None
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {raw.dtype}.{_fix(fix)}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and raw.ndim not in dims:
+        want = " or ".join(f"{d}-D" for d in dims)
+        raise ValueError(f"{name} must be {want}, got shape {raw.shape}.{_fix(fix)}")
+    arr = raw.astype(np.float64, copy=False)
+    if arr.ndim >= 1 and arr.shape[0] < min_len:
+        raise ValueError(f"{name} needs at least {min_len} rows (samples), got shape {arr.shape}.{_fix(fix)}")
+    if arr.ndim >= 2 and arr.shape[1] < min_cols:
+        raise ValueError(f"{name} needs at least {min_cols} columns, got shape {arr.shape}.{_fix(fix)}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN/inf value(s).{_fix(fix)}")
+    return arr
+
+
+def same_length(names: tuple[str, str], a: Any, b: Any, fix: str = "") -> None:
+    """``a`` and ``b`` have one number of rows (samples)."""
+    if len(a) != len(b):
+        raise ValueError(f"{names[0]} and {names[1]} must have the same number of rows, got {len(a)} "
+                         f"and {len(b)}.{_fix(fix)}")
+
+
+def choice(name: str, value: Any, options: Any, fix: str = "") -> Any:
+    """One of ``options`` (compared with ==; an unhashable value is refused too)."""
+    opts = tuple(options)
+    if isinstance(value, (str, int, float, type(None))) and any(
+            type(value) is type(o) and value == o for o in opts):
+        return value
+    raise ValueError(f"{name} must be one of {', '.join(map(repr, opts))}; got {value!r}.{_fix(fix)}")
+
+
+def boolean(name: str, value: Any, fix: str = "") -> bool:
+    """A bool (numpy bool too); 0/1, strings and None refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.{_fix(fix)}")
+    return bool(value)
+
+
+def sequence_of(name: str, value: Any, check: Any, min_len: int = 1, fix: str = "") -> tuple:
+    """A non-string sequence of at least ``min_len`` items, each passed through
+    ``check(f"{name}[i]", item)``; returns them as a tuple."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence (tuple or list), got {type(value).__name__} {value!r}.{_fix(fix)}")
+    items = tuple(value)
+    if len(items) < min_len:
+        raise ValueError(f"{name} needs at least {min_len} item(s), got {len(items)}.{_fix(fix)}")
+    return tuple(check(f"{name}[{i}]", v) for i, v in enumerate(items))
+
+
+def window(name: str, value: Any, hi_max: int | None = None, fix: str = "") -> tuple[int, int]:
+    """A fit window (lo, hi) of 1-based ranks with 1 <= lo < hi (<= ``hi_max`` if given)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (lo, hi) of ranks, got {value!r}.{_fix(fix)}")
+    lo = integer(f"{name}[0] (lo)", value[0], minimum=1, fix=fix)
+    hi = integer(f"{name}[1] (hi)", value[1], minimum=1, fix=fix)
+    if lo >= hi:
+        raise ValueError(f"{name} must have lo < hi, got {tuple(value)}.{_fix(fix)}")
+    if hi_max is not None and hi > hi_max:
+        raise ValueError(f"{name}: hi = {hi} exceeds the {hi_max} ranks available.{_fix(fix)}")
+    return lo, hi
+
+
+#: the largest array a public function may be asked to allocate (bytes); above it the request
+#: is refused before any work (a size typed with too many zeros, not a real job on this toolkit)
+MAX_BYTES = 64 * 2**30
+
+
+def seed(name: str, value: Any, fix: str = "") -> int:
+    """A random seed: an int in [0, 2**63)."""
+    return integer(name, value, minimum=0, maximum=2**63 - 1,
+                   fix=fix or "Pass a non-negative int (every random step takes a seed).")
+
+
+def memory(name: str, shape: tuple, itemsize: int = 8, fix: str = "") -> None:
+    """Refuse ``name`` when it asks for an array of ``shape`` larger than :data:`MAX_BYTES`."""
+    n_bytes = float(itemsize)
+    for s in shape:
+        n_bytes *= max(float(s), 0.0)
+    if n_bytes > MAX_BYTES:
+        raise ValueError(f"{name} asks for an array of shape {tuple(int(s) for s in shape)} "
+                         f"({n_bytes / 2**30:.3g} GiB; the limit is {MAX_BYTES / 2**30:.0f} GiB). "
+                         f"Use a smaller {name}.{_fix(fix)}")
+
+
+def function(name: str, value: Any, optional: bool = False, fix: str = "") -> Any:
+    """A callable (or None when ``optional``)."""
+    if value is None and optional:
+        return None
+    if not callable(value):
+        raise TypeError(f"{name} must be a function, got {type(value).__name__} {value!r}.{_fix(fix)}")
+    return value
+
+
+def text(name: str, value: Any, nonempty: bool = True, fix: str = "") -> str:
+    """A str (non-empty unless told)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}.{_fix(fix)}")
+    if nonempty and not value:
+        raise ValueError(f"{name} must not be empty.{_fix(fix)}")
+    return value
+
+
+def optional(check: Any, name: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+    """``None``, or ``check(name, value, *args, **kwargs)``."""
+    return None if value is None else check(name, value, *args, **kwargs)

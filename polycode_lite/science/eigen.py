@@ -12,6 +12,7 @@ import numpy as np
 from polycode_lite._common import as_2d_float64
 from polycode_lite.science.covariance import CovarianceAccumulator
 from polycode_lite.science.spectrum import Spectrum
+from polycode_lite import _checks as ck
 
 __all__ = [
     "cv_pca", "effective_rank", "eigenspectrum", "participation_ratio", "topk_eigenvalues"
@@ -175,6 +176,12 @@ def topk_eigenvalues(
         ValueError: cov not square, k out of range, n_oversamples < 0, n_power_iter < 1,
             rtol <= 0 or max_rounds < 1.
     """
+    cov = ck.array("cov", cov, ndim=2, min_len=1)
+    if cov.shape[0] != cov.shape[1]:
+        raise ValueError(f"cov must be a square matrix, got shape {cov.shape}.")
+    ck.optional(ck.integer, "n_oversamples", n_oversamples, minimum=0)
+    ck.integer("n_power_iter", n_power_iter, minimum=0); ck.seed("seed", seed)
+    ck.positive("rtol", rtol); ck.integer("max_rounds", max_rounds, minimum=1)
     import warnings
 
     import torch
@@ -271,6 +278,11 @@ def eigenspectrum(
     Raises:
         ValueError: NaN/inf, fewer than 2 samples, not 2-D, or k out of range.
     """
+    ck.optional(ck.integer, "k", k, minimum=1)
+    ck.seed("seed", seed)
+    ck.optional(ck.integer, "n_samples", n_samples, minimum=1)
+    if not isinstance(x, CovarianceAccumulator):
+        x = ck.array("x", x, ndim=2, keep_tensor=True)
     if kind not in {"auto", "covariance", "activations"}:
         raise ValueError(f"kind must be 'auto', 'covariance' or 'activations', got {kind!r}.")
     if method not in {"auto", "exact", "randomized"}:
@@ -288,7 +300,7 @@ def eigenspectrum(
     if n_samples is not None and n_samples != n:
         raise ValueError(f"n_samples={n_samples} disagrees with the {n} rows of the activations.")
     if n < 2:
-        raise ValueError(f"need at least 2 samples (rows) to estimate a covariance, got {n}.")
+        raise ValueError(f"x needs at least 2 samples (rows) to estimate a covariance, got {n}.")
     if k is not None and not 1 <= k <= m:
         raise ValueError(f"k={k} is out of range: the activations have m={m} features.")
     xc = arr - arr.mean(axis=0)
@@ -337,6 +349,11 @@ def cv_pca(
         (min(n_stimuli - 1, m, max_components),) :class:`Spectrum` (estimator "cvpca"), ordered
         by repeat-1 variance.
     """
+    x1 = ck.array("x1", x1, ndim=2, min_len=3); x2 = ck.array("x2", x2, ndim=2, min_len=3)
+    ck.integer("n_shuffles", n_shuffles, minimum=1); ck.seed("seed", seed)
+    ck.integer("max_components", max_components, minimum=1)
+    if x1.shape != x2.shape:
+        raise ValueError(f"x1 and x2 (two repeats of the same stimuli) must have the same shape, got {x1.shape} and {x2.shape}.")
     a = as_2d_float64(x1, "x1")
     b = as_2d_float64(x2, "x2")
     if a.shape != b.shape:
@@ -363,16 +380,16 @@ def cv_pca(
 
 def participation_ratio(eigenvalues: Any) -> float:
     """PR = (Σλ)² / Σλ²: the number of dimensions that carry the variance (1..m)."""
-    lam = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0, None)
+    lam = np.clip(ck.array("eigenvalues", eigenvalues, ndim=1), 0, None)
     if lam.size == 0 or lam.sum() <= 0:
-        raise ValueError("participation_ratio needs at least one positive eigenvalue.")
+        raise ValueError("eigenvalues must hold at least one positive value (participation_ratio of a spectrum).")
     return float(lam.sum() ** 2 / np.sum(lam**2))
 
 
 def effective_rank(eigenvalues: Any) -> float:
     """Roy & Vetterli (2007) effective rank exp(H(p)), p_i = λ_i / Σλ (1..m)."""
-    lam = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0, None)
+    lam = np.clip(ck.array("eigenvalues", eigenvalues, ndim=1), 0, None)
     if lam.size == 0 or lam.sum() <= 0:
-        raise ValueError("effective_rank needs at least one positive eigenvalue.")
+        raise ValueError("eigenvalues must hold at least one positive value (effective_rank of a spectrum).")
     p = lam[lam > 0] / lam.sum()
     return float(np.exp(-np.sum(p * np.log(p))))
