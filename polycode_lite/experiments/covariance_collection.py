@@ -10,7 +10,6 @@ accumulators are merged with ``CovarianceAccumulator.all_reduce``.
 from __future__ import annotations
 
 import hashlib
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +22,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from polycode_lite.science.covariance import CovarianceAccumulator
 from polycode_lite.data.corpus import TokenWindows
+from polycode_lite.experiments.resume_files import (
+    ResumeWarning,
+    load_tensors,
+    save_tensors,
+    tensors_digest,
+)
 from polycode_lite.models.language_models import LanguageModel
 
 __all__ = [
-    "GroupedCovariances", "accumulator_bytes", "assign_groups", "collect_covariances",
+    "GroupedCovariances", "accumulator_bytes", "assign_groups", "collect_covariances", "model_digest",
     "peak_memory_estimate", "tqdm_iter", "window_features"
 ]
 
@@ -132,44 +137,42 @@ def _state_path(folder: Path, g: int) -> Path:
     return folder / f"group_{g:03d}.safetensors"
 
 
-def _save_group(path: Path, accs: Mapping[str, "CovarianceAccumulator"], fingerprint: str,
-                dtype: "torch.dtype | None") -> None:
-    from safetensors.torch import save_file
-
-    tensors = {}
-    for hook, acc in accs.items():
-        for k, v in acc.state_dict().items():
-            tensors[f"{hook}/{k}"] = v.contiguous() if k == "n" or dtype is None else v.to(dtype).contiguous()
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"fingerprint": fingerprint})
-    tmp.replace(path)
+def model_digest(model: Any) -> str:
+    """sha256 of a model's weights (every tensor of its state dict: name, dtype, shape, bytes)."""
+    return tensors_digest(model.state_dict())
 
 
-def _load_group(path: Path, hooks: Sequence[str], fingerprint: str, dtype: Any, device: Any
+def _save_group(path: Path, accs: Mapping[str, "CovarianceAccumulator"], settings: Mapping[str, Any]) -> None:
+    """One group's accumulators, in their own dtype (a resumed run is bitwise the uninterrupted
+    one), with their sha256 and settings (:func:`~polycode_lite.experiments.resume_files.save_tensors`)."""
+    tensors = {f"{hook}/{k}": v for hook, acc in accs.items() for k, v in acc.state_dict().items()}
+    save_tensors(path, tensors, settings)
+
+
+def _load_group(path: Path, hooks: Sequence[str], settings: Mapping[str, Any], dtype: Any, device: Any
                 ) -> dict[str, "CovarianceAccumulator"] | None:
+    """The accumulators saved by :func:`_save_group`, or None (with a ResumeWarning) when the file
+    is unreadable, fails its sha256, holds other settings or not the expected tensors."""
     import torch
-    from safetensors import safe_open
 
     from polycode_lite.science.covariance import CovarianceAccumulator
 
-    with safe_open(str(path), framework="pt") as f:
-        saved = (f.metadata() or {}).get("fingerprint")
-        if saved != fingerprint:
-            try:
-                old, new = json.loads(saved), json.loads(fingerprint)
-                differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            except (TypeError, ValueError, AttributeError):
-                differ = ["unreadable fingerprint"]
-            warnings.warn(f"ignoring checkpoint {path}: it was saved by a run with different "
-                          f"settings or token windows (differing: {', '.join(differ)}); this "
-                          "group is recomputed and the file overwritten.", stacklevel=3)
-            return None
+    loaded = load_tensors(path, settings, what="partial state")
+    if loaded is None:
+        return None
+    tensors, _ = loaded
+    want = torch.float64 if dtype is None else dtype
+    try:
         out = {}
         for hook in hooks:
-            state = {k: f.get_tensor(f"{hook}/{k}") for k in ("n", "mean", "m2")}
-            state["mean"] = state["mean"].to(dtype or torch.float64)
-            state["m2"] = state["m2"].to(dtype or torch.float64)
+            state = {k: tensors[f"{hook}/{k}"] for k in ("n", "mean", "m2")}
+            if state["mean"].dtype != want or state["m2"].dtype != want:
+                raise ValueError(f"{hook} is saved in {state['m2'].dtype}, not {want}")
             out[hook] = CovarianceAccumulator.from_state_dict(state, device=device)
+    except (KeyError, ValueError) as exc:
+        warnings.warn(f"partial state {path}: does not hold the expected accumulators ({exc}); "
+                      "recomputing it.", ResumeWarning, stacklevel=2)
+        return None
     return out
 
 
@@ -183,9 +186,9 @@ def collect_covariances(
     dtype: "torch.dtype | None" = None,
     device: Any = None,
     checkpoint_dir: str | Path | None = None,
-    checkpoint_dtype: "torch.dtype | None" = None,
     seed: int = 0,
     progress: bool = True,
+    settings: Mapping[str, Any] | None = None,
 ) -> GroupedCovariances:
     """Stream ``windows`` through the model and accumulate one covariance per hook and document group.
 
@@ -204,10 +207,14 @@ def collect_covariances(
         batch_size: windows per forward pass.
         dtype: accumulator dtype (float64 default; float32 halves GPU memory for GPT-2 XL).
         device: accumulator device (default: the model's).
-        checkpoint_dir: if given, each finished group is saved there and reused on a rerun
-            with identical settings (resumable runs).
-        checkpoint_dtype: dtype of saved ``mean``/``m2`` (default: the accumulator's).
+        checkpoint_dir: if given, each finished group is saved there (in the accumulator's
+            dtype, with its sha256 and settings) and reused on a rerun with identical settings:
+            model weights (sha256), hooks, windows (sha256 of the token ids), drop_first,
+            groups, seed, dtype, batch_size, device type, world size and ``settings``. A file
+            that is unreadable, fails its hash or holds other settings is recomputed (with a
+            :class:`~polycode_lite.experiments.resume_files.ResumeWarning`).
         seed: seed of the document -> group assignment.
+        settings: further settings that saved groups must match (e.g. the run's).
 
     Shapes: each accumulator is (width, width); width = d_mlp for ``mlp.post`` else d_model.
 
@@ -231,17 +238,22 @@ def collect_covariances(
     group_of = assign_groups(windows, n_groups, seed)
     n_g = int(group_of.max()) + 1
     features = window_features(drop_first, windows.n_suffix)
-    fingerprint = json.dumps(dict(model=lm.name, hooks=hooks, n=len(windows), T=windows.length,
-                                  windows=_windows_fingerprint(windows), drop_first=drop_first,
-                                  n_groups=n_g, seed=seed, world=world), sort_keys=True)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    fingerprint: dict[str, Any] = {}
+    if folder is not None:
+        fingerprint = dict(settings or {})
+        fingerprint.setdefault("weights", model_digest(lm.model))
+        fingerprint.update(model=lm.name, hooks=hooks, n_windows=len(windows), T=windows.length,
+                           windows=_windows_fingerprint(windows), drop_first=drop_first, n_groups=n_g,
+                           seed=seed, world=world, acc_dtype=str(dtype or torch.float64),
+                           batch_size=int(batch_size), device=device.type)
     if folder is not None and rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
     result: dict[str, list[CovarianceAccumulator]] = {h: [] for h in hooks}
     for g in tqdm(range(n_g), desc=f"{lm.name}: document groups", disable=not progress or rank != 0):
         accs = None
         if folder is not None and _state_path(folder, g).exists():
-            accs = _load_group(_state_path(folder, g), hooks, fingerprint, dtype, device)
+            accs = _load_group(_state_path(folder, g), hooks, dict(fingerprint, group=g), dtype, device)
         if accs is None:
             mine = np.flatnonzero((group_of == g) & (windows.doc_ids % world == rank))
             accs = {}
@@ -255,7 +267,7 @@ def collect_covariances(
                 for h in hooks:
                     accs[h].all_reduce()
             if folder is not None and rank == 0:
-                _save_group(_state_path(folder, g), accs, fingerprint, checkpoint_dtype)
+                _save_group(_state_path(folder, g), accs, dict(fingerprint, group=g))
         for h in hooks:
             result[h].append(accs[h])
     n_docs = [int(np.unique(windows.doc_ids[group_of == g]).size) for g in range(n_g)]

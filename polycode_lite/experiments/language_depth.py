@@ -9,9 +9,9 @@ runs it with progress bars and resumable partial results under ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,16 +24,26 @@ from polycode_lite.experiments.alpha import layer_alphas as fit_sites
 from polycode_lite.experiments.covariance_collection import (
     GroupedCovariances,
     _dist_info,
+    _windows_fingerprint,
     collect_covariances,
+    model_digest,
     tqdm_iter,
 )
 from polycode_lite.experiments.depth_rules import depth_claims
-from polycode_lite.models.language_models import (
-    EMBEDDED_MODEL,
-    _split_hook,
-    load_language_model,
-    parse_layers,
+from polycode_lite.experiments.language_spectra_args import (
+    check_against_model,
+    check_arguments,
+    check_run_folder,
+    run_settings,
+    write_run_json,
 )
+from polycode_lite.experiments.resume_files import (
+    ResumeWarning,
+    atomic_write,
+    read_record,
+    write_record,
+)
+from polycode_lite.models.language_models import EMBEDDED_MODEL, _split_hook, load_language_model
 
 __all__ = ["CONTROL_SUFFIX", "LayerSpectrum", "add_arguments", "cli_main", "depth_claims", "layer_alpha",
            "layer_alphas", "main"]
@@ -154,8 +164,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers-per-pass", type=int, default=0, help="hook layers per forward pass over the corpus (0 = all at once); bounds memory")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto", help="model weights dtype (float32, float16, bfloat16)")
-    p.add_argument("--acc-dtype", default="float64", help="accumulator dtype (float64, or float32 to halve GPU memory)")
-    p.add_argument("--checkpoint-dtype", default="float32", help="dtype of saved partial states")
+    p.add_argument("--acc-dtype", default="float64", help="accumulator dtype (float64, or float32 to halve GPU "
+                   "memory and the partial state on disk); partial state is saved in this dtype, so a resumed "
+                   "run is bitwise the uninterrupted one")
     p.add_argument("--allow-fallback", action="store_true", help="use the embedded MiniLM if the model is unavailable")
 
 
@@ -166,20 +177,59 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     return run_command("language-spectra", argv)
 
 
+def _hook_result(out: Path, hook: str, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved row of ``hook`` if its record and its npz both verify, else None (recompute)."""
+    from polycode_lite._common import sha256_file
+
+    payload = read_record(out / "spectra" / f"{hook}.json", settings, what="saved result")
+    if payload is None:
+        return None
+    npz = out / "spectra" / f"{hook}.npz"
+    if not npz.exists() or sha256_file(npz) != payload.get("npz_sha256"):
+        warnings.warn(f"saved result {npz}: missing or does not match its sha256; recomputing it.",
+                      ResumeWarning, stacklevel=2)
+        return None
+    return payload["row"]
+
+
+def _save_hook_result(out: Path, hook: str, fit: SiteFit, settings: dict[str, Any]) -> dict[str, Any]:
+    """Write ``spectra/<hook>.npz`` then its record ``spectra/<hook>.json`` (row, npz sha256,
+    settings, sha256), each atomically. Returns the row as it reads back."""
+    from polycode_lite._common import sha256_file
+
+    npz = out / "spectra" / f"{hook}.npz"
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, eigenvalues=fit.eigenvalues, boot_alphas=fit.boot_alphas)
+
+    atomic_write(npz, write_npz)
+    payload = write_record(out / "spectra" / f"{hook}.json", {"row": fit.row(), "npz_sha256": sha256_file(npz)},
+                           settings)
+    return payload["row"]
+
+
 def main(args: argparse.Namespace) -> int:
     """Alpha (rank exponent of the activation covariance) across the depth of a language model,
     with bootstrap CIs over documents. Resumable: rerun the same command to continue after an
     interruption. Works under torchrun.
 
     Writes ``<out>/alpha_by_layer.csv`` (one row per hook), ``<out>/spectra/<hook>.npz``
-    (eigenvalues, bootstrap alphas) and ``<out>/run.json``. Partial state lives under
-    ``<out>/partial/`` and is deleted pass by pass once that pass's results are written.
+    (eigenvalues, bootstrap alphas) with ``<out>/spectra/<hook>.json`` (the row, the npz's
+    sha256, the settings) and ``<out>/run.json``. Partial state (per document group, in the
+    accumulator's dtype) lives under ``<out>/partial/`` and is deleted pass by pass once that
+    pass's results are written. Every file is written atomically and carries a sha256 and the
+    settings that made it; a rerun reuses a file only if both check out, and recomputes it
+    otherwise. A rerun with other settings into the same ``--out`` is refused (see
+    :mod:`polycode_lite.experiments.language_spectra_args`).
     """
     import shutil
 
     import pandas as pd
     import torch
 
+    checked = check_arguments(args)
+    out = Path(args.out)
     if torch.distributed.is_available() and "RANK" in os.environ and "WORLD_SIZE" in os.environ \
             and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
@@ -187,16 +237,18 @@ def main(args: argparse.Namespace) -> int:
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     rank, world = _dist_info()
+    settings = run_settings(args, checked, world)
+    check_run_folder(out, settings)
     progress = not args.no_progress and rank == 0
-    out = Path(args.out)
-    (out / "spectra").mkdir(parents=True, exist_ok=True)
     device = args.device
     if device == "auto" and world > 1 and torch.cuda.is_available():
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     lm = load_language_model(args.model, device=device, dtype=_parse_dtype(args.dtype),
                              allow_fallback=args.allow_fallback, verbose=rank == 0)
-    corpus = args.corpus[0] if len(args.corpus) == 1 else args.corpus
-    docs = load_documents(corpus)
+    layers = check_against_model(args, checked, lm)
+    resolved = {"resolved_model": lm.name, "model_weights": model_digest(lm.model)}
+    check_run_folder(out, settings, resolved)
+    docs = load_documents(checked.corpus)
     windows = make_windows(lm, docs, window=args.window)
     max_windows = max(1, args.tokens // args.window)
     if len(windows) > max_windows:
@@ -204,39 +256,46 @@ def main(args: argparse.Namespace) -> int:
     elif rank == 0 and len(windows) < max_windows:
         print(f"note: the corpus has only {len(windows) * args.window} tokens ({len(windows)} windows), "
               f"fewer than --tokens {args.tokens}.")
-    layers = parse_layers(args.layers, lm.n_layers)
-    sites = [s.strip() for s in args.sites.split(",") if s.strip()]
+    resolved["windows"] = _windows_fingerprint(windows)
+    check_run_folder(out, settings, resolved)
     per_pass = args.layers_per_pass or len(layers)
     if rank == 0:
-        (out / "run.json").write_text(json.dumps(dict({k: v for k, v in vars(args).items() if not k.startswith("_")}, resolved_model=repr(lm),
-                                                      n_windows=len(windows), world_size=world), indent=2))
+        (out / "spectra").mkdir(parents=True, exist_ok=True)
+        write_run_json(out, settings, resolved, args, model_repr=repr(lm), n_windows=len(windows))
+    every = dict(settings, **resolved, fit=dict(ranks=None, correct=None, full_spectrum_max=2048))
     rows = []
     for p_i in range(0, len(layers), per_pass):
         chunk = layers[p_i:p_i + per_pass]
-        hooks = lm.hook_names(sites, chunk)
-        todo = [h for h in hooks if not (out / "spectra" / f"{h}.json").exists()]
+        hooks = lm.hook_names(checked.sites, chunk)
+        done = {h: _hook_result(out, h, dict(every, hook=h)) for h in hooks} if rank == 0 else {}
+        todo = [h for h in hooks if done.get(h) is None]
+        if world > 1:  # every rank takes part in the collection when rank 0 has work
+            flag = [todo]
+            torch.distributed.broadcast_object_list(flag, src=0)
+            todo = flag[0]
         if todo:
             t0 = time.time()
+            # collect every hook of the chunk, so the partial state's key does not depend on how
+            # many of its hooks were finished before an interruption
             grouped = collect_covariances(
-                lm, windows, todo, drop_first=args.drop_first, n_groups=args.groups,
+                lm, windows, hooks, drop_first=args.drop_first, n_groups=args.groups,
                 batch_size=args.batch_size, dtype=_parse_dtype(args.acc_dtype),
-                checkpoint_dir=out / "partial" / f"layers_{chunk[0]}-{chunk[-1]}",
-                checkpoint_dtype=_parse_dtype(args.checkpoint_dtype), seed=args.seed, progress=progress)
+                checkpoint_dir=out / "partial" / f"layers_{chunk[0]}-{chunk[-1]}", seed=args.seed,
+                progress=progress, settings=dict(settings, **resolved))
             if rank == 0:
                 for h in (tqdm_iter(todo, "alpha per hook") if progress else todo):
-                    s = layer_alpha(grouped, h, n_boot=args.n_boot, seed=args.seed)
-                    np.savez(out / "spectra" / f"{h}.npz", eigenvalues=s.eigenvalues, boot_alphas=s.boot_alphas)
-                    (out / "spectra" / f"{h}.json").write_text(json.dumps(s.row(), default=float))
+                    fit = layer_alpha(grouped, h, n_boot=args.n_boot, seed=args.seed)
+                    done[h] = _save_hook_result(out, h, fit, dict(every, hook=h))
                 shutil.rmtree(out / "partial" / f"layers_{chunk[0]}-{chunk[-1]}", ignore_errors=True)
                 print(f"layers {chunk[0]}-{chunk[-1]}: {len(todo)} hooks in {time.time() - t0:.0f} s", flush=True)
             del grouped
         if world > 1:
             torch.distributed.barrier()
         if rank == 0:
-            rows.extend(json.loads((out / "spectra" / f"{h}.json").read_text()) for h in hooks)
+            rows.extend(done[h] for h in hooks)
     if rank == 0:
         table = pd.DataFrame(rows)
-        table.to_csv(out / "alpha_by_layer.csv", index=False)
+        atomic_write(out / "alpha_by_layer.csv", lambda tmp: table.to_csv(tmp, index=False))
         with pd.option_context("display.width", 120, "display.max_columns", 10):
             print(table[["hook", "width", "n_tokens", "alpha", "ci_low", "ci_high", "participation_ratio"]]
                   .to_string(index=False, float_format=lambda x: f"{x:.3f}"))

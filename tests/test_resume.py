@@ -1,0 +1,273 @@
+"""Resumable state of ``language-spectra`` and ``dropout-experiments`` (issue 16): a crashed run
+resumes to bitwise the uninterrupted result; every kind of saved file that is damaged is detected
+and recomputed; a changed setting is not reused; every bad argument exits 2 naming the option
+before any work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from polycode_lite import cli  # noqa: E402
+from polycode_lite.experiments import language_depth  # noqa: E402
+from polycode_lite.experiments.resume_files import (  # noqa: E402
+    ResumeWarning,
+    load_tensors,
+    read_record,
+    save_tensors,
+    write_record,
+)
+from polycode_lite.models import hooks as hooks_mod  # noqa: E402
+
+transformers.utils.logging.set_verbosity_error()
+
+
+# -- the file helpers ----------------------------------------------------------------------------
+def test_record_roundtrip_and_its_checks(tmp_path):
+    path = tmp_path / "r.json"
+    payload = {"alpha": np.float64(1.25), "n": np.int64(3), "ok": np.bool_(True), "v": [0.1, float("nan")]}
+    back = write_record(path, payload, {"tokens": 10})
+    assert back == json.loads(json.dumps(back)) and type(back["ok"]) is bool and type(back["n"]) is int
+    assert json.dumps(read_record(path, {"tokens": 10})) == json.dumps(back)  # null: good file reused
+    with pytest.warns(ResumeWarning, match="differing: tokens"):
+        assert read_record(path, {"tokens": 11}) is None
+    text = path.read_text()
+    path.write_text(text.replace("1.25", "1.35"))
+    with pytest.warns(ResumeWarning, match="does not match its sha256"):
+        assert read_record(path, {"tokens": 10}) is None
+    path.write_text(text[: len(text) // 2])
+    with pytest.warns(ResumeWarning, match="unreadable"):
+        assert read_record(path, {"tokens": 10}) is None
+    assert read_record(tmp_path / "missing.json", {}) is None  # missing: silently None
+
+
+def test_tensor_file_keeps_dtype_and_checks(tmp_path):
+    path = tmp_path / "t.safetensors"
+    t = {"a": torch.arange(6, dtype=torch.float64).reshape(2, 3) / 3, "n": torch.tensor([5])}
+    save_tensors(path, t, {"s": 1}, extra={"h": [1, 2]})
+    got, extra = load_tensors(path, {"s": 1})
+    assert got["a"].dtype == torch.float64 and torch.equal(got["a"], t["a"]) and extra == {"h": [1, 2]}
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.warns(ResumeWarning, match="sha256"):
+        assert load_tensors(path, {"s": 1}) is None
+    path.write_bytes(bytes(raw[:40]))
+    with pytest.warns(ResumeWarning, match="unreadable"):
+        assert load_tensors(path, {"s": 1}) is None
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary file
+
+
+# -- language-spectra ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=50257, n_positions=64, n_embd=16, n_layer=2, n_head=2,
+                     bos_token_id=50256, eos_token_id=50256)
+    path = tmp_path_factory.mktemp("tiny_gpt2_resume")
+    GPT2Model(cfg).eval().save_pretrained(path)
+    return str(path)
+
+
+def _argv(model_dir, out, *extra):
+    return ["language-spectra", "--model", model_dir, "--layers", "1", "--tokens", "640", "--window", "32",
+            "--groups", "2", "--n-boot", "4", "--device", "cpu", "--no-progress", "--out", str(out), *extra]
+
+
+class Counter:
+    """Wrap a function, count its calls, and raise on call number ``fail_at`` (a simulated crash)."""
+
+    def __init__(self, fn, fail_at=None):
+        self.fn, self.fail_at, self.calls = fn, fail_at, 0
+
+    def __call__(self, *a, **k):
+        self.calls += 1
+        if self.fail_at is not None and self.calls == self.fail_at:
+            raise RuntimeError("simulated crash")
+        return self.fn(*a, **k)
+
+
+def _count(monkeypatch, fail_collect=None, fail_fit=None):
+    collect = Counter(hooks_mod.accumulate_covariances, fail_collect)
+    fit = Counter(language_depth.layer_alpha, fail_fit)
+    monkeypatch.setattr(hooks_mod, "accumulate_covariances", collect)
+    monkeypatch.setattr(language_depth, "layer_alpha", fit)
+    return collect, fit
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    assert cli.main(_argv(tiny_model_dir, out)) == 0
+    return out
+
+
+def _assert_same_as(reference, out):
+    assert (out / "alpha_by_layer.csv").read_bytes() == (reference / "alpha_by_layer.csv").read_bytes()
+    for npz in (reference / "spectra").glob("*.npz"):
+        a, b = np.load(npz), np.load(out / "spectra" / npz.name)
+        for k in a.files:
+            assert np.array_equal(a[k], b[k]), (npz.name, k)
+
+
+def test_crash_mid_collection_resumes_bitwise(tiny_model_dir, reference, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _count(monkeypatch, fail_collect=2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cli.main(_argv(tiny_model_dir, out))
+    saved = out / "partial" / "layers_1-1" / "group_000.safetensors"
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+    from safetensors import safe_open
+
+    with safe_open(str(saved), framework="pt") as f:  # the accumulator's float64, not a lossy float32 copy
+        assert {f.get_tensor(k).dtype for k in f.keys() if not k.endswith("/n")} == {torch.float64}
+    collect, fit = _count(monkeypatch)
+    assert cli.main(_argv(tiny_model_dir, out)) == 0
+    assert collect.calls == 1 and fit.calls == 2  # group 0 reused
+    _assert_same_as(reference, out)
+
+
+def test_crash_between_hook_fits_resumes_bitwise(tiny_model_dir, reference, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _count(monkeypatch, fail_fit=2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cli.main(_argv(tiny_model_dir, out))
+    collect, fit = _count(monkeypatch)
+    assert cli.main(_argv(tiny_model_dir, out)) == 0
+    assert collect.calls == 0 and fit.calls == 1  # both groups and the first hook reused
+    _assert_same_as(reference, out)
+
+
+def _damage(path: Path, how: str) -> None:
+    raw = bytearray(path.read_bytes())
+    if how == "flip":
+        raw[len(raw) - 10 if path.suffix != ".json" else len(raw) // 2] ^= 0x01
+    else:
+        raw = raw[: len(raw) // 2]
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+@pytest.mark.parametrize("kind", ["partial", "spectra_json", "spectra_npz"])
+def test_damaged_file_is_detected_and_recomputed(kind, how, tiny_model_dir, reference, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    if kind == "partial":  # a run that crashed after collecting both groups
+        _count(monkeypatch, fail_fit=1)
+        with pytest.raises(RuntimeError):
+            cli.main(_argv(tiny_model_dir, out))
+        target = out / "partial" / "layers_1-1" / "group_001.safetensors"
+    else:
+        shutil.copytree(reference, out)
+        target = out / "spectra" / ("blocks.1.mlp.post" + (".json" if kind == "spectra_json" else ".npz"))
+    _damage(target, how)
+    collect, fit = _count(monkeypatch)
+    with pytest.warns(ResumeWarning, match=target.name.replace(".", r"\.")):
+        assert cli.main(_argv(tiny_model_dir, out)) == 0
+    if kind == "partial":
+        assert collect.calls == 1 and fit.calls == 2  # only the damaged group
+    else:
+        assert collect.calls == 2 and fit.calls == 1  # only the damaged hook (its groups collected again)
+    _assert_same_as(reference, out)
+    collect, fit = _count(monkeypatch)
+    assert cli.main(_argv(tiny_model_dir, out)) == 0  # and the repaired file is trusted again
+    assert collect.calls == fit.calls == 0
+
+
+def test_damaged_run_json_is_rewritten_and_results_checked_one_by_one(tiny_model_dir, reference, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    _damage(out / "run.json", "truncate")
+    collect, fit = _count(monkeypatch)
+    with pytest.warns(ResumeWarning, match="run.json is unreadable"):
+        assert cli.main(_argv(tiny_model_dir, out)) == 0
+    assert collect.calls == fit.calls == 0
+    assert json.loads((out / "run.json").read_text())["settings"]["tokens"] == 640
+
+
+def test_changed_setting_is_refused_and_same_settings_reused(tiny_model_dir, reference, tmp_path, monkeypatch,
+                                                             capsys):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    collect, fit = _count(monkeypatch)
+    argv = _argv(tiny_model_dir, out)
+    argv[argv.index("--tokens") + 1] = "1280"
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--tokens 640 there, 1280 now" in err and "another --out" in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # null: the same settings (and a setting that only selects hooks) reuse everything
+    assert cli.main(_argv(tiny_model_dir, out, "--layers-per-pass", "1", "--sites", "mlp.post")) == 0
+    assert collect.calls == fit.calls == 0
+
+
+def test_result_of_other_settings_is_recomputed_without_run_json(tiny_model_dir, reference, tmp_path,
+                                                                 monkeypatch):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    (out / "run.json").unlink()
+    collect, fit = _count(monkeypatch)
+    with pytest.warns(ResumeWarning, match="differing: n_boot"):
+        assert cli.main(_argv(tiny_model_dir, out)[:-2] + ["--n-boot", "5", "--out", str(out)]) == 0
+    assert collect.calls == fit.calls == 2
+    assert json.loads((out / "run.json").read_text())["settings"]["n_boot"] == 5
+
+
+BAD_LANGUAGE_ARGS = [
+    (["--tokens", "-100"], "--tokens"), (["--tokens", "0"], "--tokens"), (["--layers", "5-2"], "--layers"),
+    (["--layers", "0-47:0"], "--layers"), (["--layers", "one"], "--layers"), (["--batch-size", "0"], "--batch-size"),
+    (["--window", "0"], "--window"), (["--drop-first", "32"], "--drop-first"), (["--drop-first", "-1"], "--drop-first"),
+    (["--groups", "0"], "--groups"), (["--groups", "1"], "--groups"), (["--n-boot", "0"], "--n-boot"),
+    (["--layers-per-pass", "-1"], "--layers-per-pass"), (["--sites", "mlp.pre"], "--sites"),
+    (["--dtype", "float8"], "--dtype"), (["--acc-dtype", "float16"], "--acc-dtype"),
+    (["--corpus", "/no/such/corpus"], "--corpus"), (["--seed", "-1"], "--seed"),
+    (["--device", "nonsense"], "--device"),
+]
+
+
+@pytest.mark.parametrize(("extra", "option"), BAD_LANGUAGE_ARGS, ids=[" ".join(e) for e, _ in BAD_LANGUAGE_ARGS])
+def test_bad_language_argument_exits_2_before_any_work(extra, option, tiny_model_dir, tmp_path, monkeypatch,
+                                                       capsys):
+    def no_work(*a, **k):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(language_depth, "load_language_model", no_work)
+    monkeypatch.setattr(language_depth, "load_documents", no_work)
+    out = tmp_path / "run"
+    assert cli.main(_argv(tiny_model_dir, out, *extra)) == 2
+    err = capsys.readouterr().err
+    assert option in err and "error:" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_good_arguments_pass_the_checks(tiny_model_dir, tmp_path, monkeypatch):
+    """Null of the table above: the same command with good values reaches the model load."""
+    def stop(*a, **k):
+        raise RuntimeError("reached the model load")
+
+    monkeypatch.setattr(language_depth, "load_language_model", stop)
+    with pytest.raises(RuntimeError, match="reached the model load"):
+        cli.main(_argv(tiny_model_dir, tmp_path / "run", "--layers", "0-1:1,-1", "--drop-first", "0"))
+
+
+@pytest.mark.parametrize(("extra", "option"), [(["--layers", "2"], "--layers"), (["--layers", "0,-3"], "--layers"),
+                                               (["--window", "65"], "--window")])
+def test_argument_beyond_the_model_is_refused_before_the_corpus(extra, option, tiny_model_dir, tmp_path,
+                                                                monkeypatch, capsys):
+    def no_corpus(*a, **k):
+        raise AssertionError("the corpus was loaded")
+
+    monkeypatch.setattr(language_depth, "load_documents", no_corpus)
+    assert cli.main(_argv(tiny_model_dir, tmp_path / "run", *extra)) == 2
+    err = capsys.readouterr().err
+    assert option in err and ("has 2 layers" in err or "64 positions" in err)
