@@ -29,7 +29,9 @@ import numpy as np
 
 __all__ = ["Case", "Outcome", "all_cases", "classify", "run_api_fuzz", "summary"]
 
-CALL_TIMEOUT_S = 5.0
+CALL_TIMEOUT_S = 10.0
+_WARM_IMPORTS = ("scipy.stats", "scipy.special", "scipy.spatial.distance", "scipy.linalg", "pandas",
+                 "tqdm.auto", "torch.nn", "polycode_lite.experiments.alpha")
 NAN, INF = float("nan"), float("inf")
 
 
@@ -104,7 +106,7 @@ def choice(optional: bool = False) -> list[tuple[str, Any]]:
 
 
 def array(base: Any, min_len: int = 1, ndim: int | None = None, optional: bool = False,
-          empty: bool = True) -> list[tuple[str, Any]]:
+          empty: bool = True, wrong_ndim: bool = True) -> list[tuple[str, Any]]:
     """A real array like ``base``: NaN/inf inside, complex/object/str dtype, empty, one sample
     (if min_len > 1), the wrong number of dimensions, None."""
     b = np.asarray(base, dtype=np.float64)
@@ -121,7 +123,8 @@ def array(base: Any, min_len: int = 1, ndim: int | None = None, optional: bool =
         out.append(("empty", b[:0]))
     if min_len > 1:
         out.append(("one sample", b[:1]))
-    out.append((f"{nd + 2}-D", b.reshape(b.shape + (1, 1))))
+    if wrong_ndim:
+        out.append((f"{nd + 2}-D", b.reshape(b.shape + (1, 1))))
     if not optional:
         out.append(("None", None))
     return out
@@ -250,6 +253,8 @@ def run_api_fuzz(cases: list[Case] | None = None) -> list[Outcome]:
     """Every row of the table (or ``cases``); single-threaded torch while it runs."""
     import torch
 
+    for heavy in _WARM_IMPORTS:  # imported before any alarm can interrupt an import half-way
+        importlib.import_module(heavy)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -30,14 +30,16 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from polycode_lite import _checks as ck
+
 __all__ = ["ActionMoments", "energy_minimiser_variance_ratio", "minimum_action_directions",
            "path_action", "random_unit_directions", "select_min_action"]
 
 
 def random_unit_directions(width: int, n: int, seed: int = 0) -> np.ndarray:
     """(n, width) Gaussian vectors normalised to unit length (uniform on the sphere)."""
-    if width < 1 or n < 0:
-        raise ValueError(f"need width >= 1 and n >= 0, got width={width}, n={n}.")
+    width = ck.integer("width", width, minimum=1); n = ck.integer("n", n, minimum=0); ck.seed("seed", seed)
+    ck.memory("n, width", (n, width))
     v = np.random.default_rng(seed).standard_normal((n, width))
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
@@ -48,7 +50,7 @@ def path_action(traces: Any) -> np.ndarray:
     traces: (N windows, T positions, K directions). Returns (K,): mean over windows and t of
     (p_{t+1} − p_t)² / (2·var(p_k)), the variance pooled over all positions. Small = smooth.
     """
-    p = np.asarray(traces, dtype=np.float64)
+    p = ck.array("traces", traces, min_len=1)
     if p.ndim != 3 or p.shape[1] < 2:
         raise ValueError(f"traces must be (windows, positions >= 2, directions), got {p.shape}.")
     diff = np.diff(p, axis=1)
@@ -87,7 +89,8 @@ class ActionMoments:
     n_diff: int = 0
 
     def __post_init__(self) -> None:
-        m = int(self.width)
+        m = ck.integer("width", self.width, minimum=1)
+        ck.integer("n", self.n, minimum=0); ck.integer("n_diff", self.n_diff, minimum=0); ck.memory("width", (3, m, m))
         self._shift: np.ndarray | None = None
         self._s1 = np.zeros(m)
         self._s2 = np.zeros((m, m))
@@ -99,6 +102,7 @@ class ActionMoments:
             import torch
         except ImportError:  # pragma: no cover
             torch = None
+        x = ck.array("x", x, keep_tensor=True)
         if torch is not None and isinstance(x, torch.Tensor):
             t = x.detach().float()
         else:
@@ -143,7 +147,7 @@ class ActionMoments:
 def _moments(trajectory: Any) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(trajectory, ActionMoments):
         return trajectory.covariance(), trajectory.difference_moment()
-    x = np.asarray(trajectory, dtype=np.float64)
+    x = ck.array("trajectory", trajectory)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.shape[1] < 2:
@@ -178,7 +182,7 @@ def minimum_action_directions(trajectory: Any, k: int, min_variance: float = 1e-
     m = c.shape[0]
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= m:
         raise ValueError(f"k must be an integer in 1..{m} (the width), got {k!r}.")
-    if not 0 <= min_variance < 1:
+    if not 0 <= ck.real("min_variance", min_variance) < 1:
         raise ValueError(f"min_variance must be in [0, 1), got {min_variance!r}.")
     scale = np.trace(c) / m
     if not scale > 0:

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 __all__ = [
     "binary_entropy",
     "bits_lost_per_unit_alpha",
@@ -56,17 +58,24 @@ def _log_unit(base: str) -> float:
 
 
 def _probability(p: Any, name: str) -> np.ndarray:
-    arr = np.asarray(p, dtype=np.float64)
+    arr = ck.array(name, p)
     if np.any(~np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
         raise ValueError(f"{name} must be a probability in [0, 1]; got {p!r}.")
     return arr
 
 
 def _positive(x: Any, name: str, allow_zero: bool = False) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
+    arr = ck.array(name, x)
     bad = (arr < 0) if allow_zero else (arr <= 0)
     if np.any(~np.isfinite(arr)) or np.any(bad):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite; got {x!r}.")
+    return arr
+
+
+def _units(m: Any) -> np.ndarray:
+    arr = _positive(m, "m")
+    if np.any(arr < 1):
+        raise ValueError(f"m (the number of units) must be >= 1; got {m!r}.")
     return arr
 
 
@@ -131,8 +140,7 @@ def predicted_dims_per_feature(
     if clip:
         d = np.minimum(d, 1.0)
         if n_features is not None:
-            if n_features < 1 or n_hidden < 1:
-                raise ValueError("n_features and n_hidden must be >= 1.")
+            ck.integer("n_features", n_features, minimum=1); ck.integer("n_hidden", n_hidden, minimum=1)
             d = np.maximum(d, min(1.0, n_hidden / n_features))
     return _out(d)
 
@@ -178,8 +186,7 @@ def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True,
     Args: m >= 1 units; n_bits > 0; alpha >= 0 (scalar or array); exponent "sigma" (default: alpha
     is α_σ, the theorem's) or "eigenvalue" (alpha is the fitted α on λ_i = σ_i², so α_σ = α/2).
     Raises: ValueError for m < 1, n_bits <= 0, alpha < 0 or an unknown exponent."""
-    if int(m) != m or m < 1:
-        raise ValueError(f"m must be a positive integer, got {m!r}.")
+    m = ck.integer("m", m, minimum=1); ck.memory("m", (m,))
     n_bits = float(_positive(n_bits, "n_bits"))
     a = _sigma_exponent(_positive(alpha, "alpha", allow_zero=True), exponent)
     log_i = np.log2(np.arange(1, int(m) + 1, dtype=np.float64))
@@ -192,7 +199,8 @@ def powerlaw_entropy_bound(m: int, n_bits: float, alpha: Any, clip: bool = True,
 def powerlaw_entropy_stirling(m: Any, n_bits: float, alpha: Any, exponent: str = "sigma") -> Any:
     """Stirling form of Theorem 4: m·n_bits − α_σ·m·log2(m/e) (no clipping; docs/paper_guide.md §2.3).
     ``exponent`` as in :func:`powerlaw_entropy_bound` ("eigenvalue": α_σ = α/2)."""
-    m = _positive(m, "m")
+    m = _units(m)
+    n_bits = float(_positive(n_bits, "n_bits"))
     a = _sigma_exponent(_positive(alpha, "alpha", allow_zero=True), exponent)
     return _out(m * n_bits - a * m * np.log2(m / math.e))
 
@@ -200,7 +208,7 @@ def powerlaw_entropy_stirling(m: Any, n_bits: float, alpha: Any, exponent: str =
 def bits_lost_per_unit_sigma_exponent(m: Any) -> Any:
     """Bits of entropy lost per neuron per unit of the theorem's σ exponent (σ_i ∝ i^−α_σ):
     log2(m/e) (m = 256 → 6.56, 1024 → 8.56, 1600 → 9.20, 6400 → 11.20)."""
-    return _out(np.log2(_positive(m, "m") / math.e))
+    return _out(np.log2(_units(m) / math.e))
 
 
 def bits_lost_per_unit_alpha(m: Any, exponent: str = "eigenvalue") -> Any:
@@ -226,8 +234,9 @@ def simulate_quantised_gaussian_loss(m: int, alpha: float = 1.0, step: float | N
     well above ``step`` (σ_m ≥ 4·step), or the units saturate (the clipped regime).
 
     Raises: ValueError for m < 2, alpha <= 0, step <= 0, n_samples < 100, or σ_m < 4·step."""
-    if int(m) != m or m < 2:
-        raise ValueError(f"m must be an integer >= 2, got {m!r}.")
+    m = ck.integer("m", m, minimum=2); alpha = ck.positive("alpha", alpha); ck.optional(ck.positive, "step", step)
+    n_samples = ck.integer("n_samples", n_samples, minimum=100); ck.seed("seed", seed)
+    ck.memory("n_samples, m", (n_samples, m))
     a_sigma = float(_sigma_exponent(np.asarray(float(alpha)), exponent))
     sigma = np.arange(1, int(m) + 1, dtype=float) ** -a_sigma
     step = float(sigma[-1] / 4) if step is None else step
@@ -313,8 +322,8 @@ def plugin_mutual_information(x: Any, y: Any, base: str = "bits") -> float:
 
     Args: x, y 1-D arrays of equal length with discrete (hashable numeric) values.
     Raises: ValueError for mismatched lengths or empty input."""
-    x = np.asarray(x).ravel()
-    y = np.asarray(y).ravel()
+    x = ck.array("x", x).ravel()
+    y = ck.array("y", y).ravel()
     if x.shape != y.shape or x.size == 0:
         raise ValueError(f"x and y must be non-empty and equally long; got {x.size} and {y.size}.")
     _, xi = np.unique(x, return_inverse=True)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 from polycode_lite._common import describe_nonfinite
@@ -45,9 +47,10 @@ class CovarianceAccumulator:
     def __init__(self, dim: int, dtype: "torch.dtype | None" = None, device: Any = None) -> None:
         import torch
 
-        if int(dim) < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim}.")
-        self.dim = int(dim)
+        self.dim = ck.integer("dim", dim, minimum=1)
+        ck.memory("dim", (self.dim, self.dim))
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch dtype (torch.float64 or torch.float32), got {dtype!r}.")
         self.dtype = torch.float64 if dtype is None else dtype
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self._n = 0
@@ -67,6 +70,7 @@ class CovarianceAccumulator:
 
     def covariance(self, ddof: int = 1) -> np.ndarray:
         """Sample covariance M2 / (n - ddof), shape (dim, dim), float64 numpy on the CPU."""
+        ck.integer("ddof", ddof, minimum=0)
         if self._n - ddof <= 0:
             raise ValueError(
                 f"Need at least {ddof + 1} samples for a covariance with ddof={ddof}; "
@@ -77,6 +81,7 @@ class CovarianceAccumulator:
 
     def covariance_tensor(self, ddof: int = 1) -> "torch.Tensor":
         """Sample covariance as a tensor on the accumulator's device and dtype."""
+        ck.integer("ddof", ddof, minimum=0)
         if self._n - ddof <= 0:
             raise ValueError(f"Need at least {ddof + 1} samples; have {self._n}.")
         return self._m2 / (self._n - ddof)

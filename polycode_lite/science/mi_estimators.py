@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 from polycode_lite.science import capacity
 
 __all__ = [
@@ -48,9 +50,15 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # calibration channels with analytic MI (docs/paper_guide.md §2.2; values in nats)
 # --------------------------------------------------------------------------------------
+def _check_sample(n: Any, dim: Any, seed: Any) -> None:
+    n = ck.integer("n", n, minimum=1); dim = ck.integer("dim", dim, minimum=1); ck.seed("seed", seed)
+    ck.memory("n, dim", (n, dim))
+
+
 def gaussian_mi(rho: float, dim: int = 1) -> float:
     """I(X; Z) = −½ · dim · log(1 − ρ²) nats for dim independent pairs of unit Gaussians with
     correlation ρ. Raises ValueError unless −1 < ρ < 1 and dim >= 1."""
+    rho = ck.real("rho", rho); dim = ck.integer("dim", dim, minimum=1)
     if not -1.0 < rho < 1.0:
         raise ValueError(f"rho must lie strictly between -1 and 1 (|rho|=1 has infinite MI), got {rho}.")
     if int(dim) < 1:
@@ -64,6 +72,7 @@ def sample_correlated_gaussian(
 ) -> tuple[np.ndarray, np.ndarray]:
     """n samples of (X, Z), each (n, dim) float32, with Z = ρX + √(1−ρ²)·ε per coordinate."""
     gaussian_mi(rho, dim)  # validates rho and dim
+    _check_sample(n, dim, seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, dim))
     z = rho * x + math.sqrt(1.0 - rho**2) * rng.standard_normal((n, dim))
@@ -73,8 +82,7 @@ def sample_correlated_gaussian(
 def dropout_channel_mi(p: float) -> float:
     """±1 input through a dropout channel (the symbol is replaced by 0 with probability p):
     I = (1 − p) · ln 2 nats (an erasure channel; docs/paper_guide.md §2.2, Theorem 3)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"the dropout probability p must lie in [0, 1], got {p}.")
+    p = ck.probability("p", p, fix="p is the dropout probability.")
     return float(capacity.erasure_channel_mi(p, input_entropy=math.log(2.0)))
 
 
@@ -82,6 +90,7 @@ def sample_dropout_channel(n: int, p: float, dim: int = 1, seed: int = 0) -> tup
     """n samples: X uniform on {−1, +1}^dim, Z = X · m with m ~ Bernoulli(1 − p) per
     coordinate (no rescaling). Returns (x, z), each (n, dim) float32."""
     dropout_channel_mi(p)
+    _check_sample(n, dim, seed)
     rng = np.random.default_rng(seed)
     x = rng.choice(np.array([-1.0, 1.0]), size=(n, dim))
     z = x * (rng.random((n, dim)) >= p)
@@ -91,14 +100,14 @@ def sample_dropout_channel(n: int, p: float, dim: int = 1, seed: int = 0) -> tup
 def bsc_mi(p: float) -> float:
     """±1 input through a binary symmetric channel flipping the sign with probability p:
     I = ln 2 + p ln p + (1 − p) ln(1 − p) nats."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"the flip probability p must lie in [0, 1], got {p}.")
+    p = ck.probability("p", p, fix="p is the flip probability.")
     return float(capacity.bsc_mi(p))
 
 
 def sample_bsc(n: int, p: float, dim: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n samples: X uniform on {−1, +1}^dim, Z = X with each sign flipped with probability p."""
     bsc_mi(p)
+    _check_sample(n, dim, seed)
     rng = np.random.default_rng(seed)
     x = rng.choice(np.array([-1.0, 1.0]), size=(n, dim))
     z = np.where(rng.random((n, dim)) < p, -x, x)
@@ -121,6 +130,8 @@ class CodeBook:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        ck.integer("bits", self.bits); ck.integer("dim", self.dim, minimum=1); ck.seed("seed", self.seed)
+        ck.positive("amplitude", self.amplitude); ck.memory("dim", (self.dim, self.bits))
         if not 1 <= int(self.bits) <= 12:
             raise ValueError(f"bits must lie in 1..12 (K = 2^bits codewords), got {self.bits}.")
         if int(self.dim) < int(self.bits):
@@ -237,12 +248,14 @@ def plugin_mutual_information(x: Any, z: Any) -> float:
     """Exact plug-in I(X; Z) in nats for *discrete* X and Z (rows compared exactly):
     H(X) + H(Z) − H(X, Z) from the empirical frequencies. Biased upwards by about
     (|X|−1)(|Z|−1)/(2n); use it where both alphabets are small against n."""
-    def rows(a: Any) -> np.ndarray:
-        a = np.asarray(a)
+    def rows(a: Any, name: str) -> np.ndarray:
+        a = ck.array(name, a)
+        if a.ndim == 0 or len(a) == 0:
+            raise ValueError(f"{name} must hold at least one sample (row), got shape {a.shape}.")
         a = a[:, None] if a.ndim == 1 else a.reshape(len(a), -1)
         return np.unique(a, axis=0, return_inverse=True)[1].reshape(-1)
 
-    ix, iz = rows(x), rows(z)
+    ix, iz = rows(x, "x"), rows(z, "z")
     if len(ix) != len(iz):
         raise ValueError(f"x and z must have the same number of rows, got {len(ix)} and {len(iz)}.")
 
@@ -267,6 +280,9 @@ def divergence_reason(heldout: Any, estimate: float, floor: float = -0.5, max_dr
     last value lies more than max(``max_drop``, |best|/4) below the best held-out value (the bound
     falls without bound as T overfits the training pairs)."""
     h = np.asarray(heldout, dtype=float)
+    if not isinstance(estimate, (int, float, np.floating, np.integer)) or isinstance(estimate, bool):
+        raise TypeError(f"estimate must be a number (NaN allowed: it counts as diverged), got {estimate!r}.")
+    floor = ck.real("floor", floor); max_drop = ck.positive("max_drop", max_drop)
     if h.size == 0:
         raise ValueError("heldout must hold at least one value.")
     if not np.all(np.isfinite(h)) or not math.isfinite(estimate):

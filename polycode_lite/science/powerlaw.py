@@ -15,6 +15,7 @@ from polycode_lite._common import as_2d_float64
 from polycode_lite.science.eigen import eigenspectrum
 from polycode_lite.science.spectrum import Spectrum, check_spectrum, n_leading_positive
 from polycode_lite.science.synthetic_spectra import powerlaw_gaussian, sample_powerlaw_spectrum
+from polycode_lite import _checks as ck
 
 __all__ = [
     "PowerLawFit", "alpha_window_scan", "bootstrap_alpha", "default_fit_window", "first_rank", "fit_power_law",
@@ -27,6 +28,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 def smoothness_threshold(d: float) -> float:
     """Stringer et al. (2019): a smooth code of a d-dimensional input needs alpha > 1 + 2/d."""
+    ck.positive("d", d)
     if d <= 0:
         raise ValueError(f"the input dimension d must be positive, got {d}.")
     return 1.0 + 2.0 / d
@@ -35,6 +37,7 @@ def smoothness_threshold(d: float) -> float:
 def first_rank(hi: int) -> int:
     """The default first rank of a window ending at ``hi``: Stringer's 11 when that leaves at least
     30 ranks (hi >= 40), else 2."""
+    ck.integer("hi", hi, minimum=2)
     return 11 if hi >= 40 else 2
 
 
@@ -48,6 +51,9 @@ def default_fit_window(n_eigenvalues: int, n_samples: int | None = None,
     leaves at least 30 ranks (hi >= 40), else 2 (narrow layers or few samples); within one comparison, choose the window once for
     all sites (``layer_alphas`` does). Raises ValueError if fewer than 5 ranks remain.
     """
+    ck.integer("n_eigenvalues", n_eigenvalues, minimum=1)
+    ck.optional(ck.integer, "n_samples", n_samples, minimum=1)
+    ck.optional(ck.integer, "n_positive", n_positive, minimum=1)
     support = n_eigenvalues if n_samples is None else min(n_eigenvalues, n_samples)
     hi = min(500, int(0.5 * support))
     if n_positive is not None:
@@ -212,6 +218,10 @@ def fit_power_law(
         window outside the spectrum or containing non-positive values, a bare array whose m
         is ambiguous, n_boot < 0, n_sim < 1.
     """
+    ck.optional(ck.window, "ranks", ranks)
+    ck.optional(ck.integer, "n_samples", n_samples, minimum=2)
+    ck.optional(ck.integer, "n_features", n_features, minimum=1)
+    ck.integer("n_boot", n_boot, minimum=0); ck.seed("seed", seed); ck.integer("n_sim", n_sim, minimum=1)
     lam = check_spectrum(eigenvalues)
     if n_samples is not None and int(n_samples) < 2:
         raise ValueError(f"n_samples must be >= 2, got {n_samples}.")
@@ -319,6 +329,8 @@ def alpha_window_scan(
     one row per valid (lo, hi): lo, hi, alpha, ci_low, ci_high, r2. Windows past ½·min(m, n)
     or the first non-positive value are skipped. n_samples / n_features as in
     :func:`fit_power_law` (read from a Spectrum)."""
+    ck.optional(ck.integer, "n_samples", n_samples, minimum=2)
+    ck.optional(ck.integer, "n_features", n_features, minimum=1); ck.seed("seed", seed)
     import pandas as pd
 
     lam = check_spectrum(eigenvalues)
@@ -357,6 +369,8 @@ def bootstrap_alpha(
     point estimate is the fit on all data (bias-corrected if ``correct_bias``); the CI is the
     centred percentile interval α̂ + quantiles(α*_b − median α*_b) of the plain bootstrap fits.
     """
+    x = ck.array("x", x, ndim=2, min_len=3)
+    ck.integer("n_boot", n_boot, minimum=2); ck.optional(ck.window, "ranks", ranks); ck.seed("seed", seed)
     if int(n_boot) < 2:
         raise ValueError(f"n_boot must be >= 2 for a bootstrap CI, got {n_boot}.")
     arr = as_2d_float64(x)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from polycode_lite._common import to_numpy
+from polycode_lite import _checks as ck
 
 __all__ = [
     "EnergyScaling", "ProjectedEnergy", "energy_scaling_slope", "expected_projected_action",
@@ -39,7 +39,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 def _as_trajectory(x: Any, name: str = "traj") -> np.ndarray:
     """(T, ...) array or tensor -> finite (T, m) float64; (T,) becomes (T, 1). Needs T >= 2."""
-    arr = to_numpy(x)
+    arr = ck.array(name, x)
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a (T, m) trajectory, got a scalar.")
     if arr.ndim == 1:
@@ -76,6 +76,9 @@ def random_projection(m: int, k: int = 3, seed: int | np.random.Generator = 0) -
     With this scaling E_R ‖a R‖² = (k/m)‖a‖² for any a ∈ R^m. ``seed`` is an int or a numpy
     Generator. Raises ValueError for m < 1 or k < 1.
     """
+    m = ck.integer("m", m, minimum=1); k = ck.integer("k", k, minimum=1); ck.memory("m, k", (m, k))
+    if not isinstance(seed, np.random.Generator):
+        ck.seed("seed", seed)
     if int(m) < 1 or int(k) < 1:
         raise ValueError(f"m and k must be positive integers, got m={m}, k={k}.")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -96,14 +99,14 @@ def project(acts: Any, R: Any) -> np.ndarray:
     Raises:
         ValueError: non-finite acts, R not 2-D, or its m differs from the activations' feature count.
     """
-    a = to_numpy(acts)
+    a = ck.array("acts", acts)
     if a.ndim == 1:  # a single activation vector
         a = a[None]
     elif a.ndim > 2:
         a = a.reshape(a.shape[0], -1)
     if a.ndim != 2 or not np.all(np.isfinite(a)):
         raise ValueError(f"acts must be a finite (T, m) array, got shape {a.shape}.")
-    r = to_numpy(R)
+    r = ck.array("R", R)
     if r.ndim != 2:
         raise ValueError(f"R must be a 2-D (m, k) matrix, got shape {r.shape}.")
     if r.shape[0] != a.shape[1]:
@@ -157,6 +160,7 @@ def expected_projected_energy(acts: Any, k: int = 3, closed: bool = True) -> flo
 
     ``acts`` is the (T, m) full-space trajectory.
     """
+    ck.integer("k", k, minimum=1)
     a = _as_trajectory(acts, "acts")
     if int(k) < 1:
         raise ValueError(f"k must be >= 1, got {k}.")
@@ -209,6 +213,8 @@ def projected_energy(
     Raises:
         ValueError: T < 2, k < 1, n_projections < 1.
     """
+    ck.integer("k", k, minimum=1); ck.integer("n_projections", n_projections, minimum=1); ck.seed("seed", seed)
+    ck.memory("n_projections", (n_projections,))
     a = _as_trajectory(acts, "acts")
     if int(k) < 1 or int(n_projections) < 1:
         raise ValueError(f"k and n_projections must be >= 1, got k={k}, n_projections={n_projections}.")
@@ -238,6 +244,8 @@ def powerlaw_trace(alpha: float, m: int | None = None) -> float:
     stand-in for the finite sum near α ≈ 1 (α = 1.05: ζ = 20.6, H_1000 = 6.4). Raises
     ValueError for m is None with alpha <= 1, or m < 1.
     """
+    alpha = ck.real("alpha", alpha)
+    ck.optional(ck.integer, "m", m, minimum=1)
     if m is None:
         if alpha <= 1:
             raise ValueError(f"ζ(α) diverges for α <= 1 (got {alpha}); pass the number of units m.")
@@ -261,11 +269,12 @@ def expected_projected_action(
     Give either the covariance ``eigenvalues`` (m = their number), or a power law
     (``alpha``, ``m``, ``lambda_1``) for which tr Σ = λ_1·H_m^(α) (:func:`powerlaw_trace`).
     """
-    from polycode_lite._checks import integer, positive, real, real_array
+    lambda_1 = ck.positive("lambda_1", lambda_1)
+    from polycode_lite._checks import integer, real
 
     k = integer("k", k, minimum=1, fix="k is the number of random projection directions.")
     if eigenvalues is not None:
-        lam = real_array("eigenvalues", eigenvalues).ravel()
+        lam = ck.array("eigenvalues", eigenvalues, ndim=1)
         if lam.size < 1:
             raise ValueError("eigenvalues is empty.")
         if lam.min() < -1e-12 * max(float(np.abs(lam).max()), 1.0):
@@ -277,7 +286,6 @@ def expected_projected_action(
         raise ValueError("pass either eigenvalues, or both alpha and m (number of units).")
     m = integer("m", m, minimum=1)
     alpha = real("alpha", alpha)
-    lambda_1 = positive("lambda_1", lambda_1)
     if k > m:
         raise ValueError(f"k = {k} projections cannot exceed the m = {m} units.")
     return float(k) / (2.0 * m) * lambda_1 * powerlaw_trace(alpha, m)
@@ -354,6 +362,8 @@ def energy_scaling_slope(
     Raises:
         ValueError: fewer than 2 distinct Ts, a T < 2, or a zero energy.
     """
+    ck.function("code_fn", code_fn)
+    ck.sequence_of("Ts", Ts, lambda name, t: ck.integer(name, t, minimum=2), min_len=2)
     from tqdm.auto import tqdm
 
     ts = np.asarray(sorted({int(t) for t in Ts}), dtype=np.float64)

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from polycode_lite._common import as_2d_float64
 from polycode_lite.science.spectrum import Spectrum
+from polycode_lite import _checks as ck
 
 __all__ = ["REPEATS_METHODS", "as_repeats", "cross_covariance", "denoised_covariance",
            "dropout_passes", "repeats_spectrum"]
@@ -44,17 +44,17 @@ __all__ = ["REPEATS_METHODS", "as_repeats", "cross_covariance", "denoised_covari
 REPEATS_METHODS = ("denoised", "cross-covariance", "cvpca", "split-half cvpca", "split-inputs")
 
 
-def as_repeats(reps: Any, what: str = "repeats") -> np.ndarray:
+def as_repeats(reps: Any, what: str = "reps") -> np.ndarray:
     """A (K, n, m) float64 stack of K >= 2 repeats, validated (finite, same shape, n >= 3)."""
     if isinstance(reps, np.ndarray) and reps.ndim == 3:
-        stack = np.asarray(reps, dtype=np.float64)
+        stack = ck.array(what, reps)
     else:
         try:
             items = list(reps)
         except TypeError:
             raise ValueError(f"{what} must be a (K, n, m) array or a sequence of K (n, m) "
                              f"arrays, got {type(reps).__name__}.") from None
-        mats = [as_2d_float64(r, f"{what}[{i}]") for i, r in enumerate(items)]
+        mats = [ck.array(f"{what}[{i}]", r, ndim=2) for i, r in enumerate(items)]
         if len({a.shape for a in mats}) > 1:
             raise ValueError(f"{what} must all have one shape (the same inputs), got "
                              f"{sorted({a.shape for a in mats})}.")
@@ -73,6 +73,10 @@ def as_repeats(reps: Any, what: str = "repeats") -> np.ndarray:
 def dropout_passes(h: np.ndarray, p: float, k: int, rng: np.random.Generator) -> np.ndarray:
     """K inverted-dropout passes of a fixed code h (n, m): X_k = h ∘ M_k / (1 − p), M_k ~ Bernoulli(1 − p)
     per entry. Returns (K, n, m)."""
+    h = ck.array("h", h, ndim=2); ck.probability("p", p); k = ck.integer("k", k, minimum=1)
+    ck.memory("k", (k,) + h.shape)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}.")
     if not 0 <= p < 1:
         raise ValueError(f"the dropout rate p must lie in [0, 1), got {p}.")
     return np.stack([h * (rng.random(h.shape) >= p) / (1.0 - p) for _ in range(int(k))])
@@ -140,6 +144,7 @@ def repeats_spectrum(reps: Any, method: str = "denoised", seed: int = 0,
         (min(m, n − 1),) :class:`Spectrum` with n_samples = n, n_features = m and ``estimator``
         "denoised", "cross-covariance" or "cvpca".
     """
+    ck.seed("seed", seed); ck.integer("n_shuffles", n_shuffles, minimum=1)
     if method not in REPEATS_METHODS:
         raise ValueError(f"method must be one of {REPEATS_METHODS}, got {method!r}.")
     stack = as_repeats(reps)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 __all__ = ["ESTIMATORS", "Spectrum", "as_spectrum", "check_spectrum", "n_leading_positive"]
 
 # how a spectrum was estimated: PCA of the samples (eigenvalues of the sample covariance, exact or
@@ -36,13 +38,13 @@ class Spectrum(np.ndarray):
 
     def __new__(cls, values: Any, n_samples: int | None = None, n_features: int | None = None,
                 estimator: str = "unknown") -> Spectrum:
-        arr = np.ascontiguousarray(values, dtype=np.float64)
+        arr = np.ascontiguousarray(ck.array("values", values), dtype=np.float64)
         if arr.ndim != 1:
-            raise ValueError(f"a spectrum is 1-D, got shape {arr.shape}.")
+            raise ValueError(f"values must be 1-D (a spectrum is 1-D), got shape {arr.shape}.")
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}.")
-        if n_samples is not None and int(n_samples) < 2:
-            raise ValueError(f"n_samples must be >= 2, got {n_samples}.")
+        ck.optional(ck.integer, "n_samples", n_samples, minimum=2)
+        ck.optional(ck.integer, "n_features", n_features, minimum=1)
         if n_features is not None and int(n_features) < arr.size and estimator != "unknown":
             raise ValueError(f"n_features={n_features} is smaller than the {arr.size} eigenvalues.")
         obj = arr.view(cls)
@@ -85,7 +87,7 @@ def as_spectrum(values: Any, n_samples: int | None = None, n_features: int | Non
 
 def n_leading_positive(values: Any) -> int:
     """The number of values before the first non-positive one."""
-    lam = np.asarray(values)
+    lam = ck.array("values", values, ndim=1)
     nonpos = np.flatnonzero(lam <= 0)
     return int(nonpos[0]) if nonpos.size else int(lam.size)
 
@@ -103,6 +105,7 @@ def check_spectrum(values: Any, what: str = "eigenvalues") -> Spectrum:
         raise ValueError(
             f"{what} must be a 1-D spectrum, got shape {np.shape(values)}. For (n, m) activations "
             "use estimate_alpha(x) or eigenspectrum(x) first; for a stack of spectra fit each row.")
+    ck.array(what, values)
     lam = as_spectrum(values)
     if lam.size < 3:
         raise ValueError(f"need at least 3 eigenvalues to fit a power law, got {lam.size}.")

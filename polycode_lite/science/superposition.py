@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 __all__ = [
     "STICKY_FRACTIONS", "dimensions_per_feature", "feature_dimensionality", "features_represented",
     "interference", "neuron_polysemanticity", "sticky_fraction_share"
@@ -26,11 +28,12 @@ def sticky_fraction_share(feature_dims: Any, fractions: Any = STICKY_FRACTIONS,
     """Share of represented features (D_i > min_dim) whose D_i lies within ±tol of one of the
     sticky fractions (default 1, 3/4, 2/3, 1/2, 2/5, 3/8). A re-check of Elhage's own models
     found about 26% within ±0.02 of the six named fractions (docs/paper_guide.md §3 E1)."""
-    d = np.asarray(feature_dims, dtype=np.float64).ravel()
+    d = ck.array("feature_dims", feature_dims).ravel()
+    tol = ck.positive("tol", tol); min_dim = ck.positive("min_dim", min_dim, allow_zero=True)
+    f = ck.array("fractions", fractions, ndim=1)
     d = d[d > min_dim]
     if d.size == 0:
-        raise ValueError("no represented features (all D_i <= min_dim).")
-    f = np.asarray(fractions, dtype=np.float64)
+        raise ValueError("feature_dims has no represented features (all D_i <= min_dim).")
     return float((np.abs(d[:, None] - f[None, :]) <= tol).any(axis=1).mean())
 
 
@@ -43,7 +46,9 @@ def _as_W(W: Any) -> np.ndarray:
         W = W.W
     if hasattr(W, "detach"):
         W = W.detach().cpu().double().numpy()
-    arr = np.asarray(W, dtype=np.float64)
+    arr = ck.array("W", W)
+    if arr.size == 0:
+        raise ValueError(f"W is empty (shape {arr.shape}); pass the (n_hidden, n_features) weights.")
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3:
@@ -83,6 +88,7 @@ def feature_dimensionality(W: Any, eps: float = 1e-8) -> np.ndarray:
     Args: W of shape (m, n) or (n_instances, m, n), or a ToyModel.
     Returns: (n_instances, n) array ((n,) for 2-D input).
     """
+    ck.positive("eps", eps)
     arr = _as_W(W)
     G = np.einsum("imf,img->ifg", arr, arr)
     diag = np.einsum("iff->if", G)
@@ -95,6 +101,7 @@ def features_represented(W: Any, threshold: float = 0.5) -> np.ndarray:
     """Number of features with ‖W_i‖ > threshold (a hard count; ‖W‖²_F is the soft count).
 
     Returns: (n_instances,) int array (scalar for 2-D input)."""
+    ck.positive("threshold", threshold, allow_zero=True)
     if threshold < 0:
         raise ValueError(f"threshold must be >= 0, got {threshold}.")
     arr = _as_W(W)
@@ -108,6 +115,7 @@ def interference(W: Any, eps: float = 1e-8) -> np.ndarray:
     0 when feature i has its own orthogonal direction, ≈ ‖W_j‖² per feature sharing its line
     (1 for an antipodal partner). Features with ‖W_i‖² < eps get 0.
     Returns: (n_instances, n) array ((n,) for 2-D input)."""
+    ck.positive("eps", eps)
     arr = _as_W(W)
     G = np.einsum("imf,img->ifg", arr, arr)
     diag = np.einsum("iff->if", G)
@@ -125,6 +133,7 @@ def neuron_polysemanticity(W: Any, threshold: float | None = None) -> np.ndarray
     With a threshold: the count of features f with |W_kf| > threshold.
 
     Returns: (n_instances, m) array ((m,) for 2-D input); 0 for a dead unit."""
+    ck.optional(ck.positive, "threshold", threshold, allow_zero=True)
     arr = _as_W(W)
     if threshold is not None:
         if threshold < 0:

@@ -5,6 +5,7 @@ benchmark and notebook 03)."""
 from __future__ import annotations
 
 import numpy as np
+from polycode_lite import _checks as ck
 
 __all__ = ["powerlaw_gaussian", "sample_powerlaw_spectrum"]
 
@@ -20,6 +21,10 @@ def sample_powerlaw_spectrum(
     O(m³) cost independent of n. For n - 1 < m we form the (n-1, n-1) Gram matrix.
     Returns min(m, n-1) values, descending.
     """
+    m = ck.integer("m", m, minimum=1); n_samples = ck.integer("n_samples", n_samples, minimum=2)
+    ck.positive("alpha", alpha); ck.memory("m", (m, m)); ck.memory("n_samples", (min(n_samples, m + 1),) * 2)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}.")
     dof = n_samples - 1
     lam = np.arange(1, m + 1, dtype=np.float64) ** (-alpha)
     if dof >= m:
@@ -41,6 +46,9 @@ def powerlaw_gaussian(
     With ``rotate`` the eigenbasis is a random orthogonal matrix (a dense code: no single
     feature is a principal axis). ``noise_std`` adds isotropic noise of that s.d. per feature.
     """
+    n = ck.integer("n", n, minimum=1); m = ck.integer("m", m, minimum=1)
+    ck.positive("alpha", alpha); ck.seed("seed", seed); ck.positive("noise_std", noise_std, allow_zero=True)
+    ck.memory("n, m", (n, m)); ck.memory("m", (m, m))
     rng = np.random.default_rng(seed)
     lam = np.arange(1, m + 1, dtype=np.float64) ** (-alpha)
     x = rng.standard_normal((n, m)) * np.sqrt(lam)

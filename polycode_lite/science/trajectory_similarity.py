@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 from polycode_lite._common import to_numpy
 from polycode_lite.science.projections import (
     _as_trajectory,
@@ -56,6 +58,9 @@ def input_projection_correlation(inputs: Any, points: Any, method: str = "spearm
 
     if method not in {"spearman", "pearson"}:
         raise ValueError(f"method must be 'spearman' or 'pearson', got {method!r}.")
+    inputs = ck.array("inputs", inputs)
+    if inputs.ndim == 0:
+        raise ValueError("inputs must be (T,) angles or (T, ...) input arrays, got a scalar.")
     p = _as_trajectory(points, "points")
     n_in = len(inputs)
     if n_in != p.shape[0]:
@@ -79,6 +84,12 @@ def projection_correlations(
     """:func:`input_projection_correlation` for each of ``n_projections`` random (m, k)
     projections of ``acts`` (same draw order as :func:`projected_energy`). Returns (n_projections,)."""
     a = _as_trajectory(acts, "acts")
+    ck.integer("k", k, minimum=1); ck.integer("n_projections", n_projections, minimum=1); ck.seed("seed", seed)
+    ck.memory("n_projections", (n_projections,))
+    if method not in {"spearman", "pearson"}:
+        raise ValueError(f"method must be 'spearman' or 'pearson', got {method!r}.")
+    if len(inputs) != a.shape[0]:
+        raise ValueError(f"inputs have {len(inputs)} stimuli but acts has {a.shape[0]} rows; they must match.")
     rng = np.random.default_rng(seed)
     return np.array([
         input_projection_correlation(inputs, a @ random_projection(a.shape[1], k, rng), method)
