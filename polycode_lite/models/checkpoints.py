@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polycode_lite._common import SHIPPED_DATA_DIR
+from polycode_lite._common import SHIPPED_DATA_DIR, sha256_file
+from polycode_lite.data.integrity import IntegrityError, read_json, restore_hint
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
-from polycode_lite._common import sha256_file
 
 __all__ = [
     "export_model", "load_autoencoder", "load_checkpoint", "save_checkpoint", "shipped_dir",
@@ -104,27 +104,30 @@ def save_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any,
     return json_path
 
 
-def _read_verified(json_path: Path, st_path: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+_RERUN = "delete the run folder and re-run the training command."
+
+
+def _read_verified(json_path: Path, st_path: Path | None = None, fix: str = _RERUN,
+                   keys: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
     """The meta in ``json_path`` and the tensors of the weights file it names (``st_path`` for
-    a checkpoint from before versioning), checked against its sha256."""
+    a checkpoint from before versioning), checked against its sha256. A missing, truncated or
+    garbled json, one without the ``keys`` the caller needs, or a weights file that fails its
+    sha256 raises naming the file and ``fix``."""
     from safetensors.torch import load_file
 
-    if not json_path.exists():
-        raise FileNotFoundError(f"missing checkpoint file {json_path}.")
-    try:
-        meta = json.loads(json_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{json_path} is not readable JSON ({exc}).") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{json_path} does not hold a checkpoint's metadata.")
-    st_path = json_path.parent / meta["weights"] if "weights" in meta else st_path
+    meta = read_json(json_path, fix=fix)
+    missing = [k for k in ("sha256", *keys) if not isinstance(meta, dict) or k not in meta]
+    if missing:
+        raise IntegrityError(f"{json_path} does not hold a model's metadata (no {', '.join(missing)}); "
+                             f"the file is damaged or not one of ours: {fix}")
+    st_path = json_path.parent / str(meta["weights"]) if "weights" in meta else st_path
     if st_path is None or not st_path.exists():
-        raise FileNotFoundError(f"missing checkpoint weights {st_path} (named by {json_path}).")
+        raise FileNotFoundError(f"missing weights {st_path} (named by {json_path}); {fix}")
     digest = sha256_file(st_path)
-    if meta.get("sha256") != digest:
-        raise ValueError(
-            f"sha256 mismatch for {st_path}: metadata says {meta.get('sha256')}, file has {digest}. "
-            "The file is corrupt or was replaced; delete it and re-run the training command."
+    if meta["sha256"] != digest:
+        raise IntegrityError(
+            f"sha256 mismatch for {st_path}: {json_path.name} says {meta['sha256']}, the file has "
+            f"{digest}. The file is corrupt or was replaced; {fix}"
         )
     return meta, load_file(str(st_path))
 
@@ -139,7 +142,8 @@ def _newest_good(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if not path.exists():
             continue
         try:
-            meta, tensors = _read_verified(path, run_dir / "checkpoint.safetensors")
+            meta, tensors = _read_verified(path, run_dir / "checkpoint.safetensors",
+                                           fix="this version is not used", keys=("optimizer_param_groups",))
         except (ValueError, FileNotFoundError, OSError) as exc:
             problems.append(str(exc))
             continue
@@ -147,8 +151,8 @@ def _newest_good(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             warnings.warn(f"the newest checkpoint in {run_dir} failed its check ({problems[0]}); resuming from "
                           f"{path.name} (epoch {meta.get('epoch')}) instead.", stacklevel=3)
         return meta, tensors
-    raise ValueError(f"no checkpoint in {run_dir} passes its sha256 check ({'; '.join(problems) or 'none found'}); "
-                     "delete the folder to start over.")
+    raise IntegrityError(f"no checkpoint in {run_dir} passes its sha256 check with readable metadata "
+                         f"({'; '.join(problems) or 'none found'}); delete the folder to start over.")
 
 
 def load_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any = None) -> dict[str, Any]:
@@ -194,17 +198,34 @@ def load_autoencoder(path: str | Path, device: Any = "cpu") -> tuple[nn.Module, 
     """Load an exported model (``X.safetensors`` + ``X.json``), checking its sha256.
 
     Returns (model, metadata): the model on ``device`` in eval mode, its floating-point
-    weights loaded as float32 whatever the saved dtype. Raises ValueError on a sha256
-    mismatch and FileNotFoundError when a file is missing.
+    weights loaded as float32 whatever the saved dtype. Raises ValueError (an
+    :class:`~polycode_lite.data.integrity.IntegrityError`) on a sha256 mismatch or a truncated,
+    garbled or incomplete ``X.json``, naming the file and how to restore it (re-export, or for
+    a shipped model ``git checkout`` / reinstall), and FileNotFoundError when a file is missing.
     """
     from polycode_lite.models.resnet_vae import AutoencoderConfig, ResNetAutoencoder
 
     path = Path(path)
-    meta, tensors = _read_verified(path.with_suffix(".json"), path)
+    json_path = path.with_suffix(".json")
+    fix = _export_fix(json_path)
+    meta, tensors = _read_verified(json_path, path, fix=fix, keys=("model_config", "dropout"))
     cfg = AutoencoderConfig.from_dict(meta["model_config"])
     model = ResNetAutoencoder(cfg, dropout=meta["dropout"], seed=None)
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()})
     return model.to(device).eval(), meta
+
+
+def _export_fix(path: Path) -> str:
+    """How to get an intact exported file back: the shipped copy, or the manifest's command."""
+    if path.resolve().is_relative_to(shipped_dir().resolve()):
+        return restore_hint(path)
+    mpath = path.parent / "MANIFEST.json"
+    try:
+        command = read_json(mpath).get("command") if mpath.exists() else None
+    except (ValueError, AttributeError):
+        command = None
+    return f"re-export it: {command}" if isinstance(command, str) else \
+        "re-export it with the train-autoencoder command that made it."
 
 
 def write_manifest(out_dir: str | Path, files: Sequence[str | Path], command: str) -> Path:
@@ -227,16 +248,22 @@ def verify_manifest(out_dir: str | Path) -> dict[str, Any]:
     mpath = out_dir / "MANIFEST.json"
     if not mpath.exists():
         raise FileNotFoundError(f"no MANIFEST.json in {out_dir}.")
-    manifest = json.loads(mpath.read_text())
-    for name, entry in manifest["files"].items():
+    shipped = out_dir.resolve() == shipped_dir().resolve()
+    fix = (restore_hint(mpath) if shipped else "re-export the models with the train-autoencoder "
+           "command that made them (it writes a new MANIFEST.json), or restore the file from a backup.")
+    manifest = read_json(mpath, fix=fix)
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(e, dict) and "sha256" in e for e in files.values()):
+        raise IntegrityError(f"{mpath} has no 'files' table of sha256 digests: the file is damaged. {fix}")
+    command = manifest.get("command", "the train-autoencoder command that made them")
+    for name, entry in files.items():
         f = out_dir / name
+        redo = restore_hint(f) if shipped else f"Regenerate with: {command}"
         if not f.exists():
-            raise ValueError(f"{f} is listed in the manifest but missing. Regenerate with: "
-                             f"{manifest['command']}")
+            raise IntegrityError(f"{f} is listed in {mpath.name} but missing. {redo}")
         digest = sha256_file(f)
         if digest != entry["sha256"]:
-            raise ValueError(f"sha256 mismatch for {f}: manifest {entry['sha256']}, file {digest}. "
-                             f"Regenerate with: {manifest['command']}")
+            raise IntegrityError(f"sha256 mismatch for {f}: manifest {entry['sha256']}, file {digest}. {redo}")
     return manifest
 
 
