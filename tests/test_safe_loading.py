@@ -207,13 +207,13 @@ def test_hub_offline_restores_each_switch_even_after_an_error():
 
 def test_in_hf_cache_reads_the_cache_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_CACHE", str(tmp_path))
-    assert not hub_access.in_hf_cache("gpt2-xl")
-    snap = tmp_path / "models--gpt2-xl" / "snapshots" / ("a" * 40)
-    snap.mkdir(parents=True)
-    (snap / "config.json").write_text("{}")
-    (tmp_path / "models--gpt2-xl" / "refs").mkdir()
-    (tmp_path / "models--gpt2-xl" / "refs" / "main").write_text("a" * 40)
-    assert hub_access.in_hf_cache("gpt2-xl")
+    repo = tmp_path / "models--polycode-test--tiny"
+    assert not hub_access.in_hf_cache("polycode-test/tiny")
+    (repo / "snapshots" / ("a" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("a" * 40) / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    assert hub_access.in_hf_cache("polycode-test/tiny")
 
 
 OFFLINE_SCRIPT = textwrap.dedent("""

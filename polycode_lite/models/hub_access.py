@@ -52,14 +52,15 @@ def in_hf_cache(repo_id: str) -> bool:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # a huggingface_hub without it: let transformers decide
         return True
-    try:
-        # cache_dir None: huggingface_hub's HF_HUB_CACHE (from $HF_HUB_CACHE / $HF_HOME), as transformers
-        # uses; transformers 4.x also honours $TRANSFORMERS_CACHE
-        found = try_to_load_from_cache(repo_id, "config.json",
-                                       cache_dir=os.environ.get("TRANSFORMERS_CACHE") or None)
-    except Exception:  # noqa: BLE001 - an id it cannot parse: let transformers give its own error
-        return True
-    return isinstance(found, str)
+    # None: huggingface_hub's HF_HUB_CACHE (from $HF_HUB_CACHE / $HF_HOME), which transformers uses;
+    # transformers 4.x also honours $TRANSFORMERS_CACHE
+    for cache_dir in dict.fromkeys([os.environ.get("TRANSFORMERS_CACHE") or None, None]):
+        try:
+            if isinstance(try_to_load_from_cache(repo_id, "config.json", cache_dir=cache_dir), str):
+                return True
+        except Exception:  # noqa: BLE001 - an id it cannot parse: let transformers give its own error
+            return True
+    return False
 
 
 @contextmanager
