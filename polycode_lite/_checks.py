@@ -157,7 +157,7 @@ def window(name: str, value: Any, hi_max: int | None = None, fix: str = "") -> t
     lo = integer(f"{name}[0] (lo)", value[0], minimum=1, fix=fix)
     hi = integer(f"{name}[1] (hi)", value[1], minimum=1, fix=fix)
     if lo >= hi:
-        raise ValueError(f"{name} must have lo < hi, got {tuple(value)}.{_fix(fix)}")
+        raise ValueError(f"{name} must have 1 <= lo < hi, got {tuple(value)}.{_fix(fix)}")
     if hi_max is not None and hi > hi_max:
         raise ValueError(f"{name}: hi = {hi} exceeds the {hi_max} ranks available.{_fix(fix)}")
     return lo, hi

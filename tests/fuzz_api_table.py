@@ -319,13 +319,14 @@ CASES: list[Case] = [
           "method": choice()}, extra=[("acts", "different length", {"acts": TRAJ[:5]})]),
     # ---------------- data ----------------
     Case("moving_dot_images", "data.stimuli:moving_dot_images", {"n_frames": 4, "size": 16},
-         {"n_frames": count(2, huge=True), "size": count(2, huge=True), "radius": positive(optional=True),
+         {"n_frames": count(2, huge=True), "size": count(2, huge=True), "radius": positive(optional=True, allow_zero=True),  # 0: a still dot
           "sigma": positive(), "channels": count(huge=True), "phase": real(), "background": probability(),
           "color": [("two values for 3 channels", (1.0, 0.5)), ("nan inside", (1.0, NAN, 0.0)), ("'red'", "red")]}),
     Case("circle_angles", "data.stimuli:circle_angles", {"n_points": 8},
          {"n_points": count(huge=True), "phase": real()}),
     Case("dot_centres", "data.stimuli:dot_centres", {"n_frames": 4},
-         {"n_frames": count(huge=True), "size": count(2), "radius": positive(optional=True), "phase": real()}),
+         {"n_frames": count(2, huge=True), "size": count(2), "radius": positive(optional=True, allow_zero=True),
+          "phase": real()}),
     Case("power_law_circle_code", "data.stimuli:power_law_circle_code", {"alpha": 2.0, "n_points": 16, "n_dims": 6},
          {"alpha": positive(), "n_points": count(2, huge=True), "n_dims": count(2, huge=True), "seed": seed()}),
     Case("power_law_torus_code", "data.stimuli:power_law_torus_code",

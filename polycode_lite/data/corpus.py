@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -59,6 +61,11 @@ def load_documents(source: str | Sequence[str | Path] = "pydoc", max_documents: 
     Raises:
         ValueError: unknown source, missing files, or no non-empty document.
     """
+    ck.optional(ck.integer, "max_documents", max_documents, minimum=1); ck.seed("seed", seed)
+    if not isinstance(source, (str, Path)) and (
+            not isinstance(source, (list, tuple)) or not all(isinstance(p, (str, Path)) for p in source)):
+        raise TypeError(f"source must be 'pydoc', 'hf:<dataset>', a path or a list of paths, got "
+                        f"{type(source).__name__} {source!r}.")
     if isinstance(source, (str, Path)) and str(source) == "pydoc":
         docs = pydoc_documents()
     elif isinstance(source, str) and source.startswith("hf:"):
@@ -72,12 +79,12 @@ def load_documents(source: str | Sequence[str | Path] = "pydoc", max_documents: 
             elif p.is_file():
                 files.append(p)
             else:
-                raise ValueError(f"corpus source {str(p)!r} is neither 'pydoc', 'hf:<name>', a file "
+                raise ValueError(f"source {str(p)!r} is neither 'pydoc', 'hf:<name>', a file "
                                  "nor a folder of .txt/.md files.")
         docs = [Document(f.name, f.read_text(encoding="utf-8", errors="replace")) for f in files]
     docs = [d for d in docs if d.text.strip()]
     if not docs:
-        raise ValueError(f"corpus {source!r} contains no non-empty document.")
+        raise ValueError(f"source {source!r} contains no non-empty document (an empty list, or empty files).")
     if max_documents is not None and len(docs) > max_documents:
         keep = np.sort(np.random.default_rng(seed).choice(len(docs), max_documents, replace=False))
         docs = [docs[i] for i in keep]

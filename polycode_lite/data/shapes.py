@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 __all__ = [
     "FACTOR_NAMES", "INTRINSIC_DIM", "SHAPE_NAMES", "ShapesConfig", "ShapesDataset", "make_shapes",
     "render_shapes"
@@ -56,6 +58,28 @@ class ShapesConfig:
     fg_value: float = 0.95
     bg_value: float = 0.45
     aa_width: float = 0.75
+
+    def __post_init__(self) -> None:
+        ck.integer("size", self.size, minimum=4); ck.memory("size", (self.size, self.size, 16))
+        ck.positive("margin", self.margin, allow_zero=True)
+        if self.margin >= self.size / 2:
+            raise ValueError(f"margin must be below size/2 = {self.size / 2}, got {self.margin}.")
+        _range("scale", self.scale, positive=True)
+        _range("bg_contrast", self.bg_contrast, top=1.0)
+        _range("grating_freq", self.grating_freq)
+        ck.probability("fg_value", self.fg_value); ck.probability("bg_value", self.bg_value)
+        ck.positive("aa_width", self.aa_width)
+
+
+def _range(name: str, value: Any, positive: bool = False, top: float | None = None) -> None:
+    """A (low, high) pair of finite numbers with 0 <= low <= high (0 < low if ``positive``)."""
+    vals = ck.sequence_of(name, value, ck.real, min_len=2)
+    if len(vals) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}.")
+    lo, hi = vals
+    if lo > hi or lo < 0 or (positive and lo == 0) or (top is not None and hi > top):
+        raise ValueError(f"{name} must be a range (low, high) with {'0 <' if positive else '0 <='} low <= high"
+                         f"{f' <= {top:g}' if top is not None else ''}, got {value!r}.")
 
 
 def _hsv_to_rgb(h: np.ndarray, s: float, v: float) -> np.ndarray:
@@ -122,8 +146,10 @@ def make_shapes(
     """Draw n images and their factors. Returns (images (n, 3, H, W) float32 in [0, 1], factors).
 
     The same (n, seed, cfg) always gives the same arrays."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}.")
+    n = ck.integer("n", n, minimum=1); ck.seed("seed", seed); chunk = ck.integer("chunk", chunk, minimum=1)
+    if not isinstance(cfg, ShapesConfig):
+        raise TypeError(f"cfg must be a ShapesConfig (e.g. ShapesConfig(size=32)), got {type(cfg).__name__}.")
+    ck.memory("n", (n, 3, cfg.size, cfg.size), itemsize=4 * 4)  # the images and the float64 renderer
     factors = _draw_factors(n, seed, cfg)
     images = np.empty((n, 3, cfg.size, cfg.size), dtype=np.float32)
     for start in range(0, n, chunk):

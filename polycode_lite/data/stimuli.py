@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 __all__ = [
     "circle_angles",
     "dot_centres",
@@ -33,8 +35,8 @@ __all__ = [
 
 def circle_angles(n_points: int, phase: float = 0.0) -> np.ndarray:
     """Equally spaced angles θ_t = phase + 2π t / T, t = 0..T-1, shape (T,). Raises if T < 2."""
-    if int(n_points) < 2:
-        raise ValueError(f"a closed loop needs at least 2 points, got n_points={n_points}.")
+    n_points = ck.integer("n_points", n_points, minimum=2, fix="A closed loop needs at least 2 points.")
+    phase = ck.real("phase", phase); ck.memory("n_points", (n_points,))
     return phase + 2.0 * np.pi * np.arange(int(n_points)) / int(n_points)
 
 
@@ -44,7 +46,7 @@ def torus_loop_angles(n_points: int, winding: Sequence[int] = (1, 1)) -> np.ndar
     With integer windings the loop closes after T points. (1, 1) runs diagonally, (1, 0) along
     the first angle only.
     """
-    w = np.asarray(winding, dtype=np.float64)
+    w = np.asarray(ck.sequence_of("winding", winding, ck.integer), dtype=np.float64)
     if w.ndim != 1 or w.size < 1 or not np.all(w == np.round(w)) or not np.any(w != 0):
         raise ValueError(f"winding must be a non-zero sequence of integers, got {winding!r}.")
     return circle_angles(n_points)[:, None] * w[None, :]
@@ -56,9 +58,8 @@ def torus_frequencies(n_pairs: int, d: int) -> np.ndarray:
     One vector per ± pair (its first non-zero coordinate is positive), zero excluded, sorted by
     Euclidean norm (ties broken lexicographically). For d = 1 this is 1, 2, 3, ...
     """
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}.")
-    if d not in (1, 2, 3):
+    n_pairs = ck.integer("n_pairs", n_pairs, minimum=1); ck.memory("n_pairs", (n_pairs, 4))
+    if ck.integer("d", d) not in (1, 2, 3):
         raise ValueError(f"d must be 1, 2 or 3 (the torus dimension), got {d}.")
     if d == 1:
         return np.arange(1, n_pairs + 1, dtype=np.int64)[:, None]
@@ -105,12 +106,12 @@ def power_law_torus_code(
     Raises:
         ValueError: odd or too small n_dims, non-positive alpha, angles of the wrong shape.
     """
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha}.")
-    n_dims = int(n_dims)
+    ck.positive("alpha", alpha); ck.seed("seed", seed)
+    n_dims = ck.integer("n_dims", n_dims)
     if n_dims < 2 or n_dims % 2:
         raise ValueError(f"n_dims must be an even number >= 2 (cos/sin pairs), got {n_dims}.")
-    theta = np.asarray(angles, dtype=np.float64)
+    theta = ck.array("angles", angles)
+    ck.memory("n_dims", (max(len(theta), n_dims if rotate else 1), n_dims) if theta.ndim else (n_dims,))
     if theta.ndim == 1:
         theta = theta[:, None]
     if theta.ndim != 2 or theta.shape[0] < 1:
@@ -154,7 +155,9 @@ def dot_centres(
 ) -> np.ndarray:
     """Dot centres (x, y) in pixel coordinates, shape (T, 2): (c + R cos θ_t, c + R sin θ_t)
     with c = size / 2 (pixel i covers [i, i+1), so the image centre is size/2)."""
-    r = 0.28 * size if radius is None else float(radius)
+    ck.integer("n_frames", n_frames, minimum=2, fix="A closed loop needs at least 2 frames.")
+    ck.memory("n_frames", (n_frames, 2)); size = ck.integer("size", size, minimum=2)
+    r = 0.28 * size if radius is None else ck.positive("radius", radius, allow_zero=True)
     theta = circle_angles(n_frames, phase)
     c = size / 2.0
     return np.stack([c + r * np.cos(theta), c + r * np.sin(theta)], axis=1)
@@ -206,6 +209,7 @@ def moving_dot_images(
     background = probability("background", background)
     if color is not None:
         real_array("color", color)
+    ck.memory("n_frames, channels, size", (n_frames, channels, size, size), itemsize=4)
     r = 0.28 * size if radius is None else positive("radius", radius, allow_zero=True)
     if r < 0 or r + 2.5 * sigma > size / 2.0:
         raise ValueError(

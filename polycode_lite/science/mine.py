@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from polycode_lite import _checks as ck
 from polycode_lite.science.mi_estimators import (  # re-exported: the calibration channels
     bsc_mi,
     divergence_reason,
@@ -103,10 +104,12 @@ class StatisticsNetwork(nn.Module):
     x (B, dim_x) and z (B, dim_z); it returns (B,)."""
 
     def __init__(self, dim_x: int, dim_z: int, hidden: tuple[int, ...] = (64, 64, 64)) -> None:
-        if dim_x < 1 or dim_z < 1:
+        if isinstance(dim_x, int) and isinstance(dim_z, int) and (dim_x < 1 or dim_z < 1):
             raise ValueError(f"dim_x and dim_z must be >= 1, got {dim_x} and {dim_z}.")
-        if not hidden or any(int(h) < 1 for h in hidden):
+        dim_x, dim_z = ck.integer("dim_x", dim_x, minimum=1), ck.integer("dim_z", dim_z, minimum=1)
+        if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive widths, got {hidden}.")
+        ck.memory("dim_x, dim_z", (dim_x + dim_z, max(hidden)), itemsize=4)
         super().__init__()
         layers: list[nn.Module] = []
         width = dim_x + dim_z
@@ -180,22 +183,21 @@ class MINEConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}.")
-        if self.steps < 1 or self.batch_size < 2 or self.eval_every < 1:
-            raise ValueError("steps, eval_every must be >= 1 and batch_size >= 2.")
-        if not 0.0 < self.ema <= 1.0:
-            raise ValueError(f"ema must lie in (0, 1], got {self.ema}.")
-        if not 0.0 < self.holdout < 1.0:
-            raise ValueError(f"holdout must lie in (0, 1), got {self.holdout}.")
-        if not 0.0 < self.average_last <= 1.0:
-            raise ValueError(f"average_last must lie in (0, 1], got {self.average_last}.")
-        from polycode_lite._checks import positive
-
-        positive("lr", self.lr, fix="Try 1e-3.")
-        if self.grad_clip is not None:
-            positive("grad_clip", self.grad_clip, fix="It is a maximum gradient norm (e.g. 5.0), or None for no clipping.")
-        if not self.max_drop > 0 or self.sanity_floor > 0:
-            raise ValueError(f"max_drop must be positive and sanity_floor <= 0, got {self.max_drop} "
-                             f"and {self.sanity_floor}.")
+        ck.sequence_of("hidden", self.hidden, lambda n, h: ck.integer(n, h, minimum=1))
+        ck.integer("steps", self.steps, minimum=1); ck.integer("batch_size", self.batch_size, minimum=2)
+        ck.integer("eval_every", self.eval_every, minimum=1)
+        ck.integer("n_marginal_perms", self.n_marginal_perms, minimum=1); ck.seed("seed", self.seed)
+        for name, value, closed_top in (("ema", self.ema, True), ("holdout", self.holdout, False),
+                                        ("average_last", self.average_last, True)):
+            v = ck.real(name, value)
+            if not (0.0 < v <= 1.0 if closed_top else 0.0 < v < 1.0):
+                raise ValueError(f"{name} must lie in (0, {'1]' if closed_top else '1)'}, got {value}.")
+        ck.positive("lr", self.lr, fix="Try 1e-3.")
+        ck.optional(ck.positive, "grad_clip", self.grad_clip,
+                    fix="It is a maximum gradient norm (e.g. 5.0), or None for no clipping.")
+        ck.positive("max_drop", self.max_drop)
+        if ck.real("sanity_floor", self.sanity_floor) > 0:
+            raise ValueError(f"sanity_floor must be <= 0 (MI is >= 0), got {self.sanity_floor}.")
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,8 @@ class MIEstimate:
 def _as_2d_tensor(a: Any, name: str) -> "torch.Tensor":
     import torch
 
-    t = a.detach().to("cpu") if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    a = ck.array(name, a, keep_tensor=True)
+    t = a.detach().to("cpu") if isinstance(a, torch.Tensor) else torch.as_tensor(a)
     if t.ndim == 1:
         t = t[:, None]
     if t.ndim != 2:
@@ -350,6 +353,7 @@ def estimate_mutual_information(
     log_ma: "torch.Tensor | None" = None
     curve: dict[str, list[float]] = {"step": [], "train": [], "heldout": []}
     running: list[float] = []
+    stopped = ""
     bar = tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress, leave=False)
     for step in bar:
         idx = torch.randint(0, n_train, (cfg.batch_size,), generator=gen)
@@ -371,6 +375,10 @@ def estimate_mutual_information(
                     log_ma = torch.logaddexp(log_ma + math.log(1 - cfg.ema), lme.detach() + math.log(cfg.ema))
             # gradient of E_Q[e^T]/ma equals the bias-corrected gradient of log E_Q[e^T]
             loss = -(tj.mean() - torch.exp(lme - log_ma))
+        if not bool(torch.isfinite(loss)):  # the weights would turn NaN: stop, flag it below
+            stopped = f"non-finite training loss at step {step}; training stopped there"
+            curve["step"].append(float(step)); curve["train"].append(float("nan")); curve["heldout"].append(float("nan"))
+            break
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip is not None:
@@ -389,7 +397,7 @@ def estimate_mutual_information(
     k = max(1, int(math.ceil(cfg.average_last * held.size)))
     tail = held[-k:]
     mi = float(tail.mean()) if np.all(np.isfinite(tail)) else float("nan")
-    reason = divergence_reason(held, mi, cfg.sanity_floor, cfg.max_drop)
+    reason = stopped or divergence_reason(held, mi, cfg.sanity_floor, cfg.max_drop)
     if reason:
         warnings.warn(f"{desc}: MINE diverged ({reason}); the estimate {mi:.4g} nats is not a "
                       "measurement. Fix: fewer steps, a lower lr, grad_clip, loss='mine' (EMA "
