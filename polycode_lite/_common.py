@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "COURSE_NOTEBOOK_DIR",
+    "NonFiniteLossError",
+    "refuse_output_inside",
     "PACKAGE_DIR",
     "REPO_ROOT",
     "SHIPPED_DATA_DIR",
@@ -150,16 +152,49 @@ def set_threads(n: int, blas: bool = True) -> None:
         _blas_limiter(n)  # the limiter is dropped unrestored: the limit stays
 
 
+def refuse_output_inside(out: str | Path, source: str | Path, out_option: str = "--out",
+                         source_option: str = "--notebooks") -> None:
+    """Raise ValueError when the output folder ``out`` is the source folder or inside it
+    (writing there would overwrite or mix with the inputs)."""
+    out_r, src_r = Path(out).expanduser().resolve(), Path(source).expanduser().resolve()
+    if out_r == src_r or out_r.is_relative_to(src_r):
+        raise ValueError(f"{out_option} {out} is {'the' if out_r == src_r else 'inside the'} "
+                         f"{source_option} folder {source}: writing there would overwrite the "
+                         f"inputs. Pick an {out_option} outside it.")
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes (``hashlib.file_digest``)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+class NonFiniteLossError(FloatingPointError):
+    """A training loop's loss became NaN or inf: it stops before saving the bad state."""
+
+
 def choose_device(requested: Any = None) -> "torch.device":
-    """``requested`` as a torch.device; ``None`` or ``"auto"`` picks CUDA when available."""
+    """``requested`` as a torch.device; ``None`` or ``"auto"`` picks CUDA when available.
+
+    An unknown name ("gpu") or a device this machine lacks ("cuda" without CUDA, "cuda:3" on
+    a 1-GPU machine, "mps" off a Mac) is refused with a ValueError naming ``device``.
+    """
     import torch
 
     if requested is None or requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {requested!r} is not a torch device name ({exc}); use 'cpu', "
+                         "'cuda', 'cuda:1' or 'auto'.") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"device {requested!r} is not available here ({count} CUDA device(s)); "
+                             "use 'cpu' or 'auto'.")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {requested!r} is not available here; use 'cpu' or 'auto'.")
+    elif device.type not in {"cpu", "cuda", "mps"}:
+        raise ValueError(f"device {requested!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
+    return device

@@ -118,8 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_writable_folder(Path(args.out), "--out")
         with limit_threads(args.threads):
             return int(args._module.main(args) or 0)
-    except (ValueError, TypeError, OSError) as exc:
-        # a bad argument, a missing input or an unwritable folder: the message names it and the fix
+    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
+        # a bad argument, a missing input, an unwritable folder or a diverged training loop
+        # (NonFiniteLossError): the message names it and the fix
         if getattr(args, "debug", False):
             raise
         print(f"polycode-lite {args.command}: error: {exc} (--debug shows the traceback)", file=sys.stderr)

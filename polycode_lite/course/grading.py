@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from polycode_lite._common import refuse_output_inside
 from polycode_lite.course.exercises import GRADE_LOG_ENV, get
 from polycode_lite.course.student import CHECK_CALL
 
@@ -268,7 +269,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run every student's notebooks (fast mode, one kernel each, every exercise even after a
     failure) and write grades.csv and grades.html. Exit status 2 when nothing matched."""
+    if args.timeout < 1:
+        raise ValueError(f"--timeout must be >= 1 second per cell, got {args.timeout}.")
+    if not Path(args.submissions).is_dir():
+        raise ValueError(f"submissions folder {args.submissions} does not exist; pass the folder "
+                         "with one sub-folder per student.")
     out = Path(args.out)
+    refuse_output_inside(out, args.submissions, source_option="submissions")
+    refuse_output_inside(out, args.notebooks)
     grades = grade_class(Path(args.submissions), out, Path(args.notebooks), only=args.only,
                          fast=not args.full, timeout=args.timeout, progress=not args.no_progress)
     csv_path, html_path = write_grades(grades, out)

@@ -12,7 +12,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from polycode_lite._common import COURSE_NOTEBOOK_DIR
+from polycode_lite._common import COURSE_NOTEBOOK_DIR, refuse_output_inside
 
 __all__ = ["copy_course", "add_arguments", "main", "COURSE_README"]
 
@@ -57,8 +57,7 @@ def copy_course(out_dir: Path, mode: str = "master", force: bool = False) -> lis
         raise ValueError(f"mode must be one of {sorted(_MODE_NOTES)}, got {mode!r}.")
     out_dir = Path(out_dir)
     sources = notebook_paths(COURSE_NOTEBOOK_DIR)
-    if out_dir.resolve() == COURSE_NOTEBOOK_DIR.resolve():
-        raise ValueError(f"--out {out_dir} is the package's own notebook folder; pick another.")
+    refuse_output_inside(out_dir, COURSE_NOTEBOOK_DIR, "DIR", "package's own notebook")
     clashes = [out_dir / p.name for p in sources if (out_dir / p.name).exists()]
     if clashes and not force:
         raise FileExistsError(

@@ -93,11 +93,12 @@ def main(args: argparse.Namespace) -> int:
         for d in map(Path, args.results):
             claims = load_claims(d) if d.is_dir() else []
             if not claims:
-                raise SystemExit(f"error: --results {d} holds no claims__*.json; pass the results folder of a run.")
+                raise ValueError(f"--results {d} holds no claims__*.json; pass the results folder of a run.")
             fresh.extend(claims)
         fast = sorted({c["notebook"] for c in fresh if c.get("fast")})
         if fast:
-            raise SystemExit(f"error: claims of {fast} come from a fast run; the README reports full runs.")
+            raise ValueError(f"--results: the claims of {fast} come from a fast run; the README "
+                             "reports full runs (run `polycode-lite reproduce` without --fast).")
         new_nbs = {c["notebook"] for c in fresh}
         old = [c for c in (load_snapshot() if SNAPSHOT.exists() else []) if c["notebook"] not in new_nbs]
         merged = sorted(old + fresh, key=lambda c: c["notebook"])  # stable: keeps each notebook's order

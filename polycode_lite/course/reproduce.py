@@ -19,7 +19,7 @@ from unittest import mock
 
 __all__ = ["NotebookRun", "notebook_paths", "execute_notebook", "reproduce", "cli_main"]
 
-from polycode_lite._common import COURSE_NOTEBOOK_DIR, default_output_root
+from polycode_lite._common import COURSE_NOTEBOOK_DIR, default_output_root, refuse_output_inside
 
 #: The course notebooks shipped inside the package (``notebooks/`` in a checkout links here).
 NOTEBOOK_DIR = COURSE_NOTEBOOK_DIR
@@ -242,6 +242,8 @@ def main(args: argparse.Namespace) -> int:
     """Run the notebook sequence headless; write the executed notebooks and report.html.
 
     Exit status 1 if any notebook failed (the report names the failing cell)."""
+    refuse_output_inside(args.out, args.notebooks)
+    notebook_paths(Path(args.notebooks), only=args.only)  # nothing matched: refused before any work
     runs = reproduce(Path(args.out), fast=args.fast, only=args.only,
                      notebook_dir=Path(args.notebooks))
     return 0 if all(r.ok for r in runs) else 1

@@ -237,6 +237,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Write the student version (solutions removed) or the instructor version (all solutions
     shown) of the notebook sequence."""
+    from polycode_lite._common import refuse_output_inside
     from polycode_lite.course.reproduce import notebook_paths
 
     if args.nbgrader and args.mode == "student":
@@ -245,9 +246,7 @@ def main(args: argparse.Namespace) -> int:
     kind = "nbgrader" if args.nbgrader else (args.mode or "student")
     out = Path(args.out) if args.out else Path("build") / kind
     source = Path(args.notebooks)
-    if out.resolve() == source.resolve() or out.resolve().is_relative_to(source.resolve()):
-        raise ValueError(f"--out {out} is (inside) the master notebook folder {source}: writing "
-                         "there would replace the master notebooks. Pick another --out.")
+    refuse_output_inside(out, source)
     paths = notebook_paths(source, only=args.only)
     if args.nbgrader:
         from polycode_lite.course.nbgrader_course import write_nbgrader_course

@@ -32,18 +32,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
-from polycode_lite._common import choose_device
+from polycode_lite._common import NonFiniteLossError, choose_device
+from polycode_lite.experiments.train_config import TrainConfig, run_name
 from polycode_lite.models.checkpoints import (
     _package_version,
     export_model,
@@ -53,8 +55,8 @@ from polycode_lite.models.checkpoints import (
 )
 
 __all__ = [
-    "SHIPPED_COMMAND", "TrainConfig", "cli_main", "evaluate", "load_images", "mean_image_baseline",
-    "recalibrate_for_eval", "run_name", "train_autoencoder"
+    "SHIPPED_COMMAND", "TrainConfig", "cli_main", "configs_from_args", "evaluate", "load_images",
+    "mean_image_baseline", "recalibrate_for_eval", "run_name", "train_autoencoder"
 ]
 
 SHIPPED_COMMAND = (
@@ -62,49 +64,6 @@ SHIPPED_COMMAND = (
     "--dropout 0 0.2 0.4 0.6 0.8 --epochs 6 --n-train 2048 --n-test 512 --batch-size 32 "
     "--seed 0 --save-dtype float16 --threads 1 --out data/resnet_ae"
 )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Settings of one training run (one dropout rate).
-
-    dataset: "shapes" (offline, :func:`polycode_lite.data.shapes.make_shapes`) or "cifar10"
-    (needs ``data_root``). config: model preset ("lite", "paper"). n_train / n_test: number of
-    images used (shapes: generated with seeds seed and seed + 1; cifar10: the first n of the
-    train / test split, None = all). Images are resized to the model's input size per batch.
-    """
-
-    dataset: str = "shapes"
-    config: str = "lite"
-    dropout: float = 0.0
-    epochs: int = 6
-    batch_size: int = 32
-    lr: float = 1e-3
-    beta: float = 1.0
-    variational: bool = True
-    n_train: int | None = 2048
-    n_test: int | None = 512
-    seed: int = 0
-    data_root: str | None = None
-    device: str | None = None
-    num_workers: int = 0
-    widths: tuple[int, int, int, int] | None = None
-    latent_dim: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.dataset not in {"shapes", "cifar10"}:
-            raise ValueError(f"dataset must be 'shapes' or 'cifar10', got {self.dataset!r}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}.")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}.")
-
-
-def run_name(cfg: TrainConfig) -> str:
-    """``<config>_<dataset>_p<dropout>`` (plain AEs get an ``_ae`` suffix)."""
-    return f"{cfg.config}_{cfg.dataset}_p{cfg.dropout:.1f}" + ("" if cfg.variational else "_ae")
 
 
 # ------------------------------------------------------------------------------------------
@@ -123,8 +82,6 @@ def load_images(cfg: TrainConfig, split: str) -> torch.utils.data.Dataset:
     from polycode_lite.data.cifar10 import cifar10
     from polycode_lite.models.resnet_vae import get_config
 
-    if cfg.data_root is None:
-        raise ValueError("dataset 'cifar10' needs data_root (--data-root DIR) holding cifar-10-batches-py.")
     ds = cifar10(cfg.data_root, train=split == "train",
                  image_size=get_config(cfg.config).image_size)
     if n is not None and n < len(ds):
@@ -222,8 +179,6 @@ def train_autoencoder(cfg: TrainConfig, out_dir: str | Path, progress: bool = Tr
     device = choose_device(cfg.device)
     overrides: dict[str, Any] = {"variational": cfg.variational}
     if cfg.widths is not None:
-        if cfg.config == "paper":
-            raise ValueError("--widths only applies to the 'lite' config (paper uses torchvision's resnet18).")
         overrides["widths"] = tuple(cfg.widths)
     if cfg.latent_dim is not None:
         overrides["latent_dim"] = int(cfg.latent_dim)
@@ -277,13 +232,25 @@ def train_autoencoder(cfg: TrainConfig, out_dir: str | Path, progress: bool = Tr
                     time.sleep(step_delay)
                 x = _prepare(x, size, device)
                 recon, mu, logvar, _ = model(x)
-                parts = vae_loss(recon, x, mu, logvar, cfg.beta)
+                try:
+                    parts = vae_loss(recon, x, mu, logvar, cfg.beta)
+                    values = {k: float(parts[k].detach()) for k in sums}
+                except RuntimeError:  # BCE refuses a NaN reconstruction
+                    if bool(torch.isfinite(recon).all()):
+                        raise
+                    values = {"loss": math.nan}
+                if not math.isfinite(values["loss"]):
+                    raise NonFiniteLossError(
+                        f"[{name}] the training loss became {values['loss']} at epoch {epoch}, "
+                        f"step {n // x.shape[0] + 1} (lr {cfg.lr}); nothing of this epoch was "
+                        f"saved (the last checkpoint is of epoch {meta['epoch']}). Lower --lr "
+                        "(or check the images) and rerun.")
                 opt.zero_grad(set_to_none=True)
                 parts["loss"].backward()
                 opt.step()
                 b = x.shape[0]
                 for k in sums:
-                    sums[k] += float(parts[k].detach()) * b
+                    sums[k] += values[k] * b
                 n += b
                 batches.set_postfix(loss=f"{sums['loss'] / n:.1f}")
         test = evaluate(model, test_ds, device=device, beta=cfg.beta)
@@ -354,24 +321,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ap.add_argument("--save-dtype", choices=["float32", "float16"], default="float32")
 
 
+def configs_from_args(args: argparse.Namespace) -> list[TrainConfig]:
+    """One checked :class:`TrainConfig` per ``--dropout`` rate, all built before any work, so a
+    bad value anywhere (``--dropout 0 1.5``) is refused before the first model trains."""
+    shapes = args.dataset == "shapes"
+    batch = args.batch_size if args.batch_size is not None else (50 if args.config == "paper" else 32)
+    n_train = args.n_train if args.n_train is not None else (2048 if shapes else None)
+    n_test = args.n_test if args.n_test is not None else (512 if shapes else None)
+    cfgs = [TrainConfig(dataset=args.dataset, config=args.config, dropout=p, epochs=args.epochs,
+                        batch_size=batch, lr=args.lr, variational=not args.plain,
+                        n_train=n_train, n_test=n_test, seed=args.seed, data_root=args.data_root,
+                        device=args.device, num_workers=args.num_workers,
+                        widths=tuple(args.widths) if args.widths else None,
+                        latent_dim=args.latent_dim) for p in args.dropout]
+    names = [run_name(c) for c in cfgs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--dropout lists the same rate twice (run {', '.join(repeated)}); "
+                         "give each rate once.")
+    if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
+        raise ValueError(f"--data-root {args.data_root} is not a folder; pass the folder that "
+                         "holds cifar-10-batches-py.")
+    if args.device is not None:
+        choose_device(args.device)  # refuses an unknown or unavailable device now, not later
+    return cfgs
+
+
 def main(args: argparse.Namespace) -> int:
     """Train ResNet-encoder VAEs across dropout rates, one model per rate. Checkpoints every
     epoch and resumes an interrupted run when re-run with the same command."""
-    shapes = args.dataset == "shapes"
-    batch = args.batch_size or (50 if args.config == "paper" else 32)
-    n_train = args.n_train if args.n_train is not None else (2048 if shapes else None)
-    n_test = args.n_test if args.n_test is not None else (512 if shapes else None)
+    cfgs = configs_from_args(args)
     argv = getattr(args, "_argv", None) or sys.argv[1:]
     command = "polycode-lite train-autoencoder " + " ".join(shlex.quote(a) for a in argv)
     out = Path(args.out)
     exported = []
-    for p in args.dropout:
-        cfg = TrainConfig(dataset=args.dataset, config=args.config, dropout=p, epochs=args.epochs,
-                          batch_size=batch, lr=args.lr, variational=not args.plain,
-                          n_train=n_train, n_test=n_test, seed=args.seed, data_root=args.data_root,
-                          device=args.device, num_workers=args.num_workers,
-                          widths=tuple(args.widths) if args.widths else None,
-                          latent_dim=args.latent_dim)
+    for cfg in cfgs:
         meta = train_autoencoder(cfg, out, progress=not args.no_progress,
                                  save_dtype=args.save_dtype, command=command)
         final = meta["history"][-1]
