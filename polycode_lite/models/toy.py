@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
-from polycode_lite._common import to_numpy
+from polycode_lite import _checks as ck
+
 
 __all__ = [
     "ToyModel", "VARIANTS", "importance_decay", "sparsity_sweep"
@@ -51,9 +52,8 @@ VARIANTS = ("relu", "linear", "hidden_relu")
 
 def importance_decay(n_features: int, rate: float) -> np.ndarray:
     """Importance schedule I_f = rate**f, f = 0..n−1 (Elhage's 0.9^i / 0.7^i demos). Shape (n,)."""
-    if n_features < 1:
-        raise ValueError(f"n_features must be >= 1, got {n_features}.")
-    if not 0 < rate <= 1:
+    n_features = ck.integer("n_features", n_features, minimum=1); ck.memory("n_features", (n_features,))
+    if not 0 < ck.real("rate", rate) <= 1:
         raise ValueError(f"importance decay rate must be in (0, 1], got {rate}.")
     return rate ** np.arange(n_features, dtype=np.float64)
 
@@ -62,9 +62,8 @@ def sparsity_sweep(n_instances: int, max_inverse_density: float = 20.0) -> np.nd
     """Feature probabilities p_k = max_inverse_density^(−k/(K−1)), k = 0..K−1, so 1/(1−S)
     runs log-spaced from 1 to ``max_inverse_density`` (the official dimensionality sweep uses
     20, docs/paper_guide.md §3 E1). Shape (n_instances,)."""
-    if n_instances < 1:
-        raise ValueError(f"n_instances must be >= 1, got {n_instances}.")
-    if max_inverse_density < 1:
+    n_instances = ck.integer("n_instances", n_instances, minimum=1); ck.memory("n_instances", (n_instances,))
+    if ck.real("max_inverse_density", max_inverse_density) < 1:
         raise ValueError(f"max_inverse_density = 1/(1-S) must be >= 1, got {max_inverse_density}.")
     t = np.linspace(0.0, 1.0, n_instances) if n_instances > 1 else np.zeros(1)
     return max_inverse_density ** (-t)
@@ -74,7 +73,7 @@ def _broadcast_param(value: Any, n_instances: int, n_features: int, name: str) -
     """Broadcast a scalar, a per-instance vector (inst,), a per-feature vector (n,) or a full
     (inst, n) array to shape (inst, n), float64. Ambiguous when inst == n: a 1-D input of that
     length is read per instance."""
-    arr = to_numpy(value)
+    arr = ck.array(name, value)
     if arr.ndim == 0:
         out = np.full((n_instances, n_features), float(arr))
     elif arr.ndim == 1 and arr.shape[0] == n_instances:
@@ -138,15 +137,18 @@ class ToyModel(torch.nn.Module):
         super().__init__()
         for name, val in (("n_features", n_features), ("n_hidden", n_hidden),
                           ("n_instances", n_instances)):
-            if int(val) != val or val < 1:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}.")
+            ck.integer(name, val, minimum=1, fix=f"{name} must be a positive integer.")
+        # W (inst, m, n) and the broadcast (inst, n) probabilities and importances, float64 at most
+        ck.memory("n_features, n_hidden, n_instances", (n_instances, n_hidden + 2, n_features))
+        ck.integer("n_correlated_pairs", n_correlated_pairs, minimum=0)
+        ck.integer("n_anticorrelated_pairs", n_anticorrelated_pairs, minimum=0); ck.seed("seed", seed)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}.")
         if n_correlated_pairs < 0 or n_anticorrelated_pairs < 0:
             raise ValueError("numbers of correlated/anticorrelated pairs must be >= 0.")
         if 2 * (n_correlated_pairs + n_anticorrelated_pairs) > n_features:
             raise ValueError(
-                f"{n_correlated_pairs} correlated + {n_anticorrelated_pairs} anticorrelated "
+                f"n_correlated_pairs={n_correlated_pairs} + n_anticorrelated_pairs={n_anticorrelated_pairs} "
                 f"pairs need {2 * (n_correlated_pairs + n_anticorrelated_pairs)} features, "
                 f"but n_features = {n_features}; lower the pair counts or add features.")
         p = _broadcast_param(feature_probability, n_instances, n_features, "feature_probability")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
+from polycode_lite import _checks as ck
 from polycode_lite._common import limit_threads
 
 __all__ = ["TrainHistory", "evaluate_loss", "train_toy"]
@@ -188,15 +189,14 @@ def train_toy(
     """
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "_shared_uniforms"):
         raise ValueError("train_toy needs a polycode_lite.models.toy.ToyModel.")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    from polycode_lite._checks import positive
-
-    positive("lr", lr, fix="Try 1e-3.")
-    if log_every < 1:
-        raise ValueError(f"log_every must be >= 1, got {log_every}.")
+    steps = ck.integer("steps", steps, minimum=1, fix="steps must be a positive integer.")
+    batch_size = ck.integer("batch_size", batch_size, minimum=1)
+    ck.memory("batch_size", (model.n_instances, batch_size, model.n_features), itemsize=4 * 4)
+    ck.positive("lr", lr, fix="Try 1e-3."); ck.seed("seed", seed)
+    ck.positive("weight_decay", weight_decay, allow_zero=True)
+    log_every = ck.integer("log_every", log_every, minimum=1)
+    ck.optional(ck.integer, "chunk", chunk, minimum=1)
+    ck.optional(ck.integer, "num_threads", num_threads, minimum=1, fix="Or None to keep torch's setting.")
     if method not in ("analytic", "autograd"):
         raise ValueError(f"method must be 'analytic' or 'autograd', got {method!r}.")
     _lr_multiplier(lr_schedule, 0, steps)  # validates the name
@@ -227,6 +227,7 @@ def _train_loop(model: Any, opt: torch.optim.Optimizer, *, step_fn: _AnalyticSte
 
     logged_steps: list[int] = []
     logged: list[np.ndarray] = []
+    start = {k: v.detach().clone() for k, v in model.state_dict().items()}
     t0 = time.perf_counter()
     bar = tqdm(range(1, steps + 1), disable=not progress, desc="train_toy", mininterval=0.5)
     for step in bar:
@@ -244,6 +245,13 @@ def _train_loop(model: Any, opt: torch.optim.Optimizer, *, step_fn: _AnalyticSte
             losses = li.detach().numpy() if want else None
         opt.step()
         if want:
+            if not (np.all(np.isfinite(losses)) and bool(torch.isfinite(model.W).all())):
+                model.load_state_dict(start)
+                model.W.grad = model.b_final.grad = None
+                raise ValueError(
+                    f"train_toy: the loss became non-finite by step {step} (lr={lr:g}, batch_size={batch_size}); "
+                    "training stopped and the model was restored to its weights before the call. "
+                    "Lower lr (e.g. 1e-3).")
             logged_steps.append(step)
             logged.append(np.asarray(losses, dtype=np.float64))
             if progress:
@@ -257,6 +265,8 @@ def _train_loop(model: Any, opt: torch.optim.Optimizer, *, step_fn: _AnalyticSte
 def evaluate_loss(model: Any, batch_size: int = 10_000, seed: int = 12345) -> np.ndarray:
     """Per-instance loss on a fresh batch (no gradient), shape (n_instances,). Use it to pick
     the best of several instances trained at the same sparsity (training has local minima)."""
+    batch_size = ck.integer("batch_size", batch_size, minimum=1); ck.seed("seed", seed)
+    ck.memory("batch_size", (model.n_instances, batch_size, model.n_features), itemsize=4 * 3)
     with torch.no_grad():
         x = model.generate_batch(batch_size, seed=seed)
         return model.loss(x, per_instance=True).double().numpy()

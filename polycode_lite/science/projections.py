@@ -76,7 +76,8 @@ def random_projection(m: int, k: int = 3, seed: int | np.random.Generator = 0) -
     With this scaling E_R ‖a R‖² = (k/m)‖a‖² for any a ∈ R^m. ``seed`` is an int or a numpy
     Generator. Raises ValueError for m < 1 or k < 1.
     """
-    m = ck.integer("m", m, minimum=1); k = ck.integer("k", k, minimum=1); ck.memory("m, k", (m, k))
+    fix = "m and k must be positive integers."
+    m = ck.integer("m", m, minimum=1, fix=fix); k = ck.integer("k", k, minimum=1, fix=fix); ck.memory("m, k", (m, k))
     if not isinstance(seed, np.random.Generator):
         ck.seed("seed", seed)
     if int(m) < 1 or int(k) < 1:
@@ -363,7 +364,7 @@ def energy_scaling_slope(
         ValueError: fewer than 2 distinct Ts, a T < 2, or a zero energy.
     """
     ck.function("code_fn", code_fn)
-    ck.sequence_of("Ts", Ts, lambda name, t: ck.integer(name, t, minimum=2), min_len=2)
+    ck.sequence_of("Ts", Ts, lambda name, t: ck.integer(name, t, minimum=2))
     from tqdm.auto import tqdm
 
     ts = np.asarray(sorted({int(t) for t in Ts}), dtype=np.float64)
