@@ -271,3 +271,161 @@ def test_argument_beyond_the_model_is_refused_before_the_corpus(extra, option, t
     assert cli.main(_argv(tiny_model_dir, tmp_path / "run", *extra)) == 2
     err = capsys.readouterr().err
     assert option in err and ("has 2 layers" in err or "64 positions" in err)
+
+
+# -- dropout-experiments -------------------------------------------------------------------------
+from polycode_lite.experiments import alpha_vs_dropout, dropout_runs, mi_depth  # noqa: E402
+from polycode_lite.experiments.alpha_vs_dropout import AlphaSweepConfig, run_alpha_sweep  # noqa: E402
+from polycode_lite.experiments.mi_depth import (  # noqa: E402
+    DepthExperimentConfig,
+    IdentityTraining,
+    run_depth_experiment,
+)
+from polycode_lite.experiments.resume_files import canonical_json  # noqa: E402
+from polycode_lite.models.deep_dropout import DeepNetConfig  # noqa: E402
+from polycode_lite.science.mine import MINEConfig  # noqa: E402
+
+DEPTH = DepthExperimentConfig(net=DeepNetConfig(n_dense=4, width=8), training=IdentityTraining(n_samples=1000, epochs=1),
+                              layers=(1, 6), n_mi_samples=400, mine=MINEConfig(steps=20, batch_size=64, eval_every=10),
+                              trials=2)
+ALPHA = AlphaSweepConfig(dropouts=(0.0, 0.5), widths=(16, 16), n_train=200, n_eval=150, epochs=1, batch_size=64,
+                         seeds=(0,), n_boot=3, n_repeats=2)
+
+
+def _same_depth(a, b):
+    assert canonical_json(a.rows) == canonical_json(b.rows)
+    assert canonical_json(a.history) == canonical_json(b.history)
+
+
+@pytest.fixture(scope="module")
+def depth_reference(tmp_path_factory):
+    return run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path_factory.mktemp("depth_ref"))
+
+
+def _count_depth(monkeypatch, fail_mine=None, fail_train=None):
+    mine = Counter(mi_depth._mine_with_rerun, fail_mine)
+    train = Counter(mi_depth.train_identity, fail_train)
+    monkeypatch.setattr(mi_depth, "_mine_with_rerun", mine)
+    monkeypatch.setattr(mi_depth, "train_identity", train)
+    return mine, train
+
+
+def test_depth_units_do_not_change_the_numbers(depth_reference):
+    """Null of the resume: a run without a store gives the same rows and histories."""
+    _same_depth(run_depth_experiment(DEPTH, progress=False), depth_reference)
+
+
+@pytest.mark.parametrize("fail_train", [None, 2])
+def test_depth_crash_then_resume_is_bitwise(fail_train, depth_reference, tmp_path, monkeypatch):
+    fail_mine = 5 if fail_train is None else None  # mid-way through the trials, or while training a net
+    _count_depth(monkeypatch, fail_mine=fail_mine, fail_train=fail_train)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    mine, train = _count_depth(monkeypatch)
+    res = run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    n_units = len(DEPTH.models) * DEPTH.trials * len(DEPTH.layers)
+    assert (train.calls, mine.calls) == ((0, n_units - 4) if fail_train is None else (1, n_units))
+    _same_depth(res, depth_reference)
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+@pytest.mark.parametrize("unit", ["net_trained.safetensors", "mi_trained_trial=1_layer=6.json"])
+def test_depth_damaged_unit_is_recomputed(unit, how, depth_reference, tmp_path, monkeypatch):
+    run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    _damage(tmp_path / unit, how)
+    mine, train = _count_depth(monkeypatch)
+    with pytest.warns(ResumeWarning, match=unit.replace(".", r"\.")):
+        res = run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    assert (train.calls, mine.calls) == ((1, 0) if unit.startswith("net") else (0, 1))
+    _same_depth(res, depth_reference)
+
+
+def test_depth_units_of_other_settings_are_not_reused(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    mine, train = _count_depth(monkeypatch)
+    run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    assert mine.calls == train.calls == 0  # null: same settings, everything reused
+    with pytest.warns(ResumeWarning, match="differing: config"):
+        run_depth_experiment(replace(DEPTH, n_mi_samples=500), progress=False, resume_dir=tmp_path)
+    assert train.calls == 2 and mine.calls == len(DEPTH.models) * DEPTH.trials * len(DEPTH.layers)
+
+
+def test_alpha_sweep_crash_then_resume_is_bitwise(tmp_path, monkeypatch):
+    ref = run_alpha_sweep(ALPHA, progress=False, resume_dir=tmp_path / "ref")
+    assert canonical_json(run_alpha_sweep(ALPHA, progress=False).to_dict("records")) == \
+        canonical_json(ref.to_dict("records"))  # null: the units do not change the numbers
+    fit = Counter(alpha_vs_dropout.alpha_by_layer, fail_at=2)
+    monkeypatch.setattr(alpha_vs_dropout, "alpha_by_layer", fit)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_alpha_sweep(ALPHA, progress=False, resume_dir=tmp_path / "run")
+    _damage(tmp_path / "run" / "net_dropout=0.5_seed=0.safetensors", "truncate")
+    fit = Counter(alpha_vs_dropout.alpha_by_layer)
+    train = Counter(alpha_vs_dropout.train_shapes_mlp)
+    monkeypatch.setattr(alpha_vs_dropout, "alpha_by_layer", fit)
+    monkeypatch.setattr(alpha_vs_dropout, "train_shapes_mlp", train)
+    with pytest.warns(ResumeWarning, match="net_dropout=0.5"):
+        df = run_alpha_sweep(ALPHA, progress=False, resume_dir=tmp_path / "run")
+    assert train.calls == 1 and fit.calls == 1  # the damaged net retrained; the first α unit reused
+    assert canonical_json(df.to_dict("records")) == canonical_json(ref.to_dict("records"))
+    assert df.equals(ref)
+
+
+def _patch_presets(monkeypatch):
+    monkeypatch.setattr(DepthExperimentConfig, "fast", classmethod(lambda cls: DEPTH))
+    monkeypatch.setattr(DepthExperimentConfig, "cpu", classmethod(lambda cls: DEPTH.__class__(
+        **{**DEPTH.__dict__, "trials": 1})))
+
+
+def test_cli_depth_resumes_in_parts_folder_and_refuses_other_settings(depth_reference, tmp_path, monkeypatch,
+                                                                      capsys):
+    _patch_presets(monkeypatch)
+    out = tmp_path / "depth.json"
+    argv = ["dropout-experiments", "depth", "--preset", "fast", "--no-progress", "--out", str(out)]
+    _count_depth(monkeypatch, fail_mine=3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cli.main(argv)
+    parts = dropout_runs.parts_folder(out)
+    assert parts.is_dir() and not out.exists()
+    capsys.readouterr()
+    mine, train = _count_depth(monkeypatch)
+    assert cli.main(argv[:3] + ["cpu"] + argv[4:]) == 2  # another preset into the same --out
+    err = capsys.readouterr().err
+    assert "--preset fast" in err and "differs in config" in err and "delete" in err
+    assert mine.calls == train.calls == 0
+    assert cli.main(argv) == 0
+    assert train.calls == 0 and mine.calls == len(DEPTH.models) * DEPTH.trials * len(DEPTH.layers) - 2
+    _same_depth(mi_depth.DepthResult.from_json(out), depth_reference)
+    assert not parts.exists()
+
+
+BAD_DROPOUT_ARGS = [
+    (["depth", "--preset", "full"], "--preset"), (["alpha", "--preset", "cpu"], "--preset"),
+    (["depth", "--out", "result.txt"], "--out"), (["alpha", "--out", "folder.json"], "--out"),
+]
+
+
+@pytest.mark.parametrize(("extra", "option"), BAD_DROPOUT_ARGS, ids=[" ".join(e) for e, _ in BAD_DROPOUT_ARGS])
+def test_bad_dropout_argument_exits_2_before_any_work(extra, option, tmp_path, monkeypatch, capsys):
+    def no_work(*a, **k):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(mi_depth, "run_depth_experiment", no_work)
+    monkeypatch.setattr(alpha_vs_dropout, "run_alpha_sweep", no_work)
+    (tmp_path / "folder.json").mkdir()
+    argv = ["dropout-experiments", *extra]
+    if "--out" not in argv:
+        argv += ["--out", "x.json"]
+    argv[argv.index("--out") + 1] = str(tmp_path / argv[argv.index("--out") + 1])
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.json"]  # nothing written
+
+
+def test_truncated_depth_result_names_the_file(tmp_path):
+    path = tmp_path / "depth.json"
+    path.write_text('{"rows": [')
+    with pytest.raises(ValueError, match="depth.json is not a depth result"):
+        mi_depth.DepthResult.from_json(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,8 @@ from polycode_lite.experiments.alpha_dropout_rules import (  # re-exported
     alpha_trend,
     control_string,
 )
-from polycode_lite.experiments.mi_depth import (
-    DepthExperimentConfig,
-    DepthResult,
-    run_depth_experiment,
-)
+from polycode_lite.experiments.mi_depth import DepthResult
+from polycode_lite.experiments.unit_store import UnitStore, unit_frame, unit_name
 from polycode_lite.models.deep_dropout import ShapesMLP
 
 __all__ = ['DATA_DIR', 'AlphaSweepConfig', 'alpha_by_layer', 'alpha_dropout_verdict', 'alpha_table', 'alpha_trend',
@@ -201,11 +197,16 @@ def alpha_by_layer(
     return df[["method", *[c for c in df.columns if c != "method"]]]
 
 
-def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: bool = True) -> Any:
+def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: bool = True,
+                    resume_dir: str | Path | None = None) -> Any:
     """Train one :class:`ShapesMLP` per (dropout, seed) and measure alpha per layer both ways.
 
     Returns a pandas DataFrame: dropout, seed, accuracy (final training accuracy), final_loss,
-    method (eval_pca / dropout_repeats), then the common α schema of :func:`alpha_by_layer`."""
+    method (eval_pca / dropout_repeats), then the common α schema of :func:`alpha_by_layer`.
+
+    ``resume_dir``: a folder for the finished units (each trained net with its history, each
+    net's α rows), saved as they finish with their sha256 and this config and reused by a rerun
+    (:class:`~polycode_lite.experiments.unit_store.UnitStore`), bitwise."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -219,9 +220,22 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     images, factors = make_shapes(config.n_train, seed=config.data_seed)
     eval_images, _ = make_shapes(config.n_eval, seed=config.data_seed + 1)
     jobs = [(p, s) for s in config.seeds for p in config.dropouts]
+    store = None if resume_dir is None else UnitStore(resume_dir, {"experiment": "alpha", "config": asdict(config)})
     trained = []
     for p, s in tqdm(jobs, desc="train nets", disable=not progress):
-        net, hist = train_shapes_mlp(images, factors, p, config, seed=s, progress=False)
+        if store is None:
+            net, hist = train_shapes_mlp(images, factors, p, config, seed=s, progress=False)
+        else:
+            def make(p: float = p, s: int = s) -> ShapesMLP:
+                return ShapesMLP(int(np.prod(images.shape[1:])), config.widths, 11, 3, p, seed=s)
+
+            def train(net: ShapesMLP, p: float = p, s: int = s) -> dict[str, list[float]]:
+                fresh, hist = train_shapes_mlp(images, factors, p, config, seed=s, progress=False)
+                net.load_state_dict(fresh.state_dict())
+                return hist
+
+            net, hist = store.network(unit_name("net", f"dropout={p!r}", f"seed={s}"), make, train)
+            net.eval()
         trained.append((net, hist, record_layers(net, eval_images, s, config.n_repeats)))
     # one window for every network, layer and method of the sweep: the narrowest site that is
     # not collapsed sets it; collapsed sites are then left out (strict window)
@@ -230,8 +244,11 @@ def run_alpha_sweep(config: AlphaSweepConfig = AlphaSweepConfig(), progress: boo
     window = comparison_window(sites)
     rows = []
     for (p, s), (net, hist, recorded) in zip(tqdm(jobs, desc="alpha vs dropout", disable=not progress), trained):
-        df = alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s, n_repeats=config.n_repeats,
-                            window=window, repeats_method=config.repeats_method, recorded=recorded)
+        def fit(net: ShapesMLP = net, s: int = s, recorded: tuple = recorded) -> Any:
+            return alpha_by_layer(net, eval_images, n_boot=config.n_boot, seed=s, n_repeats=config.n_repeats,
+                                  window=window, repeats_method=config.repeats_method, recorded=recorded)
+
+        df = unit_frame(store, unit_name("alpha", f"dropout={p!r}", f"seed={s}"), fit, {"window": window})
         df.insert(0, "final_loss", hist["loss"][-1])
         df.insert(0, "accuracy", hist["accuracy"][-1])
         df.insert(0, "seed", s)
@@ -253,7 +270,7 @@ def sweep_window(df: Any) -> tuple[int, int]:
 def run_untrained_control(
     config: AlphaSweepConfig = AlphaSweepConfig(), window: tuple[int, int] | None = None,
     dropouts: tuple[float, ...] | None = None, seeds: tuple[int, ...] | None = None,
-    n_boot: int | None = None, progress: bool = True,
+    n_boot: int | None = None, progress: bool = True, resume_dir: str | Path | None = None,
 ) -> Any:
     """The untrained control of the sweep: α per layer of :class:`ShapesMLP` nets at their random
     initialisation (the very init the trained nets of each seed start from: same architecture,
@@ -261,7 +278,8 @@ def run_untrained_control(
     support it is left out with a note), both methods, at each dropout rate in ``dropouts``
     (default ``config.dropouts``; the rate only matters for the train-mode masks). Returns a
     DataFrame in the schema of :func:`run_alpha_sweep` with ``trained`` = False (accuracy and
-    final_loss NaN). ``seeds``/``n_boot`` default to the config's."""
+    final_loss NaN). ``seeds``/``n_boot`` default to the config's. ``resume_dir``: as in
+    :func:`run_alpha_sweep` (one unit per net)."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -277,11 +295,17 @@ def run_untrained_control(
     eval_images, _ = make_shapes(config.n_eval, seed=config.data_seed + 1)
     rows = []
     jobs = [(p, s) for s in (config.seeds if seeds is None else seeds) for p in dropouts]
+    store = None if resume_dir is None else UnitStore(resume_dir, {"experiment": "alpha_control",
+                                                                   "config": asdict(config)})
     for p, s in tqdm(jobs, desc="untrained control", disable=not progress):
-        net = ShapesMLP(int(np.prod(eval_images.shape[1:])), config.widths, 11, 3, p, seed=s)
-        df = alpha_by_layer(net, eval_images, n_boot=config.n_boot if n_boot is None else n_boot,
-                            seed=s, n_repeats=config.n_repeats, window=window,
-                            repeats_method=config.repeats_method)
+        def fit(p: float = p, s: int = s) -> Any:
+            net = ShapesMLP(int(np.prod(eval_images.shape[1:])), config.widths, 11, 3, p, seed=s)
+            return alpha_by_layer(net, eval_images, n_boot=config.n_boot if n_boot is None else n_boot,
+                                  seed=s, n_repeats=config.n_repeats, window=window,
+                                  repeats_method=config.repeats_method)
+
+        df = unit_frame(store, unit_name("control", f"dropout={p!r}", f"seed={s}"), fit,
+                         {"window": window, "n_boot": n_boot})
         for col, val in (("final_loss", np.nan), ("accuracy", np.nan), ("trained", False),
                          ("seed", s), ("dropout", p)):
             df.insert(0, col, val)
@@ -337,17 +361,15 @@ def load_shipped(name: str) -> Any:
     return _from_old_schema(pd.DataFrame(d["rows"]), d.get("config", {}))
 
 
-OUT_OPTION = {"required": True, "help": "JSON file to write"}
+OUT_OPTION = {"required": True, "help": "JSON file to write (finished units are kept in <out>.parts/ "
+                                          "until it is written)"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``polycode-lite dropout-experiments``."""
-    parser.add_argument("experiment", choices=["depth", "alpha", "alpha_control"],
-                        help="depth: I(x; h_l) through the deep dropout net; alpha: alpha against "
-                             "dropout on the shapes MLP; alpha_control: its untrained control, in "
-                             "the window of the shipped alpha_full.json")
-    parser.add_argument("--preset", default=None,
-                        help="depth: fast | cpu (default) | paper; alpha, alpha_control: fast | full (default)")
+    from polycode_lite.experiments.dropout_runs import add_arguments as add
+
+    add(parser)
 
 
 def cli_main(argv: list[str] | None = None) -> int:
@@ -359,35 +381,14 @@ def cli_main(argv: list[str] | None = None) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """Regenerate the shipped dropout results (``data/dropout/``): ``depth`` runs the error-
-    correction-through-depth experiment, ``alpha`` the alpha-against-dropout sweep."""
-    presets = {"depth": ("cpu", {"fast", "cpu", "paper"}), "alpha": ("full", {"fast", "full"}),
-               "alpha_control": ("full", {"fast", "full"})}
-    default, allowed = presets[args.experiment]
-    preset = args.preset or default
-    if preset not in allowed:
-        raise SystemExit(f"polycode-lite dropout-experiments: error: --preset for "
-                         f"{args.experiment} must be one of {sorted(allowed)}, got {preset!r}")
-    if args.experiment == "depth":
-        res = run_depth_experiment(getattr(DepthExperimentConfig, preset)(), progress=not args.no_progress)
-        res.to_json(args.out)
-        print(res.summary().to_string())
-        print(res.checks())
-    else:
-        cfg = getattr(AlphaSweepConfig, preset)()
-        t0 = time.perf_counter()
-        if args.experiment == "alpha_control":
-            df = run_untrained_control(cfg, sweep_window(load_shipped("alpha_full")), n_boot=10,
-                                       progress=not args.no_progress)
-        else:
-            df = run_alpha_sweep(cfg, progress=not args.no_progress)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({'rows': df.to_dict(orient="records"),
-                                                  'config': asdict(cfg),
-                                                  'seconds': time.perf_counter() - t0},
-                                             indent=1, default=float))
-        print(alpha_table(df).to_string())
-        print(alpha_trend(df).to_string())
-    return 0
+    correction-through-depth experiment, ``alpha`` the alpha-against-dropout sweep, ``alpha_control``
+    its untrained control. Resumable: each finished unit (a trained net, a trial's layer, a net's
+    α rows) is saved in ``<out>.parts/`` with its sha256 and the settings; rerun the same command
+    after an interruption to continue (bitwise the uninterrupted result). The folder is removed
+    once ``--out`` is written."""
+    from polycode_lite.experiments.dropout_runs import main as run
+
+    return run(args)
 
 
 if __name__ == "__main__":

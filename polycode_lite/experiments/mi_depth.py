@@ -31,6 +31,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from polycode_lite.experiments.mi_depth_result import (
     capacity_line_nats,
     information_claims,
 )
+from polycode_lite.experiments.unit_store import UnitStore, unit_name
 from polycode_lite.models.deep_dropout import (
     DeepDropoutNet,
     DeepNetConfig,
@@ -183,6 +185,8 @@ def layer_mutual_information(
     codebook: CodeBook = CodeBook(),
     decoder: bool = True,
     keep_curve: bool = False,
+    store: UnitStore | None = None,
+    unit: str = "mi",
 ) -> list[dict[str, Any]]:
     """I(x; h_l) for each layer l, fresh x (:func:`sample_inputs`), dropout ACTIVE (the channel
     is stochastic), by MINE on held-out pairs and, for code-book inputs, by the decoder bound.
@@ -194,7 +198,10 @@ def layer_mutual_information(
     reruns, decoder_mi (nats; NaN for continuous inputs or ``decoder=False``), ceiling (H(x) for
     code-book inputs, inf for continuous ones) and, with ``keep_curve``, curve (MINE's training
     curve, :attr:`~polycode_lite.science.mine.MIEstimate.curve`, e.g. for
-    :func:`polycode_lite.plots.mine.plot_mine_training`)."""
+    :func:`polycode_lite.plots.mine.plot_mine_training`).
+
+    ``store``: a :class:`~polycode_lite.experiments.unit_store.UnitStore`; each layer's row is
+    then a unit (``unit`` + the layer), saved when done and reused by a rerun."""
     from tqdm.auto import tqdm
 
     from polycode_lite.models.hooks import record_activations
@@ -213,17 +220,25 @@ def layer_mutual_information(
     first = first_stochastic_layer(net)
     ceiling = codebook.entropy_nats if inputs == "codebook" else float("inf")
     rows = []
-    for l in tqdm(layers, desc="I(x; h_l)", disable=not progress, leave=False):
+    def one_layer(l: int) -> dict[str, Any]:
         h = acts[f"layers.{l}"]
         est, reruns = _mine_with_rerun(x, h, mine, mine.seed + 1000 * seed + l, f"MINE layer {l}")
         dec = float("nan")
         if decoder and labels is not None:
             dec = decoder_lower_bound(labels, h.numpy(), n_classes=2 ** codebook.bits,
                                       seed=seed + l).mi
-        rows.append(dict(layer=l, kind=keras_layer_kind(net, l), deterministic=l < first,
-                         mi=est.mi, mi_sd=est.mi_sd, diverged=est.diverged,
-                         divergence=est.divergence, reruns=reruns, decoder_mi=dec, ceiling=ceiling,
-                         **({"curve": est.curve} if keep_curve else {})))
+        return dict(layer=l, kind=keras_layer_kind(net, l), deterministic=l < first,
+                    mi=est.mi, mi_sd=est.mi_sd, diverged=est.diverged,
+                    divergence=est.divergence, reruns=reruns, decoder_mi=dec, ceiling=ceiling,
+                    **({"curve": est.curve} if keep_curve else {}))
+
+    for l in tqdm(layers, desc="I(x; h_l)", disable=not progress, leave=False):
+        if store is None:
+            rows.append(one_layer(l))
+        else:
+            rows.append(store.record(unit_name(unit, f"layer={l}"), lambda l=l: one_layer(l),
+                                     settings=dict(n_samples=int(n_samples), seed=int(seed), inputs=inputs, mine=asdict(mine),
+                                                   decoder=bool(decoder), keep_curve=bool(keep_curve))))
     gone = [r["layer"] for r in rows if r["diverged"]]
     if gone:
         warnings.warn(f"MINE diverged at layers {gone} even after a rerun; those rows are flagged "
@@ -292,30 +307,46 @@ class DepthExperimentConfig:
 
 
 def run_depth_experiment(
-    config: DepthExperimentConfig = DepthExperimentConfig(), progress: bool = True
+    config: DepthExperimentConfig = DepthExperimentConfig(), progress: bool = True,
+    resume_dir: str | Path | None = None,
 ) -> DepthResult:
     """Train the deep dropout net on the identity task (and, as controls, the same net without
     dropout and its untrained init), then estimate I(x; h_l) at ``config.layers`` for each,
     ``config.trials`` times (docs/paper_guide.md §3 E4). History: the trained nets' histories
-    keyed by model."""
+    keyed by model.
+
+    ``resume_dir``: a folder for the finished units (each trained net, and each model × trial ×
+    layer row), saved as they finish, with their sha256 and this config, and reused by a rerun
+    (:class:`~polycode_lite.experiments.unit_store.UnitStore`): a rerun after a crash gives
+    bitwise the rows and histories of an uninterrupted run."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    store = None if resume_dir is None else UnitStore(resume_dir, {"experiment": "depth", "config": asdict(config)})
     nets: dict[str, DeepDropoutNet] = {}
     history: dict[str, Any] = {}
     for model in config.models:
-        net = DeepDropoutNet(config.net, seed=config.net_seed)
-        if model != "untrained":
-            history[model] = train_identity(net, config.training, progress=progress,
-                                            inputs=config.inputs, codebook=config.codebook,
-                                            dropout=model == "trained")
-        nets[model] = net
+        def make() -> DeepDropoutNet:
+            return DeepDropoutNet(config.net, seed=config.net_seed)
+
+        def train(net: DeepDropoutNet, model: str = model) -> dict[str, list[float]]:
+            return train_identity(net, config.training, progress=progress, inputs=config.inputs,
+                                  codebook=config.codebook, dropout=model == "trained")
+
+        if model == "untrained":
+            nets[model] = make()
+        elif store is None:
+            nets[model] = make()
+            history[model] = train(nets[model])
+        else:
+            nets[model], history[model] = store.network(unit_name("net", model), make, train)
     rows: list[dict[str, Any]] = []
     jobs = [(m, t) for t in range(config.trials) for m in config.models]
     for model, trial in tqdm(jobs, desc="MI across depth", disable=not progress):
         for r in layer_mutual_information(nets[model], config.layers, config.n_mi_samples, config.mine,
                                           seed=100 * trial + 7, progress=False, inputs=config.inputs,
-                                          codebook=config.codebook):
+                                          codebook=config.codebook, store=store,
+                                          unit=unit_name("mi", model, f"trial={trial}")):
             rows.append(dict(model=model, trial=trial, **r))
     return DepthResult(rows=rows, history=history, config=asdict(config),
                        seconds=time.perf_counter() - t0)

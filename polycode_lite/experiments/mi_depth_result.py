@@ -246,16 +246,22 @@ class DepthResult:
         return ax
 
     def to_json(self, path: str | Path) -> Path:
-        """Write rows, history, config and run time to a JSON file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(rows=self.rows, history=self.history, config=self.config,
-                                        seconds=self.seconds), indent=1, default=float))
-        return path
+        """Write rows, history, config and run time to a JSON file, atomically."""
+        from polycode_lite.experiments.resume_files import atomic_write_text
+
+        return atomic_write_text(path, json.dumps(dict(rows=self.rows, history=self.history, config=self.config,
+                                                       seconds=self.seconds), indent=1, default=float))
 
     @classmethod
     def from_json(cls, path: str | Path) -> DepthResult:
-        d = json.loads(Path(path).read_text())
+        """Read a result written by :meth:`to_json`; ValueError naming the file if it is not one."""
+        try:
+            d = json.loads(Path(path).read_text())
+            if not isinstance(d, dict) or not {"rows", "history", "config"} <= set(d):
+                raise ValueError("it lacks rows, history or config")
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"{path} is not a depth result written by DepthResult.to_json ({exc}); "
+                             "regenerate it with `polycode-lite dropout-experiments depth`.") from None
         return cls(rows=d["rows"], history=d["history"], config=d["config"],
                    seconds=d.get("seconds", float("nan")))
 
