@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["array", "boolean", "choice", "integer", "positive", "probability", "real", "real_array", "same_length",
-           "sequence_of", "window", "seed", "memory", "function", "text", "optional", "MAX_BYTES"]
+           "sequence_of", "window", "seed", "memory", "function", "text", "optional", "MAX_BYTES",
+           "UnknownName"]
 
 
 def _fix(fix: str) -> str:
@@ -206,3 +207,11 @@ def text(name: str, value: Any, nonempty: bool = True, fix: str = "") -> str:
 def optional(check: Any, name: str, value: Any, *args: Any, **kwargs: Any) -> Any:
     """``None``, or ``check(name, value, *args, **kwargs)``."""
     return None if value is None else check(name, value, *args, **kwargs)
+
+
+class UnknownName(KeyError, ValueError):
+    """A name (a layer, an exercise) that is not there: a KeyError for look-ups and a ValueError
+    for argument checks, with the message printed as is (KeyError would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

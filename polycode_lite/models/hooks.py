@@ -19,6 +19,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from polycode_lite import _checks as ck
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
@@ -39,14 +41,16 @@ __all__ = [
 FeatureFn = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
-def get_module(model: "nn.Module", name: str) -> "nn.Module":
-    """Return the submodule at dotted path ``name``; raise KeyError listing close names."""
+def get_module(model: "nn.Module", name: str, what: str = "name") -> "nn.Module":
+    """Return the submodule at dotted path ``name``; raise :class:`~polycode_lite._checks.UnknownName`
+    (a KeyError and a ValueError) listing close names; ``what`` names the argument in messages."""
+    ck.text(what, name)
     modules = dict(model.named_modules())
     if name in modules:
         return modules[name]
     close = [n for n in modules if n and (name.split(".")[-1] in n)][:10]
-    raise KeyError(
-        f"model has no module named {name!r}. Some available names: "
+    raise ck.UnknownName(
+        f"{what}: model has no module named {name!r}. Some available names: "
         f"{close or list(modules)[1:11]} (see model.named_modules())."
     )
 
@@ -91,6 +95,8 @@ def token_features(drop_first: int = 0) -> FeatureFn:
     """Return a map (B, T, D) -> (B·(T-drop_first), D) dropping each window's first positions
     (docs/paper_guide.md pitfall 8: early positions have outsized norms)."""
 
+    ck.integer("drop_first", drop_first, minimum=0)
+
     def fn(t: "torch.Tensor") -> "torch.Tensor":
         if t.ndim == 2:
             return t
@@ -130,9 +136,13 @@ class ActivationRecorder(AbstractContextManager):
         else:
             if isinstance(layers, str):
                 layers = [layers]
-            self.modules = {name: get_module(model, name) for name in layers}
+            if not isinstance(layers, (list, tuple)):
+                raise TypeError(f"layers must be a list of module names or a {{name: module}} dict, got "
+                                f"{type(layers).__name__} {layers!r}.")
+            self.modules = {name: get_module(model, name, f"layers[{i}]") for i, name in enumerate(layers)}
         if not self.modules:
-            raise ValueError("no layers given to record.")
+            raise ValueError("layers is empty: no layers given to record.")
+        ck.function("on_output", on_output, optional=True); ck.function("features", features, optional=True)
         self.features = features
         self.activations: dict[str, list] = {name: [] for name in self.modules}
         self._on_output = on_output or self._keep
@@ -182,6 +192,9 @@ def record_activations(
     """
     import torch
 
+    ck.optional(ck.integer, "batch_size", batch_size, minimum=1)
+    if not (isinstance(inputs, Mapping) or hasattr(inputs, "shape")):
+        raise TypeError(f"inputs must be a tensor or a dict of tensors, got {type(inputs).__name__}.")
     with ActivationRecorder(model, layers, features=features) as rec, torch.no_grad():
         if isinstance(inputs, Mapping):
             model(**inputs)

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from polycode_lite import _checks as ck
+
 __all__ = [
     "ANALYSIS_LAYERS",
     "CONFIGS",
@@ -240,6 +242,10 @@ class ResNetAutoencoder(nn.Module):
         cfg = get_config(config) if isinstance(config, str) else config
         if not isinstance(cfg, AutoencoderConfig):
             raise TypeError(f"config must be a preset name or AutoencoderConfig, got {type(config).__name__}.")
+        dropout = ck.probability("dropout", dropout)
+        if dropout >= 1.0:
+            raise ValueError(f"dropout must be below 1 (a rate of 1 drops every unit), got {dropout}.")
+        ck.optional(ck.seed, "seed", seed); ck.optional(ck.boolean, "variational", variational)
         if variational is not None:
             cfg = replace(cfg, variational=bool(variational))
         super().__init__()
