@@ -250,6 +250,19 @@ def test_bad_language_argument_exits_2_before_any_work(extra, option, tiny_model
     assert not out.exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_device_without_cuda_is_refused(tiny_model_dir, tmp_path, capsys):
+    assert cli.main(_argv(tiny_model_dir, tmp_path / "run", "--device", "cuda")) == 2
+    assert "--device cuda: CUDA is not available" in capsys.readouterr().err
+
+
+def test_checkpoint_dtype_option_is_gone(tiny_model_dir, tmp_path):
+    """Partial state is always saved in the accumulator's dtype (a float32 copy made resumes inexact)."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(_argv(tiny_model_dir, tmp_path / "run", "--checkpoint-dtype", "float32"))
+    assert exc.value.code == 2
+
+
 def test_good_arguments_pass_the_checks(tiny_model_dir, tmp_path, monkeypatch):
     """Null of the table above: the same command with good values reaches the model load."""
     def stop(*a, **k):

@@ -242,7 +242,8 @@ def collect_covariances(
     fingerprint: dict[str, Any] = {}
     if folder is not None:
         fingerprint = dict(settings or {})
-        fingerprint.setdefault("weights", model_digest(lm.model))
+        if "model_weights" not in fingerprint:  # the caller may have hashed them already
+            fingerprint["model_weights"] = model_digest(lm.model)
         fingerprint.update(model=lm.name, hooks=hooks, n_windows=len(windows), T=windows.length,
                            windows=_windows_fingerprint(windows), drop_first=drop_first, n_groups=n_g,
                            seed=seed, world=world, acc_dtype=str(dtype or torch.float64),
