@@ -442,3 +442,12 @@ def test_truncated_depth_result_names_the_file(tmp_path):
     path.write_text('{"rows": [')
     with pytest.raises(ValueError, match="depth.json is not a depth result"):
         mi_depth.DepthResult.from_json(path)
+
+
+def test_truncated_shipped_sweep_names_the_file_and_the_command(tmp_path, monkeypatch):
+    shutil.copy(alpha_vs_dropout.DATA_DIR / "alpha_full.json", tmp_path / "alpha_full.json")
+    monkeypatch.setattr(alpha_vs_dropout, "DATA_DIR", tmp_path)
+    assert len(alpha_vs_dropout.load_shipped("alpha_full"))  # null: the intact file loads
+    _damage(tmp_path / "alpha_full.json", "truncate")
+    with pytest.raises(ValueError, match="alpha_full.json is not a readable sweep result.*dropout-experiments alpha"):
+        alpha_vs_dropout.load_shipped("alpha_full")

@@ -342,10 +342,10 @@ def load_shipped(name: str) -> Any:
     import pandas as pd
 
     path = DATA_DIR / f"{name}.json"
+    cmd = ("polycode-lite dropout-experiments depth --preset cpu" if name.startswith("depth")
+           else "polycode-lite dropout-experiments alpha_control --preset full" if name == "alpha_untrained"
+           else "polycode-lite dropout-experiments alpha --preset full")
     if not path.exists():
-        cmd = ("polycode-lite dropout-experiments depth --preset cpu" if name.startswith("depth")
-               else "polycode-lite dropout-experiments alpha_control --preset full" if name == "alpha_untrained"
-               else "polycode-lite dropout-experiments alpha --preset full")
         from polycode_lite._common import is_source_checkout
 
         if not is_source_checkout():
@@ -355,14 +355,19 @@ def load_shipped(name: str) -> Any:
         raise FileNotFoundError(f"{path} is missing; regenerate it with `{cmd} --out {path}`.")
     if name.startswith("depth"):
         return DepthResult.from_json(path)
-    d = json.loads(path.read_text())
+    try:
+        d = json.loads(path.read_text())
+        if not isinstance(d, dict) or "rows" not in d:
+            raise KeyError("rows")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError) as exc:
+        raise ValueError(f"{path} is not a readable sweep result ({type(exc).__name__}); regenerate it with "
+                         f"`{cmd} --out {path}`.") from None
     if name == "alpha_untrained":
         return pd.DataFrame(d["rows"])
     return _from_old_schema(pd.DataFrame(d["rows"]), d.get("config", {}))
 
 
-OUT_OPTION = {"required": True, "help": "JSON file to write (finished units are kept in <out>.parts/ "
-                                          "until it is written)"}
+OUT_OPTION = {"required": True, "help": "JSON file to write (finished units wait in <out>.parts/)"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
