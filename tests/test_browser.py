@@ -34,28 +34,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser_env import CHROMIUM, CHROMIUM_ARGS, chromium_skip_reason
 
 pytestmark = [pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 BUILD = REPO / "build"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # console messages that are not errors of ours: none are known; keep the list explicit
 IGNORED_CONSOLE = [re.compile(p) for p in (r"favicon\.ico",)]
 
 
 def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return ("Chromium not found at /usr/bin/chromium: run `make browser-deps` (as root: "
-                "apt-get install chromium) to enable the JupyterLab browser test")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is missing: pip install playwright"
-    return None
+    return chromium_skip_reason("JupyterLab browser test")
 
 
 def _notebook(prefix: str) -> Path | None:

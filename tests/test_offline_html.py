@@ -22,14 +22,12 @@ from unittest import mock
 
 import nbformat
 import pytest
+from browser_env import CHROMIUM, CHROMIUM_ARGS, chromium_skip_reason
 
 from polycode_lite.course import offline_html as O
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # the schemes a page may load without the network
 LOCAL = ("file:", "data:", "about:", "blob:")
 RAW_TEX = re.compile(r"\$[^$\n]{1,80}\$|\\\(|\\\[")
@@ -174,14 +172,7 @@ def test_report_with_tex_loads_the_local_mathjax(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the browser, offline
 
 def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return ("Chromium not found at /usr/bin/chromium: run `make browser-deps` (as root: "
-                "apt-get install chromium) to enable the offline-page browser test")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is missing: pip install playwright"
-    return None
+    return chromium_skip_reason("offline-page browser test")
 
 
 _DRAW = """\
