@@ -71,7 +71,7 @@ def real_array(name: str, value: Any, ndim: int | None = None, fix: str = "") ->
     return arr
 
 
-def _tensor(name: str, t: Any, ndim: Any, min_len: int, min_cols: int, fix: str) -> None:
+def _tensor(name: str, t: Any, ndim: Any, min_len: int, min_cols: int, fix: str, finite: bool) -> None:
     import torch
 
     if t.is_complex() or t.dtype == torch.bool:
@@ -83,19 +83,20 @@ def _tensor(name: str, t: Any, ndim: Any, min_len: int, min_cols: int, fix: str)
         raise ValueError(f"{name} needs at least {min_len} rows (samples), got shape {tuple(t.shape)}.{_fix(fix)}")
     if t.ndim >= 2 and t.shape[1] < min_cols:
         raise ValueError(f"{name} needs at least {min_cols} columns, got shape {tuple(t.shape)}.{_fix(fix)}")
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+    if finite and t.is_floating_point() and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} holds {int((~torch.isfinite(t)).sum())} NaN/inf value(s).{_fix(fix)}")
 
 
 def array(name: str, value: Any, ndim: int | tuple[int, ...] | None = None, min_len: int = 0,
-          min_cols: int = 0, fix: str = "", keep_tensor: bool = False) -> Any:
+          min_cols: int = 0, fix: str = "", keep_tensor: bool = False, finite: bool = True) -> Any:
     """:func:`real_array` (torch tensors too, checked on their device) with ``ndim`` one of the
     allowed numbers of dimensions, at least ``min_len`` rows (samples) and, for 2-D,
-    ``min_cols`` columns. Returns a float64 numpy array (a tensor itself with ``keep_tensor``)."""
+    ``min_cols`` columns; NaN/inf refused unless ``finite=False`` (where NaN has a documented
+    meaning). Returns a float64 numpy array (a tensor itself with ``keep_tensor``)."""
     if value is None:
         raise TypeError(f"{name} must be an array of real numbers, got None.{_fix(fix)}")
     if hasattr(value, "detach") and hasattr(value, "is_complex"):  # a torch tensor: checked where it lies
-        _tensor(name, value, ndim, min_len, min_cols, fix)
+        _tensor(name, value, ndim, min_len, min_cols, fix, finite)
         return value.detach().cpu().double().numpy() if not keep_tensor else value
     try:
         raw = np.asarray(value)
@@ -112,7 +113,7 @@ def array(name: str, value: Any, ndim: int | tuple[int, ...] | None = None, min_
         raise ValueError(f"{name} needs at least {min_len} rows (samples), got shape {arr.shape}.{_fix(fix)}")
     if arr.ndim >= 2 and arr.shape[1] < min_cols:
         raise ValueError(f"{name} needs at least {min_cols} columns, got shape {arr.shape}.{_fix(fix)}")
-    if not np.isfinite(arr).all():
+    if finite and not np.isfinite(arr).all():
         raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN/inf value(s).{_fix(fix)}")
     return arr
 

@@ -147,9 +147,11 @@ def values(base: Any, low: float | None = None, high: float | None = None, what:
     return out
 
 
-def window(hi_max: int) -> list[tuple[str, Any]]:
-    return [("(0, 5)", (0, 5)), ("(5, 2) reversed", (5, 2)), (f"(2, {10**9}) beyond the ranks", (2, 10**9)),
-            ("(2.5, 6)", (2.5, 6)), ("'2..6' (str)", "2..6")]
+def window(hi_max: int | None = None) -> list[tuple[str, Any]]:
+    """A fit window (lo, hi); one beyond ``hi_max`` ranks only when the callable does not
+    document capping hi at what the data supports (pass None then)."""
+    out = [("(0, 5)", (0, 5)), ("(5, 2) reversed", (5, 2)), ("(2.5, 6)", (2.5, 6)), ("'2..6' (str)", "2..6")]
+    return out + ([(f"(2, {10**9}) beyond the {hi_max} ranks", (2, 10**9))] if hi_max else [])
 
 
 def text(optional: bool = False) -> list[tuple[str, Any]]:

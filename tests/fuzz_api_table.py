@@ -125,7 +125,7 @@ CASES: list[Case] = [
          {"n_eigenvalues": count(huge=False), "n_samples": count(optional=True),
           "n_positive": count(optional=True)}),
     Case("powerlaw_gaussian", "science.powerlaw:powerlaw_gaussian", {"n": 10, "m": 5, "alpha": 1.0},
-         {"n": count(huge=True), "m": count(huge=True), "alpha": positive(), "seed": seed(),
+         {"n": count(huge=True), "m": count(huge=True), "alpha": real(), "seed": seed(),  # alpha <= 0: flat/rising, valid
           "noise_std": positive(allow_zero=True)}),
     Case("smoothness_threshold", "science.powerlaw:smoothness_threshold", {"d": 1},
          {"d": positive()}),
@@ -137,7 +137,7 @@ CASES: list[Case] = [
          extra=[("groups", "wrong length", {"groups": np.arange(7)})]),
     Case("sample_powerlaw_spectrum", "science.synthetic_spectra:sample_powerlaw_spectrum",
          lambda: {"m": 8, "n_samples": 20, "alpha": 1.0, "rng": np.random.default_rng(0)},
-         {"m": count(huge=True), "n_samples": count(2), "alpha": positive(), "rng": [("an int", 3), ("None", None)]}),
+         {"m": count(huge=True), "n_samples": count(2), "alpha": real(), "rng": [("an int", 3), ("None", None)]}),
     # ---------------- science.spectrum / repeats ----------------
     # an empty Spectrum is a valid container (check_spectrum refuses it before a fit)
     Case("Spectrum", "science.spectrum:Spectrum", {"values": EV},
@@ -303,7 +303,9 @@ CASES: list[Case] = [
          {"dim_x": count(huge=True), "dim_z": count(huge=True)}),
     # ---------------- science.multiple_comparisons / trajectory_similarity ----------------
     Case("holm", "science.multiple_comparisons:holm", {"pvalues": [0.01, 0.2, 0.04]},
-         {"pvalues": array(np.array([0.01, 0.2, 0.04]), ndim=1) + [("above 1", np.array([0.1, 1.5]))],
+         # NaN p-values count as 1 and an empty family is empty (both documented)
+         {"pvalues": [v for v in array(np.array([0.01, 0.2, 0.04]), ndim=1) if v[0] not in ("NaN inside", "empty")]
+          + [("above 1", np.array([0.1, 1.5]))],
           "level": probability(open_low=True, open_high=True)}),
     Case("se_from_ci", "science.multiple_comparisons:se_from_ci", {"ci_low": [0.1, 0.2], "ci_high": [0.3, 0.5]},
          {"level": probability(open_low=True, open_high=True)}),
@@ -382,13 +384,15 @@ CASES: list[Case] = [
          {"config": [("'bogus'", "bogus"), ("3 (int)", 3), ("None", None)], "dropout": probability(open_high=True),
           "seed": seed(optional=True)}),
     # ---------------- experiments ----------------
+    # estimate_alpha and layer_alphas document capping a window's hi at what the data supports, and
+    # n_boot = 0 (no CI) is valid with ci="none"; neither is a bad input
     Case("estimate_alpha", "experiments.alpha:estimate_alpha", {"data": X, "ci": "none", "correct_bias": False},
-         {"data": array(X, ndim=(2), min_len=3), "window": window(12), "ci": choice(), "n_boot": count(),
+         {"data": array(X, ndim=(2), min_len=3), "window": window(), "ci": choice(), "n_boot": count(0),
           "seed": seed(), "repeats_method": choice(), "min_r2": probability()},
          extra=[("groups", "wrong length", {"groups": np.arange(7), "ci": "bootstrap", "n_boot": 10})]),
     Case("layer_alphas", "experiments.alpha:layer_alphas", {"data": {"a": X}, "n_boot": 10, "window_grid": False},
          {"data": [("{}", {}), ("a list", [X]), ("NaN inside", {"a": np.full((60, 12), NAN)}), ("None", None)],
-          "estimator": choice(), "window": window(12), "n_boot": count(), "seed": seed(),
+          "estimator": choice(), "window": window(), "n_boot": count(0), "seed": seed(),
           "ci_method": choice(), "min_r2": probability(), "full_spectrum_max": count()}),
     Case("BiasConfig", "experiments.alpha_estimation:BiasConfig", {},
          {"m": count(huge=True), "true_alpha": positive(), "n_seeds": count(), "n_boot": count(),
@@ -417,10 +421,11 @@ CASES: list[Case] = [
           "steps": count(), "batch_size": count(), "lr": positive(), "seed": seed()}),
     Case("normalize_activations", "experiments.explanation_scoring:normalize_activations",
          {"activations": [0.5, 1.0], "max_activation": 1.0},
-         {"activations": array(np.array([0.5, 1.0]), ndim=1), "max_activation": positive()}),
+         # any shape (empty too) is documented, and max_activation <= 0 gives zeros (documented)
+         {"activations": array(np.array([0.5, 1.0]), ndim=1, empty=False, wrong_ndim=False), "max_activation": real()}),
     Case("correlation_score", "experiments.explanation_scoring:correlation_score",
          {"true": [0.1, 0.5, 0.9], "predicted": [0.2, 0.4, 1.0]},
-         {"true": array(np.array([0.1, 0.5, 0.9]), ndim=1, min_len=2)},
+         {"true": array(np.array([0.1, 0.5, 0.9]), ndim=1, min_len=2, wrong_ndim=False)},  # raveled (documented)
          extra=[("predicted", "different length", {"predicted": [0.1, 0.2]})]),
     # ---------------- course ----------------
     Case("check", "course.exercises:check", {"exercise_id": "spectrum.participation_ratio", "answer": None,

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
 from polycode_lite.experiments.alpha_resampling import (
     Accumulators,
     Activations,
@@ -211,9 +212,7 @@ def _check_args(data: Any, estimator: str, ci_method: str, window: Any, n_boot: 
 
 
 def _check_window_arg(window: Any) -> None:
-    if window is not None and (len(window) != 2 or not 1 <= int(window[0]) < int(window[1])):
-        raise ValueError(f"window must be (lo, hi) with 1 <= lo < hi (or, for layer_alphas, a "
-                         f"mapping site -> (lo, hi)); got {window!r}.")
+    ck.optional(ck.window, "window", window, fix="For layer_alphas it may be a mapping site -> (lo, hi).")
 
 
 def _check_n_boot(n_boot: Any) -> None:
@@ -320,6 +319,8 @@ def layer_alphas(
     from tqdm.auto import tqdm
 
     _check_args(data, estimator, ci_method, window, n_boot)
+    ck.seed("seed", seed); ck.probability("min_r2", min_r2)
+    ck.integer("full_spectrum_max", full_spectrum_max, minimum=1)
     sites = list(data)
     depths = _depths(sites, depth)
     prepared = {s: as_site_data(data[s], f"data[{s!r}]") for s in sites}
@@ -378,11 +379,13 @@ def estimate_alpha(
     Raises:
         ValueError: a bad shape or argument, naming it and the fix; too few ranks for a window.
     """
-    from polycode_lite._common import to_numpy
     from polycode_lite.science.covariance import CovarianceAccumulator
 
     if ci not in ("bootstrap", "parametric", "none"):
         raise ValueError(f"ci must be 'bootstrap', 'parametric' or 'none', got {ci!r}.")
+    from polycode_lite.science.repeats import REPEATS_METHODS
+
+    ck.seed("seed", seed); ck.probability("min_r2", min_r2); ck.choice("repeats_method", repeats_method, REPEATS_METHODS)
     _check_n_boot(n_boot)
     if ci == "bootstrap" and n_boot < 10:
         raise ValueError(f"ci='bootstrap' needs n_boot >= 10, got {n_boot}; or pass ci='none'.")
@@ -394,7 +397,7 @@ def estimate_alpha(
     elif isinstance(data, (list, tuple)):
         site = Repeats(tuple(data), unit="inputs", method=repeats_method)
     else:
-        arr = to_numpy(data)
+        arr = ck.array("data", data)
         if arr.ndim == 3:
             site = Repeats(tuple(arr), unit="inputs", method=repeats_method)
         elif arr.ndim == 2:

@@ -18,6 +18,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from polycode_lite import _checks as ck
 from polycode_lite.science.eigen import cv_pca, eigenspectrum
 from polycode_lite.science.powerlaw import fit_power_law, powerlaw_gaussian
 
@@ -48,6 +49,13 @@ class BiasConfig:
     n_seeds: int = 5
     n_boot: int = 20
     seed_offset: int = 100
+
+    def __post_init__(self) -> None:
+        m = ck.integer("m", self.m, minimum=2); ck.positive("true_alpha", self.true_alpha)
+        ck.sequence_of("ratios", self.ratios, ck.positive)
+        ck.memory("m, ratios", (max(self.ratios) * m, m))
+        ck.integer("n_seeds", self.n_seeds, minimum=1); ck.integer("n_boot", self.n_boot, minimum=1)
+        ck.seed("seed_offset", self.seed_offset)
 
     @classmethod
     def fast(cls, **overrides: Any) -> "BiasConfig":
@@ -168,6 +176,14 @@ class NoiseConfig:
     n_shuffles: int = 3
     seed: int = 0
     shared_noise: bool = False
+
+    def __post_init__(self) -> None:
+        m = ck.integer("m", self.m, minimum=2); ck.positive("true_alpha", self.true_alpha)
+        n_over_m = ck.integer("n_over_m", self.n_over_m, minimum=1); ck.memory("m, n_over_m", (3 * n_over_m * m, m))
+        ck.sequence_of("noise_vars", self.noise_vars, lambda n, v: ck.positive(n, v, allow_zero=True))
+        ck.optional(ck.window, "window", self.window, hi_max=m)
+        ck.integer("n_shuffles", self.n_shuffles, minimum=1); ck.seed("seed", self.seed)
+        ck.boolean("shared_noise", self.shared_noise)
 
     @classmethod
     def fast(cls, **overrides: Any) -> "NoiseConfig":

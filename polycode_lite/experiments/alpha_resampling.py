@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from polycode_lite._common import to_numpy
+from polycode_lite import _checks as ck
 from polycode_lite.science.covariance import CovarianceAccumulator
 
 __all__ = ["Accumulators", "Activations", "Repeats", "as_site_data"]
 
 
 def _as_matrix(x: Any, what: str) -> np.ndarray:
-    arr = to_numpy(x)
+    arr = ck.array(what, x)
     if arr.ndim != 2:
         raise ValueError(f"{what} must be a 2-D (n_samples, n_features) array, got shape {arr.shape}.")
     if arr.shape[0] < 3 or arr.shape[1] < 2:

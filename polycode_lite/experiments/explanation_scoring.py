@@ -100,8 +100,9 @@ def correlation_score(true: Any, predicted: Any) -> float:
     Raises:
         ValueError: different lengths, fewer than 2 values, or NaN/inf inputs.
     """
-    t = np.asarray(true, dtype=np.float64).ravel()
-    p = np.asarray(predicted, dtype=np.float64).ravel()
+    from polycode_lite._checks import array
+
+    t, p = array("true", true).ravel(), array("predicted", predicted).ravel()
     if t.shape != p.shape:
         raise ValueError(f"true and predicted activations differ in length: {t.size} vs {p.size}.")
     if t.size < 2:

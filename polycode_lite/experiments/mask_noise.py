@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
+
 __all__ = ["MaskNoiseConfig", "MaskNoiseResult", "run"]
 
 METHODS = ("eval PCA", "one train-mode pass")
@@ -45,6 +47,12 @@ class MaskNoiseConfig:
     window: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        widths = ck.sequence_of("widths", self.widths, lambda n, w: ck.integer(n, w, minimum=1))
+        n_eval = ck.integer("n_eval", self.n_eval, minimum=2); ck.memory("n_eval, widths", (n_eval, max(widths), 4))
+        ck.seed("seed", self.seed); ck.seed("data_seed", self.data_seed)
+        ck.sequence_of("dropouts", self.dropouts, ck.real, min_len=0)
+        ck.sequence_of("masks", self.masks, ck.integer, min_len=0)
+        ck.optional(ck.window, "window", self.window, hi_max=min(n_eval, max(widths)))
         if not self.dropouts or any(not 0.0 < p < 1.0 for p in self.dropouts):
             raise ValueError(f"dropouts must be rates in (0, 1), got {self.dropouts}.")
         if not self.masks or any(int(k) < 2 for k in self.masks):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
 from polycode_lite.science.eigen import eigenspectrum
 from polycode_lite.science.powerlaw import fit_power_law, powerlaw_gaussian
 from polycode_lite.science.repeats import dropout_passes, repeats_spectrum
@@ -49,6 +50,14 @@ class DropoutNoiseConfig:
     n_repeats: int = 8
     seed: int = 0
     isotropic: bool = False
+
+    def __post_init__(self) -> None:
+        m = ck.integer("m", self.m, minimum=2); n_over_m = ck.integer("n_over_m", self.n_over_m, minimum=1)
+        k = ck.integer("n_repeats", self.n_repeats, minimum=2); ck.memory("m, n_over_m, n_repeats", (k + 2, n_over_m * m, m))
+        ck.positive("alpha_gen", self.alpha_gen); ck.seed("seed", self.seed); ck.boolean("isotropic", self.isotropic)
+        for i, p in enumerate(ck.sequence_of("dropouts", self.dropouts, ck.probability)):
+            if p >= 1.0:
+                raise ValueError(f"dropouts[{i}] must be below 1 (a rate of 1 drops every unit), got {p}.")
 
     @classmethod
     def fast(cls, **overrides: Any) -> DropoutNoiseConfig:

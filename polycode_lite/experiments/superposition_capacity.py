@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from polycode_lite import _checks as ck
 from polycode_lite.science import capacity as cap
 
 __all__ = [
@@ -233,6 +234,11 @@ class ChannelConfig:
     dropout_rates: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8)
     n_samples: int = 1_000_000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        ck.integer("c_bits", self.c_bits, minimum=1, maximum=24)
+        ck.sequence_of("dropout_rates", self.dropout_rates, ck.probability)
+        n = ck.integer("n_samples", self.n_samples, minimum=2); ck.memory("n_samples", (n, 8)); ck.seed("seed", self.seed)
 
     @classmethod
     def fast(cls, **overrides: Any) -> "ChannelConfig":

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
 from polycode_lite.models.toy import ToyModel, sparsity_sweep
 from polycode_lite.models.toy_training import evaluate_loss, train_toy
 from polycode_lite.science.superposition import (
@@ -35,6 +36,15 @@ class DimensionalityConfig:
     steps: int = 10_000
     batch_size: int = 1024
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        n, m, k = (ck.integer(name, v, minimum=1) for name, v in (
+            ("n_features", self.n_features), ("n_hidden", self.n_hidden), ("n_instances", self.n_instances)))
+        b = ck.integer("batch_size", self.batch_size, minimum=1)
+        ck.memory("n_features, n_hidden, n_instances, batch_size", (k, max(m, b), n), itemsize=4 * 4)
+        if ck.real("max_inverse_density", self.max_inverse_density) < 1:
+            raise ValueError(f"max_inverse_density = 1/(1-S) must be >= 1, got {self.max_inverse_density}.")
+        ck.integer("steps", self.steps, minimum=1); ck.seed("seed", self.seed)
 
     @classmethod
     def fast(cls, **overrides: Any) -> "DimensionalityConfig":

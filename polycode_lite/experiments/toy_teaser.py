@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from polycode_lite import _checks as ck
 __all__ = [
     "STORED_THRESHOLD", "TeaserConfig", "TeaserResult", "capped_feature_count", "run", "superposition_verdict",
     "superposition_why"
@@ -59,6 +60,16 @@ class TeaserConfig:
     batch_size: int = 1024
     lr: float = 1e-2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        n, m = ck.integer("n_features", self.n_features, minimum=1), ck.integer("n_hidden", self.n_hidden, minimum=1)
+        k = ck.integer("n_levels", self.n_levels, minimum=2); b = ck.integer("batch_size", self.batch_size, minimum=1)
+        ck.memory("n_features, n_hidden, n_levels, batch_size", (k, max(m, b), n), itemsize=4 * 4)
+        if ck.real("max_inverse_density", self.max_inverse_density) < 1:
+            raise ValueError(f"max_inverse_density = 1/(1-S) must be >= 1, got {self.max_inverse_density}.")
+        if not 0 < ck.real("importance_rate", self.importance_rate) <= 1:
+            raise ValueError(f"importance_rate must lie in (0, 1] (importance rate^i), got {self.importance_rate}.")
+        ck.integer("steps", self.steps, minimum=1); ck.positive("lr", self.lr); ck.seed("seed", self.seed)
 
     @classmethod
     def fast(cls, **overrides: Any) -> "TeaserConfig":

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from polycode_lite import _checks as ck
+
 __all__ = ["holm", "se_from_ci", "z_pvalues"]
 
 
@@ -21,9 +23,9 @@ def se_from_ci(ci_low: Any, ci_high: Any, level: float = 0.95) -> np.ndarray:
     """Standard error implied by a two-sided ``level`` CI: (high − low) / (2·z_{(1+level)/2}).
 
     NaN bounds give NaN. Shapes broadcast; returns a float64 array."""
-    if not 0 < level < 1:
+    if not 0 < ck.real("level", level) < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}.")
-    lo, hi = np.asarray(ci_low, dtype=np.float64), np.asarray(ci_high, dtype=np.float64)
+    lo, hi = ck.array("ci_low", ci_low, finite=False), ck.array("ci_high", ci_high, finite=False)
     return (hi - lo) / (2.0 * stats.norm.ppf(0.5 + level / 2.0))
 
 
@@ -32,7 +34,7 @@ def z_pvalues(difference: Any, se: Any) -> np.ndarray:
 
     NaN (or non-positive ``se``) gives p = 1: a comparison that cannot be made never counts
     as significant. Shapes broadcast; returns a float64 array."""
-    d, s = np.asarray(difference, dtype=np.float64), np.asarray(se, dtype=np.float64)
+    d, s = ck.array("difference", difference, finite=False), ck.array("se", se, finite=False)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.abs(d) / s
     p = 2.0 * stats.norm.sf(z)
@@ -56,10 +58,8 @@ def holm(pvalues: Any, level: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ValueError: a p-value outside [0, 1], a non-1-D input, or ``level`` outside (0, 1).
     """
-    p = np.asarray(pvalues, dtype=np.float64)
-    if p.ndim != 1:
-        raise ValueError(f"pvalues must be 1-D, got shape {p.shape}.")
-    if not 0 < level < 1:
+    p = ck.array("pvalues", pvalues, ndim=1, finite=False)
+    if not 0 < ck.real("level", level) < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}.")
     p = np.where(np.isnan(p), 1.0, p)
     if np.any((p < 0) | (p > 1)):

@@ -22,7 +22,7 @@ def sample_powerlaw_spectrum(
     Returns min(m, n-1) values, descending.
     """
     m = ck.integer("m", m, minimum=1); n_samples = ck.integer("n_samples", n_samples, minimum=2)
-    ck.positive("alpha", alpha); ck.memory("m", (m, m)); ck.memory("n_samples", (min(n_samples, m + 1),) * 2)
+    ck.real("alpha", alpha); ck.memory("m", (m, m)); ck.memory("n_samples", (min(n_samples, m + 1),) * 2)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}.")
     dof = n_samples - 1
@@ -47,7 +47,7 @@ def powerlaw_gaussian(
     feature is a principal axis). ``noise_std`` adds isotropic noise of that s.d. per feature.
     """
     n = ck.integer("n", n, minimum=1); m = ck.integer("m", m, minimum=1)
-    ck.positive("alpha", alpha); ck.seed("seed", seed); ck.positive("noise_std", noise_std, allow_zero=True)
+    ck.real("alpha", alpha); ck.seed("seed", seed); ck.positive("noise_std", noise_std, allow_zero=True)
     ck.memory("n, m", (n, m)); ck.memory("m", (m, m))
     rng = np.random.default_rng(seed)
     lam = np.arange(1, m + 1, dtype=np.float64) ** (-alpha)

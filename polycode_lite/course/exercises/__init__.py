@@ -121,15 +121,20 @@ def register(ex: Exercise) -> Exercise:
 
 
 def get(exercise_id: str) -> Exercise:
-    """Look up an exercise, importing its topic module if needed."""
+    """Look up an exercise, importing its topic module if needed. An unknown id raises
+    :class:`~polycode_lite._checks.UnknownName` (a KeyError and a ValueError)."""
+    from polycode_lite import _checks as ck
+
+    ck.text("exercise_id", exercise_id, fix='It looks like "spectrum.participation_ratio".')
     if exercise_id not in _REGISTRY:
         topic = exercise_id.split(".")[0]
         try:
             importlib.import_module(f"{__name__}.{topic}")
         except ModuleNotFoundError as exc:
-            raise KeyError(f"no exercise topic {topic!r} (looked for {__name__}.{topic})") from exc
+            raise ck.UnknownName(f"exercise_id {exercise_id!r}: no exercise topic {topic!r} "
+                                 f"(looked for {__name__}.{topic})") from exc
     if exercise_id not in _REGISTRY:
-        raise KeyError(f"unknown exercise {exercise_id!r}; known: {sorted(_REGISTRY)}")
+        raise ck.UnknownName(f"unknown exercise_id {exercise_id!r}; known: {sorted(_REGISTRY)}")
     return _REGISTRY[exercise_id]
 
 
