@@ -80,3 +80,76 @@ def test_the_checks_accept_good_values_and_name_bad_ones() -> None:
         _checks.real("x", "2")
     with pytest.raises(ValueError, match="p must lie in"):
         _checks.probability("p", 1.5)
+
+
+def test_train_toy_stops_at_a_non_finite_loss_and_restores_the_weights() -> None:
+    from polycode_lite.models.toy import ToyModel
+    from polycode_lite.models.toy_training import train_toy
+
+    model = ToyModel(n_features=5, n_hidden=2, n_instances=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"non-finite by step 10 \(lr=1e\+30"):
+        train_toy(model, steps=200, lr=1e30, batch_size=64, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    history = train_toy(model, steps=20, lr=1e-3, batch_size=64, progress=False)  # the null: trains
+    assert np.isfinite(history.loss).all() and not torch.equal(before["W"], model.W.detach())
+
+
+def test_mine_stops_at_a_non_finite_loss_and_flags_it() -> None:
+    from polycode_lite.science import mine
+
+    x, z = mine.sample_correlated_gaussian(400, 0.8, 1, seed=0)
+    kw = dict(steps=60, batch_size=64, eval_every=10, loss="dv", grad_clip=None, progress=False)
+    with pytest.warns(RuntimeWarning, match="non-finite training loss"):
+        est = mine.estimate_mutual_information(x, z, lr=1e30, **kw)
+    assert est.diverged and "non-finite training loss at step" in est.divergence
+    assert len(est.curve["step"]) == 1 and np.isnan(est.mi)  # stopped at once
+    ok = mine.estimate_mutual_information(x, z, lr=1e-3, **kw)  # the null
+    assert "non-finite" not in ok.divergence and len(ok.curve["step"]) == 6
+
+
+def test_unknown_names_are_key_and_value_errors_naming_the_argument() -> None:
+    import torch.nn as nn
+
+    from polycode_lite.course.exercises import check
+    from polycode_lite.models.hooks import ActivationRecorder, get_module
+
+    net = nn.Sequential(nn.Linear(2, 2))
+    for call, pattern in ((lambda: get_module(net, "nope"), "^name: model has no module named 'nope'"),
+                          (lambda: ActivationRecorder(net, ["0", "nope"]), r"^layers\[1\]: model has no module"),
+                          (lambda: check("bogus.id", 1, verbose=False), "^exercise_id 'bogus.id': no exercise topic")):
+        with pytest.raises(KeyError, match=pattern):
+            call()
+        with pytest.raises(ValueError, match=pattern):
+            call()
+    assert isinstance(get_module(net, "0"), nn.Linear)
+
+
+def test_the_new_checks() -> None:
+    assert _checks.array("x", [[1, 2], [3, 4]], ndim=2, min_len=2).dtype == np.float64
+    t = torch.ones(3, 2)
+    assert _checks.array("x", t, ndim=2, keep_tensor=True) is t
+    for value, exc, pattern in ((torch.ones(2, 2) * (1 + 1j), TypeError, "x must hold real numbers"),
+                                (torch.tensor([[1.0, float("nan")], [1.0, 2.0]]), ValueError, "x holds 1 NaN"),
+                                (np.ones((1, 3)), ValueError, r"x needs at least 2 rows"),
+                                (np.ones(3), ValueError, "x must be 2-D"), ([[1], [1, 2]], ValueError, "ragged")):
+        with pytest.raises(exc, match=pattern):
+            _checks.array("x", value, ndim=2, min_len=2)
+    assert np.isnan(_checks.array("p", [np.nan], finite=False)[0])
+    assert _checks.choice("method", "exact", ("exact", "auto")) == "exact"
+    with pytest.raises(ValueError, match="method must be one of 'exact', 'auto'; got 1"):
+        _checks.choice("method", 1, ("exact", "auto"))
+    assert _checks.sequence_of("Ts", [2, 3], _checks.integer) == (2, 3)
+    with pytest.raises(TypeError, match=r"Ts\[1\] must be an integer"):
+        _checks.sequence_of("Ts", [2, "3"], _checks.integer)
+    assert _checks.window("ranks", (2, 9), hi_max=9) == (2, 9)
+    with pytest.raises(ValueError, match="exceeds the 8 ranks"):
+        _checks.window("ranks", (2, 9), hi_max=8)
+    assert _checks.seed("seed", 0) == 0
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        _checks.seed("seed", -1)
+    _checks.memory("n", (1000, 1000))  # 8 MB: fine
+    with pytest.raises(ValueError, match="n asks for an array of shape"):
+        _checks.memory("n", (10**12,))
+    with pytest.raises(TypeError, match="flag must be True or False"):
+        _checks.boolean("flag", "no")
