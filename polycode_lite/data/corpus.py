@@ -43,6 +43,7 @@ def pydoc_documents(min_chars: int = 200) -> list[Document]:
     """
     from pydoc_data.topics import topics
 
+    ck.integer("min_chars", min_chars, minimum=0)
     return [Document(k, v) for k, v in sorted(topics.items()) if len(v) >= min_chars]
 
 

@@ -66,9 +66,14 @@ def select_min_action(candidates: np.ndarray, traces: np.ndarray, n_select: int
     traces: (N, T, K) activations of the candidates. Returns (indices into candidates,
     their actions, actions of all candidates).
     """
+    candidates = ck.array("candidates", candidates, ndim=2, min_len=1)
     k = candidates.shape[0]
-    if n_select < 1 or k < n_select:
-        raise ValueError(f"cannot select {n_select} directions from {k} candidates.")
+    ck.integer("n_select", n_select, minimum=1)
+    traces = ck.array("traces", traces, ndim=3)
+    if traces.shape[2] != k:
+        raise ValueError(f"traces must be (N, T, K) with K = {k} candidates, got shape {traces.shape}.")
+    if k < n_select:
+        raise ValueError(f"n_select = {n_select}: cannot select more directions than the {k} candidates.")
     act = path_action(traces)
     pools = np.array_split(np.arange(k), n_select)
     pick = np.array([pool[np.nanargmin(act[pool])] for pool in pools])
