@@ -147,6 +147,22 @@ def test_crash_between_hook_fits_resumes_bitwise(tiny_model_dir, reference, tmp_
     _assert_same_as(reference, out)
 
 
+@pytest.mark.parametrize("step", [2, 4, 5, 8], ids=["group file", "npz", "hook json", "csv"])
+def test_crash_inside_a_write_leaves_nothing_half_written(step, tiny_model_dir, reference, tmp_path, monkeypatch):
+    """Renames of one run: run.json, group_000, group_001, then npz and json per hook, then the csv.
+    A crash at the rename of step ``step`` leaves no temporary file and no damaged file behind."""
+    from polycode_lite.experiments import resume_files
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(resume_files, "_atomic_replace", Counter(resume_files._atomic_replace, fail_at=step))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        cli.main(_argv(tiny_model_dir, out))
+    assert not list(out.rglob("*.tmp"))
+    monkeypatch.undo()
+    assert cli.main(_argv(tiny_model_dir, out)) == 0
+    _assert_same_as(reference, out)
+
+
 def _damage(path: Path, how: str) -> None:
     raw = bytearray(path.read_bytes())
     if how == "flip":
@@ -356,13 +372,14 @@ def test_depth_damaged_unit_is_recomputed(unit, how, depth_reference, tmp_path, 
 def test_depth_units_of_other_settings_are_not_reused(tmp_path, monkeypatch):
     from dataclasses import replace
 
-    run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    small = replace(DEPTH, layers=(6,), trials=1, models=("trained",))
+    run_depth_experiment(small, progress=False, resume_dir=tmp_path)
     mine, train = _count_depth(monkeypatch)
-    run_depth_experiment(DEPTH, progress=False, resume_dir=tmp_path)
+    run_depth_experiment(small, progress=False, resume_dir=tmp_path)
     assert mine.calls == train.calls == 0  # null: same settings, everything reused
     with pytest.warns(ResumeWarning, match="differing: config"):
-        run_depth_experiment(replace(DEPTH, n_mi_samples=500), progress=False, resume_dir=tmp_path)
-    assert train.calls == 2 and mine.calls == len(DEPTH.models) * DEPTH.trials * len(DEPTH.layers)
+        run_depth_experiment(replace(small, n_mi_samples=500), progress=False, resume_dir=tmp_path)
+    assert train.calls == 1 and mine.calls == 1
 
 
 def test_alpha_sweep_crash_then_resume_is_bitwise(tmp_path, monkeypatch):
