@@ -387,6 +387,16 @@ CASES: list[Case] = [
           "n_correlated_pairs": count(0), "n_anticorrelated_pairs": count(0), "seed": seed()},
          extra=[("n_correlated_pairs", "pairs exceed features", {"n_correlated_pairs": 3}),
                 ("feature_probability", "0 (no features ever)", {"feature_probability": 0.0})]),
+    Case("ToyModel.generate_batch", lambda: ((m := _toy()).generate_batch, m), {"batch_size": 4, "seed": 1},
+         {"batch_size": count(huge=True), "seed": seed(optional=True)}, state=_model_state),
+    # NaN in x gives NaN out (it propagates, nothing is hidden): not checked on this per-step path
+    Case("ToyModel.forward", lambda: ((m := _toy()).forward, m), lambda: {"x": __import__("torch").ones(2, 3, 5)},
+         {"x": [("numpy array", np.ones((2, 3, 5))), ("None", None), ("wrong shape", np.ones((3, 5))),
+                ("complex", np.ones((2, 3, 5)) * 1j)]}, state=_model_state),
+    Case("ActionMoments.update", lambda: ((a := __import__("polycode_lite.science.action", fromlist=["x"])
+                                           .ActionMoments(3)).update, a), {"x": TRAJ[None]},
+         {"x": array(TRAJ[None], ndim=3)}, extra=[("x", "wrong width", {"x": TRAJ[None, :, :2]})],
+         state=lambda a: (a.n, a.n_diff, a._s1.copy(), a._s2.copy(), a._d2.copy())),
     Case("train_toy", _train_toy, {"steps": 2, "batch_size": 8},
          {"steps": count(huge=False), "batch_size": count(), "lr": positive(), "seed": seed(), "optimizer": choice(),
           "weight_decay": positive(allow_zero=True), "lr_schedule": choice(), "log_every": count(),

@@ -231,8 +231,8 @@ class ToyModel(torch.nn.Module):
         probability S = 1 − p, else U[0, 1] (pairs as configured).
 
         Raises ValueError for batch_size < 1."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        batch_size = ck.integer("batch_size", batch_size, minimum=1); ck.optional(ck.seed, "seed", seed)
+        ck.memory("batch_size", (self.n_instances, batch_size, self.n_features), itemsize=4 * 3)
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
         return self._batch_from_uniforms(*self._shared_uniforms(batch_size, generator))
@@ -240,6 +240,8 @@ class ToyModel(torch.nn.Module):
     # ---------------------------------------------------------------- model
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction x' for a batch x of shape (n_instances, batch, n_features)."""
+        if not isinstance(x, torch.Tensor) or x.is_complex():
+            raise TypeError(f"x must be a real torch tensor (n_instances, batch, n_features), got {type(x).__name__}.")
         if x.dim() != 3 or x.shape[0] != self.n_instances or x.shape[2] != self.n_features:
             raise ValueError(f"x must have shape (n_instances={self.n_instances}, batch, "
                              f"n_features={self.n_features}); got {tuple(x.shape)}.")

@@ -107,7 +107,7 @@ class ActionMoments:
             import torch
         except ImportError:  # pragma: no cover
             torch = None
-        x = ck.array("x", x, keep_tensor=True)
+        x = ck.array("x", x, min_len=1, keep_tensor=True)
         if torch is not None and isinstance(x, torch.Tensor):
             t = x.detach().float()
         else:
