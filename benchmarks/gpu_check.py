@@ -242,8 +242,9 @@ def gpt2_section(s: dict, device: Any, model_dtype: Any, budget: Callable[[str],
     return out
 
 
-class _OutOfTime(Exception):
-    """Raised by the alarm of :func:`alpha_of_sites` when the α budget is spent mid-site."""
+class _OutOfTime(BaseException):
+    """Raised by the alarm of :func:`alpha_of_sites` when the α budget is spent mid-site (a
+    BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way swallows it)."""
 
 
 def alpha_of_sites(grouped: Any, hooks: list[str], s: dict, limit: float | None) -> dict:
@@ -286,8 +287,9 @@ def alpha_of_sites(grouped: Any, hooks: list[str], s: dict, limit: float | None)
                          "alpha": f.alpha, "r2": f.r2, "window": list(f.window), "estimator": f.estimator,
                          "n_eigenvalues": len(f.eigenvalues), "spectrum": kind_of[hook], "flags": list(f.flags),
                          "note": f.note, "seconds": time.perf_counter() - t})
-    except _OutOfTime:  # between two sites
-        stopped = {"site": None, "seconds_so_far": 0.0}
+    except _OutOfTime:  # between two sites (or after the last)
+        if len(rows) < len(hooks):
+            stopped = {"site": hooks[len(rows)], "seconds_so_far": 0.0}
     finally:
         if limit is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -332,7 +334,7 @@ def vae_section(s: dict, device: Any, budget: Callable[[str], float | None]) -> 
         x = _prepare(x_cpu, cfg.image_size, device)
         recon, mu, logvar, _ = model(x)
         parts = vae_loss(recon, x, mu, logvar, tc.beta)
-        {k: float(parts[k].detach()) for k in ("loss", "bce", "kl")}  # the trainer reads all three
+        _values = {k: float(parts[k].detach()) for k in ("loss", "bce", "kl")}  # as the trainer: 3 host syncs
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
         opt.step()
@@ -374,6 +376,7 @@ def accumulator_section(s: dict, device: Any) -> dict:
         x = torch.randn(a["rows"], a["dim"], dtype=dtype, device=device, generator=gen)
         acc = CovarianceAccumulator(a["dim"], dtype=dtype, device=device)
         m2 = torch.zeros(a["dim"], a["dim"], dtype=dtype, device=device)
+
         def update(acc: Any = acc, x: Any = x) -> None:
             acc.update(x)
             sync(device)
