@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = ["array", "boolean", "choice", "integer", "positive", "probability", "real", "real_array", "same_length",
            "sequence_of", "window", "seed", "memory", "function", "text", "optional", "MAX_BYTES",
-           "UnknownName"]
+           "UnknownName", "instance"]
 
 
 def _fix(fix: str) -> str:
@@ -216,3 +216,11 @@ class UnknownName(KeyError, ValueError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+def instance(name: str, value: Any, cls: type, example: str = "") -> Any:
+    """An instance of ``cls`` (e.g. an experiment's Config)."""
+    if not isinstance(value, cls):
+        hint = f" (e.g. {example})" if example else ""
+        raise TypeError(f"{name} must be a {cls.__name__}{hint}, got {type(value).__name__} {value!r}.")
+    return value

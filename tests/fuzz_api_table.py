@@ -458,6 +458,16 @@ CASES: list[Case] = [
          {"n_features": count(huge=True), "n_hidden": count(huge=True), "n_levels": count(2, huge=True),
           "max_inverse_density": [("0.5 (< 1)", 0.5)] + positive(), "importance_rate": positive(),
           "steps": count(), "batch_size": count(), "lr": positive(), "seed": seed()}),
+    # the run functions refuse anything but their Config (rows for the two that run in well under a second)
+    Case("superposition_capacity.run", "experiments.superposition_capacity:run",
+         lambda: {"config": __import__("polycode_lite.experiments.superposition_capacity", fromlist=["x"])
+                  .ChannelConfig(n_samples=1000, dropout_rates=(0.2,))},
+         {"config": [("3 (int)", 3), ("None", None), ("a dict", {"n_samples": 1000})]}),
+    Case("toy_dimensionality.run", lambda: ((lambda **kw: __import__(
+        "polycode_lite.experiments.toy_dimensionality", fromlist=["x"]).run(progress=False, **kw)), None),
+         lambda: {"config": __import__("polycode_lite.experiments.toy_dimensionality", fromlist=["x"])
+                  .DimensionalityConfig(n_features=5, n_hidden=2, n_instances=2, steps=2, batch_size=8)},
+         {"config": [("3 (int)", 3), ("None", None), ("a dict", {"n_features": 5})]}),
     Case("normalize_activations", "experiments.explanation_scoring:normalize_activations",
          {"activations": [0.5, 1.0], "max_activation": 1.0},
          # any shape (empty too) is documented, and max_activation <= 0 gives zeros (documented)

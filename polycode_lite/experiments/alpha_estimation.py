@@ -277,6 +277,7 @@ class NoiseResult:
 
 def run_bias(config: BiasConfig = BiasConfig()) -> BiasResult:
     """Plain and simulation-matched α̂ for each n/m of ``config`` (mean over seeds)."""
+    ck.instance("config", config, BiasConfig, "BiasConfig.fast()")
     m, a = int(config.m), float(config.true_alpha)
     ns, windows, plain, corrected, cis = [], [], [], [], []
     for ratio in config.ratios:
@@ -299,6 +300,7 @@ def run_bias(config: BiasConfig = BiasConfig()) -> BiasResult:
 
 def run_noise(config: NoiseConfig = NoiseConfig()) -> NoiseResult:
     """PCA and cvPCA α̂ over ``config.fit_window`` for each noise variance of ``config``."""
+    ck.instance("config", config, NoiseConfig, "NoiseConfig.fast()")
     m, a = int(config.m), float(config.true_alpha)
     window = config.fit_window
     signal = powerlaw_gaussian(int(config.n_over_m) * m, m, a, seed=config.seed)
@@ -323,4 +325,4 @@ def run(config: Union[BiasConfig, NoiseConfig]) -> Union[BiasResult, NoiseResult
         return run_bias(config)
     if isinstance(config, NoiseConfig):
         return run_noise(config)
-    raise TypeError(f"run needs a BiasConfig or a NoiseConfig, got {type(config).__name__}.")
+    raise TypeError(f"config must be a BiasConfig or a NoiseConfig, got {type(config).__name__}.")

@@ -149,6 +149,7 @@ def run(config: MaskNoiseConfig = MaskNoiseConfig()) -> MaskNoiseResult:
     """Measure the untrained net's α per layer and rate by eval PCA, one train-mode pass, and the
     cross-covariance of each K in ``config.masks`` (plain fits, no CI: ``estimate_alpha`` with
     ``ci="none"``, in ``config.window``; a repeats window ends at its noise floor)."""
+    ck.instance("config", config, MaskNoiseConfig, "MaskNoiseConfig()")
     from polycode_lite._common import limit_threads
     from polycode_lite.data.shapes import make_shapes
     from polycode_lite.experiments.alpha import estimate_alpha

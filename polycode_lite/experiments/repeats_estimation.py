@@ -150,6 +150,7 @@ def _masks(h: np.ndarray, p: float, k: int, rng: np.random.Generator, isotropic:
 
 def run(config: DropoutNoiseConfig = DropoutNoiseConfig()) -> DropoutNoiseResult:
     """Every estimator at every dropout rate of ``config`` (see the module docstring)."""
+    ck.instance("config", config, DropoutNoiseConfig, "DropoutNoiseConfig.fast()")
     from polycode_lite.experiments.alpha import estimate_alpha
 
     if not all(0 < p < 1 for p in config.dropouts):

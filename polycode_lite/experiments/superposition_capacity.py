@@ -344,6 +344,7 @@ def run(config: ChannelConfig = ChannelConfig()) -> ChannelResult:
     """Simulate the dropout channel of ``config``: for each D, X uniform over the non-zero symbols
     (and, for comparison, over all 2^C symbols), Y = X kept with probability 1 − D, else 0; the
     plug-in MI (``cap.plugin_mutual_information``) against ``cap.dropout_capacity_bounds``."""
+    ck.instance("config", config, ChannelConfig, "ChannelConfig.fast()")
     rng = np.random.default_rng(config.seed)
     D = np.asarray(config.dropout_rates, dtype=float)
     n, q = int(config.n_samples), 2 ** int(config.c_bits)

@@ -59,6 +59,7 @@ class DimensionalityConfig:
 def run(config: DimensionalityConfig = DimensionalityConfig(), progress: bool = True,
         **train_kwargs: Any) -> "DimensionalityResult":
     """Run the experiment of ``config``: ``res = run(DimensionalityConfig.fast()); res.plot()``."""
+    ck.instance("config", config, DimensionalityConfig, "DimensionalityConfig.fast()")
     from dataclasses import asdict
 
     return dimensionality_sweep(**asdict(config), progress=progress, **train_kwargs)

@@ -227,6 +227,7 @@ class TeaserResult:
 
 def run(config: TeaserConfig = TeaserConfig(), progress: bool = True) -> TeaserResult:
     """Train the ``config.n_levels`` teaser models at once and measure what each stores."""
+    ck.instance("config", config, TeaserConfig, "TeaserConfig.fast()")
     from polycode_lite.models.toy import ToyModel, importance_decay, sparsity_sweep
     from polycode_lite.models.toy_training import train_toy
     from polycode_lite.science.superposition import dimensions_per_feature, features_represented
