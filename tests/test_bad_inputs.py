@@ -109,7 +109,7 @@ def test_mine_stops_at_a_non_finite_loss_and_flags_it() -> None:
 
 
 def test_unknown_names_are_key_and_value_errors_naming_the_argument() -> None:
-    import torch.nn as nn
+    from torch import nn
 
     from polycode_lite.course.exercises import check
     from polycode_lite.models.hooks import ActivationRecorder, get_module

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import fuzz_api  # noqa: E402
+import fuzz_api
 
 
 @pytest.fixture(scope="module")
