@@ -38,7 +38,7 @@ class Spectrum(np.ndarray):
 
     def __new__(cls, values: Any, n_samples: int | None = None, n_features: int | None = None,
                 estimator: str = "unknown") -> Spectrum:
-        arr = np.ascontiguousarray(ck.array("values", values), dtype=np.float64)
+        arr = np.ascontiguousarray(ck.array("values", values, finite=False), dtype=np.float64)
         if arr.ndim != 1:
             raise ValueError(f"values must be 1-D (a spectrum is 1-D), got shape {arr.shape}.")
         if estimator not in ESTIMATORS:
@@ -105,7 +105,7 @@ def check_spectrum(values: Any, what: str = "eigenvalues") -> Spectrum:
         raise ValueError(
             f"{what} must be a 1-D spectrum, got shape {np.shape(values)}. For (n, m) activations "
             "use estimate_alpha(x) or eigenspectrum(x) first; for a stack of spectra fit each row.")
-    ck.array(what, values)
+    ck.array(what, values, finite=False)  # its own NaN message below names the rank
     lam = as_spectrum(values)
     if lam.size < 3:
         raise ValueError(f"need at least 3 eigenvalues to fit a power law, got {lam.size}.")
