@@ -6,7 +6,8 @@ imports only the module of the command being run (so ``--help`` stays fast).
 
 Shared options: every command takes ``--out``, ``--threads`` and ``--no-progress``; commands
 that draw random numbers also take ``--seed``. A module may set ``OUT_OPTION`` (keyword
-arguments for ``--out``: ``required``, ``default``, ``help``).
+arguments for ``--out``: ``required``, ``default``, ``help``; and ``"kind": "file"`` when
+``--out`` names a file to write rather than a folder).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _positive_int(text: str) -> int:
 
 def _shared_options(parser: argparse.ArgumentParser, module: Any, takes_seed: bool) -> None:
     out = {"default": None, "help": "output folder"}
-    out.update(getattr(module, "OUT_OPTION", {}))
+    out.update({k: v for k, v in getattr(module, "OUT_OPTION", {}).items() if k != "kind"})
     group = parser.add_argument_group("shared options")
     group.add_argument("--out", **out)
     group.add_argument("--threads", type=_positive_int, default=None,
@@ -115,7 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if getattr(args, "out", None) is not None:
-            check_writable_folder(Path(args.out), "--out")
+            if getattr(args._module, "OUT_OPTION", {}).get("kind") == "file":
+                check_writable_file(Path(args.out), "--out")
+            else:
+                check_writable_folder(Path(args.out), "--out")
         with limit_threads(args.threads):
             return int(args._module.main(args) or 0)
     except (ValueError, TypeError, OSError, FloatingPointError) as exc:
@@ -140,6 +144,15 @@ def check_writable_folder(folder: Path, option: str) -> None:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise ValueError(f"{option} {folder} is not writable ({ancestor} does not allow writing); "
                          "pass a folder you can write to.")
+
+
+def check_writable_file(path: Path, option: str) -> None:
+    """Refuse, before any work, a file path that is a folder or whose folder cannot be written
+    (an existing file is fine: it is replaced when the work is done)."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; pass the path of a file to write.")
+    check_writable_folder(path.parent if str(path.parent) else Path("."), f"the folder of {option}")
 
 
 def run_command(command: str, argv: Sequence[str] | None = None) -> int:

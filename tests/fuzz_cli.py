@@ -1,7 +1,7 @@
 """Table-driven fuzz of every ``polycode-lite`` command: each row is a bad command line.
 
-An outcome is "clear" when the command exits 2 with a one-line message (or argparse's usage
-error) that names the offending option and writes nothing into ``--out``; "obscure" when it
+An outcome is "clear" when the command exits 2 with an error message (one line, or a line and a
+how-to list; or argparse's usage error) that names the offending option and writes nothing into ``--out``; "obscure" when it
 fails any other way (a traceback, another exit status, a message not naming the option, or
 files written first); "silent" when it exits 0. ``run_cli_fuzz()`` runs the table in-process
 (``polycode_lite.cli.main``); benchmarks/bench_fuzz.py prints the summary.
@@ -21,7 +21,7 @@ BASE: dict[str, list[str]] = {
     "train-autoencoder": ["--widths", "4", "8", "8", "8", "--latent-dim", "4", "--n-train", "64",
                           "--n-test", "32", "--batch-size", "32", "--epochs", "1", "--dropout", "0"],
     "language-spectra": ["--model", "minilm", "--tokens", "2000", "--layers", "0,1"],
-    "dropout-experiments": ["depth", "--preset", "fast"],
+    "dropout-experiments": [],  # each row names the experiment (a positional argument)
     "reproduce": ["--fast", "--only", "00_"],
     "student-notebooks": [],
     "notebooks": [],
@@ -71,7 +71,7 @@ ROWS: list[tuple[str, list[str], str]] = [
     ("language-spectra", ["--layers", "0-5:0"], "--layers"),
     ("language-spectra", ["--layers", "a,b"], "--layers"),
     ("language-spectra", ["--layers", "0,99"], "--layers"),
-    ("language-spectra", ["--layers=-1"], "--layers"),
+    ("language-spectra", ["--layers=-99"], "--layers"),  # negative indices count from the end
     ("language-spectra", ["--batch-size", "0"], "--batch-size"),
     ("language-spectra", ["--window", "0"], "--window"),
     ("language-spectra", ["--window", "8", "--drop-first", "8"], "--drop-first"),
@@ -87,8 +87,11 @@ ROWS: list[tuple[str, list[str], str]] = [
     ("language-spectra", ["--corpus", "{tmp}/no_such_file.txt"], "--corpus"),
     ("language-spectra", ["--model", "{tmp}/no_such_model"], "model"),
     # dropout-experiments
-    ("dropout-experiments", ["--preset", "huge"], "--preset"),
+    ("dropout-experiments", ["depth", "--preset", "huge"], "--preset"),
+    ("dropout-experiments", ["alpha", "--preset", "cpu"], "--preset"),
     ("dropout-experiments", ["nothing"], "experiment"),
+    ("dropout-experiments", ["depth", "--preset", "fast", "--out", "{tmp}"], "--out"),
+    ("dropout-experiments", ["depth", "--preset", "fast", "--out", "{tmp}/a_file.json/y.json"], "--out"),
     # reproduce
     ("reproduce", ["--only", "no_such_notebook"], "no_such_notebook"),
     ("reproduce", ["--notebooks", "{tmp}/missing"], "missing"),
@@ -134,6 +137,7 @@ def _prepare(tmp: Path) -> dict[str, str]:
     for p in sorted(COURSE_NOTEBOOK_DIR.glob("0[01]_*.ipynb")):
         shutil.copy(p, nbs / p.name)
     (tmp / "subs" / "alice").mkdir(parents=True)
+    (tmp / "a_file.json").write_text("{}")
     return {"tmp": str(tmp), "nbs": str(nbs), "pkgnbs": str(COURSE_NOTEBOOK_DIR)}
 
 
@@ -165,7 +169,9 @@ def run_row(command: str, extra: list[str], named: str, tmp: Path, places: dict[
         return CliOutcome(command, " ".join(extra), "obscure", msg, time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
     lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-    message = lines[-1] if lines else ""
+    # the error: argparse's last line, or ours (its first line; a how-to list may follow)
+    message = next((ln for ln in lines if ": error: " in ln), lines[-1] if lines else "")
+    message = err.getvalue()[err.getvalue().index(message):] if message else ""
     wrote = (out.exists() and any(out.iterdir())) or \
         (_tree(Path(places["nbs"])) | _tree(tmp / "subs")) != before
     if code == 0:

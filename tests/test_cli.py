@@ -85,3 +85,20 @@ def test_an_unwritable_out_is_refused_before_any_work(tmp_path, capsys) -> None:
     assert not (blocker.parent / "run").exists()
     with pytest.raises(ValueError, match="is a file, not a folder"):
         main(["language-spectra", "--out", str(blocker), "--debug"])
+
+
+def test_a_file_valued_out_may_exist_but_not_be_a_folder(tmp_path, capsys) -> None:
+    """dropout-experiments writes --out as a JSON file: rerunning over the shipped file must pass
+    the check (the null: a folder there is refused, and so is a file inside a file)."""
+    from polycode_lite.cli import check_writable_file
+
+    existing = tmp_path / "depth.json"
+    existing.write_text("{}")
+    check_writable_file(existing, "--out")
+    check_writable_file(tmp_path / "new" / "depth.json", "--out")
+    with pytest.raises(ValueError, match="is a folder"):
+        check_writable_file(tmp_path, "--out")
+    with pytest.raises(ValueError, match="the folder of --out"):
+        check_writable_file(existing / "x.json", "--out")
+    code = main(["dropout-experiments", "depth", "--preset", "fast", "--out", str(tmp_path)])
+    assert code == 2 and "is a folder" in capsys.readouterr().err

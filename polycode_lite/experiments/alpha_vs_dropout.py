@@ -367,7 +367,8 @@ def load_shipped(name: str) -> Any:
     return _from_old_schema(pd.DataFrame(d["rows"]), d.get("config", {}))
 
 
-OUT_OPTION = {"required": True, "help": "JSON file to write (finished units wait in <out>.parts/)"}
+OUT_OPTION = {"required": True, "kind": "file",
+              "help": "JSON file to write (finished units wait in <out>.parts/)"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
