@@ -31,6 +31,12 @@ from fuzz_api_fixtures import (
                                _train_toy,
 )
 
+def _probe():
+    from polycode_lite.models.probe_cnn import make_probe_cnn
+
+    return make_probe_cnn(width=2)
+
+
 MORE: list[Case] = [
     # ---------------- data ----------------
     Case("moving_dot_images", "data.stimuli:moving_dot_images", {"n_frames": 4, "size": 16},
@@ -104,6 +110,13 @@ MORE: list[Case] = [
                                  .get_module(_tiny_net(), **kw)), None), {"name": "1"},
          {"name": [("'nope'", "nope"), ("3 (int)", 3), ("None", None), ("''", "")]}),
     Case("token_features", "models.hooks:token_features", {"drop_first": 1}, {"drop_first": count(0)}),
+    Case("make_probe_cnn", "models.probe_cnn:make_probe_cnn", {"width": 2},
+         {"width": count(maximum=4096), "n_classes": count(huge=True), "seed": seed()}),
+    Case("train_probe_cnn", lambda: ((lambda **kw: __import__("polycode_lite.models.probe_cnn", fromlist=["x"])
+                                      .train_probe_cnn(_probe(), progress=False, **kw)), None),
+         {"n_train": 16, "n_test": 8, "steps": 1, "batch_size": 8},
+         {"n_train": count(huge=True), "n_test": count(), "steps": count(), "batch_size": count(), "lr": positive(),
+          "seed": seed(), "threads": count(optional=True)}),
     Case("ResNetAutoencoder", "models.resnet_vae:ResNetAutoencoder", {"config": "lite", "dropout": 0.1},
          {"config": [("'bogus'", "bogus"), ("3 (int)", 3), ("None", None)], "dropout": probability(open_high=True),
           "seed": seed(optional=True)}),

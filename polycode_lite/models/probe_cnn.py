@@ -43,9 +43,10 @@ def make_probe_cnn(width: int = 16, n_classes: int = 3, seed: int = 0) -> nn.Mod
     from torchvision.models.resnet import BasicBlock, conv1x1
     from torchvision.ops import Conv2dNormActivation
 
-    if width < 1 or n_classes < 1:
-        raise ValueError(f"width and n_classes must be >= 1, got width={width}, n_classes={n_classes}.")
-    w = int(width)
+    from polycode_lite import _checks as ck
+
+    w = ck.integer("width", width, minimum=1, maximum=4096); ck.integer("n_classes", n_classes, minimum=1)
+    ck.seed("seed", seed); ck.memory("n_classes", (4 * w, n_classes), itemsize=4)
 
     def down(c_in: int, c_out: int) -> nn.Module:
         return BasicBlock(c_in, c_out, stride=2,
@@ -90,6 +91,12 @@ def train_probe_cnn(
 
     from polycode_lite.data.shapes import make_shapes
 
+    from polycode_lite import _checks as ck
+
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("steps", steps), ("batch_size", batch_size)):
+        ck.integer(name, value, minimum=1)
+    ck.positive("lr", lr); ck.seed("seed", seed); ck.optional(ck.integer, "threads", threads, minimum=1)
+    ck.memory("n_train", (n_train + n_test, 3, 32, 32), itemsize=4 * 4)
     if steps < 1 or batch_size < 1 or n_train < batch_size:
         raise ValueError(f"need steps >= 1 and n_train >= batch_size >= 1, got steps={steps}, "
                          f"n_train={n_train}, batch_size={batch_size}.")
