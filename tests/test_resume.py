@@ -462,9 +462,16 @@ def test_truncated_depth_result_names_the_file(tmp_path):
 
 
 def test_truncated_shipped_sweep_names_the_file_and_the_command(tmp_path, monkeypatch):
-    shutil.copy(alpha_vs_dropout.DATA_DIR / "alpha_full.json", tmp_path / "alpha_full.json")
+    for name in ("alpha_full.json", "MANIFEST.json"):
+        shutil.copy(alpha_vs_dropout.DATA_DIR / name, tmp_path / name)
     monkeypatch.setattr(alpha_vs_dropout, "DATA_DIR", tmp_path)
     assert len(alpha_vs_dropout.load_shipped("alpha_full"))  # null: the intact file loads
     _damage(tmp_path / "alpha_full.json", "truncate")
+    with pytest.raises(ValueError, match=r"(?s)alpha_full\.json.*dropout-experiments alpha"):
+        alpha_vs_dropout.load_shipped("alpha_full")
+    # a file that passes its sha256 but is not a sweep (a manifest re-recorded by mistake)
+    from polycode_lite.data.integrity import update_manifest
+
+    update_manifest(tmp_path, ["alpha_full.json"])
     with pytest.raises(ValueError, match="alpha_full.json is not a readable sweep result.*dropout-experiments alpha"):
         alpha_vs_dropout.load_shipped("alpha_full")

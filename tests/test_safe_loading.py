@@ -73,6 +73,20 @@ def test_an_edited_value_in_a_shipped_result_is_refused_naming_the_file_and_the_
     assert isinstance(info.value, ValueError)  # the CLI prints it as one line
 
 
+@pytest.mark.parametrize("name", ["alpha_full", "depth_cpu"])
+def test_load_shipped_refuses_an_edited_result(shipped_copy, monkeypatch, name):
+    """The loader notebooks 05 and the CLI use runs the check (the null: the copy loads untouched)."""
+    from polycode_lite.experiments import alpha_vs_dropout
+
+    monkeypatch.setattr(alpha_vs_dropout, "DATA_DIR", shipped_copy)
+    assert alpha_vs_dropout.load_shipped(name) is not None
+    path = shipped_copy / f"{name}.json"
+    d = json.loads(path.read_text())
+    path.write_text(json.dumps(d, indent=2 if "rows" in d else 1) + " ")  # same values, other bytes
+    with pytest.raises(IntegrityError, match=f"{name}.json"):
+        alpha_vs_dropout.load_shipped(name)
+
+
 def test_in_a_source_checkout_the_fix_is_git_checkout(shipped_copy, monkeypatch):
     monkeypatch.setattr(integrity, "is_source_checkout", lambda: True)
     monkeypatch.setattr(integrity, "REPO_ROOT", shipped_copy.parent.parent)

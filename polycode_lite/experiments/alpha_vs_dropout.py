@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from polycode_lite._common import SHIPPED_DATA_DIR, limit_threads
+from polycode_lite.data.integrity import verify_shipped_file
 from polycode_lite.experiments.alpha_dropout_rules import (  # re-exported
     alpha_dropout_verdict,
     alpha_table,
@@ -353,6 +354,7 @@ def load_shipped(name: str) -> Any:
                                     f"polycode-lite (the wheel ships it), or make your own with "
                                     f"`{cmd} --out my_{name}.json`.")
         raise FileNotFoundError(f"{path} is missing; regenerate it with `{cmd} --out {path}`.")
+    verify_shipped_file(path)  # sha256 against data/dropout/MANIFEST.json, naming how to restore it
     if name.startswith("depth"):
         return DepthResult.from_json(path)
     try:

@@ -145,4 +145,10 @@ def main(args: argparse.Namespace) -> int:
         print(alpha_table(df).to_string())
         print(alpha_trend(df).to_string())
     shutil.rmtree(parts, ignore_errors=True)
+    from polycode_lite.experiments.alpha_vs_dropout import DATA_DIR
+
+    if out.resolve().parent == DATA_DIR.resolve():  # regenerated a shipped result: record its sha256
+        from polycode_lite.data.integrity import update_manifest
+
+        print(f"recorded the new sha256 of {out.name} in {update_manifest(DATA_DIR, [out.name])}")
     return 0
