@@ -1,11 +1,12 @@
-"""Small helpers shared by every wing: array conversion, thread limits, file digests, device choice,
-and where the package and its repository live.
+"""Small helpers shared by every wing: array conversion, thread limits, file digests, crash-safe
+writes, device choice, and where the package and its repository live.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "COURSE_NOTEBOOK_DIR",
     "NonFiniteLossError",
+    "atomic_replace",
+    "atomic_write",
+    "atomic_write_text",
+    "fsync_dir",
     "refuse_output_inside",
     "PACKAGE_DIR",
     "REPO_ROOT",
@@ -161,6 +166,47 @@ def refuse_output_inside(out: str | Path, source: str | Path, out_option: str = 
         raise ValueError(f"{out_option} {out} is {'the' if out_r == src_r else 'inside the'} "
                          f"{source_option} folder {source}: writing there would overwrite the "
                          f"inputs. Pick an {out_option} outside it.")
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """fsync a folder, so a rename inside it survives a crash (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. a platform without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_replace(tmp: str | Path, path: str | Path) -> None:
+    """fsync ``tmp``, rename it onto ``path`` and fsync the folder: a crash leaves the old file
+    or the new one, never a mix."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """``write(tmp)`` fills a temporary file beside ``path`` (``.NAME.PID.tmp``); it is then
+    fsynced and renamed onto ``path``. A failure removes the temporary file and leaves ``path``
+    as it was. Every file the package writes for later reuse goes through here."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        atomic_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def sha256_file(path: str | Path) -> str:

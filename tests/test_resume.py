@@ -151,10 +151,10 @@ def test_crash_between_hook_fits_resumes_bitwise(tiny_model_dir, reference, tmp_
 def test_crash_inside_a_write_leaves_nothing_half_written(step, tiny_model_dir, reference, tmp_path, monkeypatch):
     """Renames of one run: run.json, group_000, group_001, then npz and json per hook, then the csv.
     A crash at the rename of step ``step`` leaves no temporary file and no damaged file behind."""
-    from polycode_lite.experiments import resume_files
+    from polycode_lite import _common
 
     out = tmp_path / "run"
-    monkeypatch.setattr(resume_files, "_atomic_replace", Counter(resume_files._atomic_replace, fail_at=step))
+    monkeypatch.setattr(_common, "atomic_replace", Counter(_common.atomic_replace, fail_at=step))
     with pytest.raises(RuntimeError, match="simulated crash"):
         cli.main(_argv(tiny_model_dir, out))
     assert not list(out.rglob("*.tmp"))

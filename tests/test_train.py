@@ -248,8 +248,6 @@ class _Crash(RuntimeError):
 def test_a_crash_while_saving_loses_no_finished_epoch(tmp_path, monkeypatch, crash_at):
     """Epoch 2's save is 3 renames (weights, version json, pointer): crash before the
     ``crash_at``-th one (its temporary file written, possibly truncated), then resume."""
-    import polycode_lite.models.checkpoints as C
-
     reference = train_autoencoder(tiny_cfg(epochs=2, dropout=0.2), tmp_path / "ref", progress=False)
     real_replace, calls = os.replace, []
 
@@ -260,10 +258,10 @@ def test_a_crash_while_saving_loses_no_finished_epoch(tmp_path, monkeypatch, cra
             raise _Crash(f"killed before renaming onto {dst}")
         real_replace(src, dst)
 
-    monkeypatch.setattr(C.os, "replace", crashing_replace)
+    monkeypatch.setattr(os, "replace", crashing_replace)
     with pytest.raises(_Crash):
         train_autoencoder(tiny_cfg(epochs=2, dropout=0.2), tmp_path / "run", progress=False)
-    monkeypatch.setattr(C.os, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     run_dir = tmp_path / "run" / "_train" / "lite_shapes_p0.2"
     assert json.loads((run_dir / "checkpoint.json").read_text())["epoch"] == 1  # epoch 1 kept whole
     resumed = train_autoencoder(tiny_cfg(epochs=2, dropout=0.2), tmp_path / "run", progress=False)

@@ -15,13 +15,12 @@ After regenerating a shipped file on purpose, record its new digest::
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polycode_lite._common import REPO_ROOT, SHIPPED_DATA_DIR, is_source_checkout, sha256_file
+from polycode_lite._common import REPO_ROOT, SHIPPED_DATA_DIR, atomic_write_text, is_source_checkout, sha256_file
 
 __all__ = ["MANIFEST_NAME", "IntegrityError", "read_json", "restore_hint", "update_manifest",
            "verify_file", "verify_shipped_file"]
@@ -118,24 +117,6 @@ def verify_shipped_file(path: str | Path) -> None:
     verify_file(path, entry["sha256"], f"{restore_hint(path)}{remake} {regen}")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # the pattern of models.checkpoints._atomic_replace: temp name, fsync, rename, fsync the folder
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # a platform without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def update_manifest(folder: str | Path, names: Sequence[str] | None = None) -> Path:
     """Record the sha256 and size of files in ``folder/MANIFEST.json`` (after a deliberate
     regeneration). ``names`` default: every ``*.json`` and ``*.safetensors`` file there except
@@ -160,7 +141,7 @@ def update_manifest(folder: str | Path, names: Sequence[str] | None = None) -> P
         entry = files.get(n) if isinstance(files.get(n), dict) else {}
         files[n] = {**entry, "sha256": sha256_file(folder / n), "bytes": (folder / n).stat().st_size}
     manifest["files"] = dict(sorted(files.items()))
-    _write_atomically(mpath, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(mpath, json.dumps(manifest, indent=2) + "\n")
     return mpath
 
 

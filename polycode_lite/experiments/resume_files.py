@@ -6,22 +6,21 @@ safetensors file of tensors (:func:`save_tensors` / :func:`load_tensors`). A rea
 content back only if the file parses, its hash matches and its settings equal the caller's;
 otherwise it gets ``None`` and a :class:`ResumeWarning` (one line naming the file and why: missing
 files are silent), and the caller recomputes. Writes go to a temporary name in the same folder,
-are fsynced and renamed (``_atomic_replace``), so a crash leaves the old file or the new one.
+are fsynced and renamed (``_common.atomic_write``), so a crash leaves the old file or the new one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from polycode_lite.models.checkpoints import _atomic_replace
+from polycode_lite._common import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -65,25 +64,6 @@ def differing(saved: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
     """The keys whose values differ between two settings dicts (compared as canonical JSON)."""
     return sorted(k for k in set(saved) | set(wanted)
                   if canonical_json(saved.get(k, "<absent>")) != canonical_json(wanted.get(k, "<absent>")))
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """``write(tmp)`` fills a temporary file beside ``path``; it is then fsynced and renamed onto
-    ``path`` (a failure removes the temporary file and leaves ``path`` as it was)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        _atomic_replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename)."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _skip(path: Path, what: str, why: str) -> None:

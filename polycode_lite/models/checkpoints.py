@@ -7,12 +7,12 @@ sha256 in ``MANIFEST.json`` beside the exact command that made it, and loading c
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polycode_lite._common import SHIPPED_DATA_DIR, sha256_file
+from polycode_lite._common import SHIPPED_DATA_DIR, atomic_write_text, sha256_file
+from polycode_lite._common import atomic_replace as _atomic_replace
 from polycode_lite.data.integrity import IntegrityError, read_json, restore_hint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,32 +33,6 @@ def _package_version() -> str:
 # ------------------------------------------------------------------------------------------
 # checkpoints
 # ------------------------------------------------------------------------------------------
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. a platform without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_replace(tmp: Path, path: Path) -> None:
-    """fsync ``tmp``, rename it onto ``path`` and fsync the folder: a crash leaves the old file
-    or the new one, never a mix."""
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    _atomic_replace(tmp, path)
-
-
 #: a run folder keeps this many checkpoint versions (the newest and the one before it)
 KEEP_CHECKPOINTS = 2
 
@@ -94,9 +68,9 @@ def save_checkpoint(run_dir: str | Path, model: nn.Module, optimizer: Any,
     meta = dict(meta, sha256=sha256_file(st_path), weights=st_path.name,
                 optimizer_param_groups=opt_state["param_groups"])
     text = json.dumps(meta, indent=2)
-    _atomic_write_text(run_dir / f"{version}.json", text)
+    atomic_write_text(run_dir / f"{version}.json", text)
     json_path = run_dir / "checkpoint.json"
-    _atomic_write_text(json_path, text)
+    atomic_write_text(json_path, text)
     versions = sorted(p.stem for p in run_dir.glob("checkpoint-*.json"))
     for old in versions[:-KEEP_CHECKPOINTS]:
         for suffix in (".safetensors", ".json"):
@@ -190,7 +164,7 @@ def export_model(model: nn.Module, meta: dict[str, Any], path: str | Path,
     save_file(tensors, str(path))
     keep = {k: v for k, v in meta.items() if k not in {"sha256", "weights", "optimizer_param_groups"}}
     keep.update(sha256=sha256_file(path), save_dtype=dtype)
-    _atomic_write_text(path.with_suffix(".json"), json.dumps(keep, indent=2))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(keep, indent=2))
     return path
 
 
@@ -236,7 +210,7 @@ def write_manifest(out_dir: str | Path, files: Sequence[str | Path], command: st
         f = Path(f)
         entries[f.name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
     path = out_dir / "MANIFEST.json"
-    _atomic_write_text(path, json.dumps({"command": command, "package_version": _package_version(),
+    atomic_write_text(path, json.dumps({"command": command, "package_version": _package_version(),
                                          "files": entries}, indent=2))
     return path
 
