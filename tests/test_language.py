@@ -400,3 +400,18 @@ def test_cli_runs_and_resumes(tiny_gpt2_dir, tmp_path, capsys):
     assert cli_main(argv) == 0  # a rerun reuses finished layers
     assert json.loads((out / "spectra" / "blocks.0.mlp.post.json").read_text()) == before
     assert "alpha_by_layer.csv" in capsys.readouterr().out
+
+
+def test_a_finished_group_is_moved_to_host_memory_exactly():
+    """collect_covariances keeps one group on the device: finished ones are exact CPU copies."""
+    import torch
+
+    from polycode_lite.experiments.covariance_collection import _to_host
+    from polycode_lite.science.covariance import CovarianceAccumulator
+
+    acc = CovarianceAccumulator(5).update(np.random.default_rng(0).normal(size=(40, 5)))
+    assert _to_host(acc) is acc  # already on the CPU: no copy
+    acc.device = torch.device("cuda")  # as a GPU accumulator reports itself (its tensors stay here)
+    host = _to_host(acc)
+    assert host is not acc and host.device.type == "cpu" and host.n == acc.n
+    assert torch.equal(host.covariance_tensor(), acc.covariance_tensor())

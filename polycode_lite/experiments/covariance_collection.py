@@ -269,12 +269,21 @@ def collect_covariances(
                     accs[h].all_reduce()
             if folder is not None and rank == 0:
                 _save_group(_state_path(folder, g), accs, dict(fingerprint, group=g))
-        for h in hooks:
-            result[h].append(accs[h])
+        for h in hooks:  # a finished group waits in host memory: one group at a time on the device
+            result[h].append(_to_host(accs[h]))
     n_docs = [int(np.unique(windows.doc_ids[group_of == g]).size) for g in range(n_g)]
     return GroupedCovariances(result, n_docs, drop_first,
                               meta=dict(model=lm.name, arch=lm.arch, n_windows=len(windows),
                                         window=windows.length, world_size=world))
+
+
+def _to_host(acc: "CovarianceAccumulator") -> "CovarianceAccumulator":
+    """``acc`` itself on the CPU, else an exact copy there (the spectra are computed on the CPU)."""
+    from polycode_lite.science.covariance import CovarianceAccumulator
+
+    if acc.device.type == "cpu":
+        return acc
+    return CovarianceAccumulator.from_state_dict(acc.state_dict(), device="cpu")
 
 
 # --------------------------------------------------------------------------------------
@@ -294,7 +303,8 @@ def peak_memory_estimate(
     weight_bytes: int = 4,
     acc_bytes: int = 8,
 ) -> dict[str, int]:
-    """Peak memory of :func:`collect_covariances` for one group in one pass, in bytes.
+    """Peak device memory of :func:`collect_covariances` in one pass, in bytes (one document group
+    is on the device at a time: finished groups wait in host memory, n_groups × accumulators).
 
     Terms: weights n_params · weight_bytes; accumulators Σ(w² + w)·acc_bytes; the batch
     cross-product of the widest hook (w² · acc_bytes, formed before it is added); the centred
