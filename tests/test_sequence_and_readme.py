@@ -71,7 +71,7 @@ def test_readme_tables_merges_and_refuses_fast_runs(tmp_path, monkeypatch):
     assert "| new | 01 | 1 \\| 2 | ctl | holds |" in readme.read_text()
     (res / "claims__01_x.json").write_text(json.dumps(
         [{"notebook": "01_x", "claim": "new", "control": "ctl", "verdict": "holds", "fast": True}]))
-    with pytest.raises(SystemExit, match="fast run"):
+    with pytest.raises(ValueError, match="fast run"):
         RT.main(argparse.Namespace(results=[str(res)]))
-    with pytest.raises(SystemExit, match="no claims"):
+    with pytest.raises(ValueError, match="no claims"):
         RT.main(argparse.Namespace(results=[str(tmp_path / "missing")]))
