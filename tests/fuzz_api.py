@@ -21,6 +21,7 @@ import importlib
 import math
 import re
 import signal
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -214,7 +215,7 @@ def _call(case: Case, kwargs: dict) -> tuple[BaseException | None, bool]:
     def _alarm(*_):
         raise _Hang(f"no answer within {CALL_TIMEOUT_S:g} s")
 
-    use_alarm = hasattr(signal, "setitimer")
+    use_alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if use_alarm:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, CALL_TIMEOUT_S)
