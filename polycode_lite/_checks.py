@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["array", "boolean", "choice", "integer", "positive", "probability", "real", "real_array", "same_length",
-           "sequence_of", "window", "seed", "memory", "function", "text", "optional", "MAX_BYTES",
-           "UnknownName", "instance"]
+__all__ = ["MAX_BYTES", "UnknownName", "array", "boolean", "choice", "function", "instance", "integer", "memory",
+           "optional", "positive", "probability", "real", "real_array", "seed", "sequence_of", "text", "window"]
 
 
 def _fix(fix: str) -> str:
@@ -116,13 +115,6 @@ def array(name: str, value: Any, ndim: int | tuple[int, ...] | None = None, min_
     if finite and not np.isfinite(arr).all():
         raise ValueError(f"{name} holds {int((~np.isfinite(arr)).sum())} NaN/inf value(s).{_fix(fix)}")
     return arr
-
-
-def same_length(names: tuple[str, str], a: Any, b: Any, fix: str = "") -> None:
-    """``a`` and ``b`` have one number of rows (samples)."""
-    if len(a) != len(b):
-        raise ValueError(f"{names[0]} and {names[1]} must have the same number of rows, got {len(a)} "
-                         f"and {len(b)}.{_fix(fix)}")
 
 
 def choice(name: str, value: Any, options: Any, fix: str = "") -> Any:
