@@ -116,10 +116,9 @@ def _blas_limiter(n: int) -> Any:
 
 
 def _checked_threads(n: Any) -> int:
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"threads must be a positive integer, got {n}.")
-    return n
+    from polycode_lite import _checks
+
+    return _checks.integer("n (threads)", n, minimum=1, fix="Pass a whole number of threads, e.g. 1.")
 
 
 @contextmanager

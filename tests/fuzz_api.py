@@ -44,7 +44,6 @@ class Outcome:
     variant: str
     outcome: str  # "clear" | "obscure" | "silent" | "baseline" | "broken"
     message: str
-    elsewhere: str = ""  # set for rows of modules fixed outside this suite (see Case.elsewhere)
 
 
 @dataclass
@@ -62,7 +61,6 @@ class Case:
     extra: list[tuple[str, str, dict]] = field(default_factory=list)
     state: Callable[[Any], Any] | None = None
     names: dict[str, str] = field(default_factory=dict)  # argument -> name its message may use
-    elsewhere: str = ""  # the module, owned outside this suite's fixes, whose open cases are listed
 
 
 # --------------------------------------------------------------------------------------
@@ -242,7 +240,7 @@ def run_case(case: Case) -> list[Outcome]:
     """The baseline and every bad variant of one row."""
     exc, _ = _call(case, _base(case))
     out = [Outcome(case.name, "", "baseline", "broken" if exc else "baseline",
-                   f"{type(exc).__name__}: {exc}" if exc else "", case.elsewhere)]
+                   f"{type(exc).__name__}: {exc}" if exc else "")]
     variants = [(a, d, {a: v}) for a, vs in case.args.items() for d, v in vs] + list(case.extra)
     for arg, desc, override in variants:
         kwargs = {**_base(case), **copy.deepcopy(override)}
@@ -251,8 +249,7 @@ def run_case(case: Case) -> list[Outcome]:
         msg = f"{type(exc).__name__}: {exc}" if exc is not None else "returned"
         if verdict == "clear" and not unchanged:
             verdict, msg = "obscure", f"state changed by a rejected call; {msg}"
-        out.append(Outcome(case.name, arg, desc, verdict, msg.splitlines()[0][:300] if msg else "",
-                           case.elsewhere))
+        out.append(Outcome(case.name, arg, desc, verdict, msg.splitlines()[0][:300] if msg else ""))
     return out
 
 

@@ -166,3 +166,16 @@ def test_window_depth_extra_columns_and_plot():
     ax = t.plot(group="kind")
     assert len(ax.get_legend().get_texts()) == 2
     assert layer_alphas({"x": x}, n_boot=0)["x"].ci_method.startswith("residual bootstrap")
+
+
+def test_the_flat_spectrum_null_is_simulated_once_per_setting():
+    """Equally wide sites share one white-noise simulation (GPT-2 XL's 48 MLP sites: one, not 48)."""
+    from polycode_lite.experiments import alpha_site
+
+    alpha_site._white_null_bound.cache_clear()
+    first = alpha_site._white_slope_bound(0.01, 200, 400, 5, 50, seed=0)
+    again = alpha_site._white_slope_bound(0.01, 200, 400, 5, 50, seed=0)
+    info = alpha_site._white_null_bound.cache_info()
+    assert first == again and first is not None and (info.misses, info.hits) == (1, 1)
+    alpha_site._white_slope_bound(0.01, 200, 400, 5, 50, seed=1)  # another seed: simulated anew
+    assert alpha_site._white_null_bound.cache_info().misses == 2

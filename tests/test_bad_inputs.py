@@ -153,3 +153,20 @@ def test_the_new_checks() -> None:
         _checks.memory("n", (10**12,))
     with pytest.raises(TypeError, match="flag must be True or False"):
         _checks.boolean("flag", "no")
+
+
+def test_shipped_models_refuses_a_bad_device_before_loading(monkeypatch):
+    from polycode_lite.models import checkpoints
+
+    loaded = []
+
+    def fake_load(path, device):
+        loaded.append(path)
+        return None, {"dropout": float(len(loaded))}
+
+    monkeypatch.setattr(checkpoints, "load_autoencoder", fake_load)
+    for device in ("gpu9", "cuda:7", 3):
+        with pytest.raises(ValueError, match="device"):
+            checkpoints.shipped_models(device=device)
+    assert not loaded
+    assert len(checkpoints.shipped_models(device="cpu")) == 5 == len(loaded)  # the null: cpu loads

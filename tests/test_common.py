@@ -31,7 +31,7 @@ def test_limit_threads_restores_and_rejects_zero() -> None:
     with limit_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="threads must be a positive integer"):
+    with pytest.raises(ValueError, match=r"n \(threads\) must be >= 1"):
         with limit_threads(0):
             pass
     with limit_threads(None):

@@ -22,6 +22,7 @@ Flags on a fit (``SiteFit.flags``, ``PowerLawFit.flags``), each with a reason in
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -192,11 +193,18 @@ def _white_slope_bound(alpha_plain: float, m: int, n: int, lo: int, hi: int, see
     edge = 2 * math.log((1 + math.sqrt(gamma)) / max(1 - math.sqrt(gamma), 1e-12))
     if alpha_plain > edge / math.log(hi / lo) or hi > min(m, n - 1):
         return None
+    bound = _white_null_bound(m, n, lo, hi, seed, n_sim)
+    return bound if alpha_plain <= bound else None
+
+
+@functools.lru_cache(maxsize=64)
+def _white_null_bound(m: int, n: int, lo: int, hi: int, seed: int, n_sim: int) -> float:
+    """mean + 4 s.d. of the plain slopes of ``n_sim`` simulated white spectra (m, n, window, seed):
+    computed once per setting, so the 48 equally wide sites of a model share one simulation."""
     rng = np.random.default_rng([seed, 7])
     null = [_wls_loglog(np.arange(lo, hi + 1.0), sample_powerlaw_spectrum(m, n, 0.0, rng)[lo - 1: hi])[0]
             for _ in range(n_sim)]
-    bound = float(np.mean(null) + 4 * np.std(null, ddof=1))
-    return bound if alpha_plain <= bound else None
+    return float(np.mean(null) + 4 * np.std(null, ddof=1))
 
 
 def fit_site(site: str, ss: SiteSpectrum, depth: float, window: tuple[int, int] | None,

@@ -7,11 +7,12 @@ sha256 in ``MANIFEST.json`` beside the exact command that made it, and loading c
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polycode_lite._common import SHIPPED_DATA_DIR, atomic_write_text, sha256_file
+from polycode_lite._common import SHIPPED_DATA_DIR, atomic_write_text, choose_device, sha256_file
 from polycode_lite._common import atomic_replace as _atomic_replace
 from polycode_lite.data.integrity import IntegrityError, read_json, restore_hint
 
@@ -179,6 +180,9 @@ def load_autoencoder(path: str | Path, device: Any = "cpu") -> tuple[nn.Module, 
     """
     from polycode_lite.models.resnet_vae import AutoencoderConfig, ResNetAutoencoder
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be the path of a .safetensors file, got {type(path).__name__} {path!r}.")
+    device = choose_device(device)  # an unknown or unavailable device is refused before loading
     path = Path(path)
     json_path = path.with_suffix(".json")
     fix = _export_fix(json_path)
@@ -248,6 +252,7 @@ def shipped_dir() -> Path:
 
 def shipped_models(device: Any = "cpu") -> dict[float, tuple[nn.Module, dict[str, Any]]]:
     """Load the five shipped lite VAEs, {dropout: (model, meta)}, after verifying the manifest."""
+    device = choose_device(device)
     d = shipped_dir()
     manifest = verify_manifest(d)
     out = {}
