@@ -415,3 +415,19 @@ def test_a_finished_group_is_moved_to_host_memory_exactly():
     host = _to_host(acc)
     assert host is not acc and host.device.type == "cpu" and host.n == acc.n
     assert torch.equal(host.covariance_tensor(), acc.covariance_tensor())
+
+
+@pytest.mark.parametrize(("flag", "online"), [([], None), (["--online"], True)])
+def test_language_spectra_goes_online_only_when_asked(flag, online, tmp_path, monkeypatch):
+    from polycode_lite import cli
+    from polycode_lite.experiments import language_depth
+
+    seen = {}
+
+    def fake_load(name, **kw):
+        seen.update(kw)
+        raise ValueError("stopped after the load call")
+
+    monkeypatch.setattr(language_depth, "load_language_model", fake_load)
+    assert cli.main(["language-spectra", "--model", "gpt2-xl", *flag, "--out", str(tmp_path / "o")]) == 2
+    assert seen["online"] is online

@@ -168,6 +168,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "memory and the partial state on disk); partial state is saved in this dtype, so a resumed "
                    "run is bitwise the uninterrupted one")
     p.add_argument("--allow-fallback", action="store_true", help="use the embedded MiniLM if the model is unavailable")
+    p.add_argument("--online", action="store_true",
+                   help="allow downloading --model from the Hugging Face Hub (default: offline, no network use)")
 
 
 def cli_main(argv: Sequence[str] | None = None) -> int:
@@ -244,7 +246,8 @@ def main(args: argparse.Namespace) -> int:
     if device == "auto" and world > 1 and torch.cuda.is_available():
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     lm = load_language_model(args.model, device=device, dtype=_parse_dtype(args.dtype),
-                             allow_fallback=args.allow_fallback, verbose=rank == 0)
+                             allow_fallback=args.allow_fallback, online=True if args.online else None,
+                             verbose=rank == 0)
     layers = check_against_model(args, checked, lm)
     resolved = {"resolved_model": lm.name, "model_weights": model_digest(lm.model)}
     check_run_folder(out, settings, resolved)
