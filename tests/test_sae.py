@@ -167,7 +167,12 @@ def test_save_load_round_trip(tmp_path, small):
     np.testing.assert_array_equal(back.encode(acts[:20]), sae.encode(acts[:20]))
     assert back.k == 1 and back.l1 is None and back.scale == sae.scale
     (tmp_path / "other.safetensors").write_bytes(b"not a file")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="not a readable safetensors"):
         load_sae(tmp_path / "other.safetensors")
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(ValueError, match="not an SAE file"):
+        load_sae(tmp_path / "foreign.safetensors")
     with pytest.raises(ValueError, match="not a file"):
         load_sae(tmp_path / "missing.safetensors")

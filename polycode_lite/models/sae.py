@@ -153,11 +153,15 @@ def load_sae(path: str | Path) -> SAE:
     path = Path(ck.text("path", str(path)))
     if not path.is_file():
         raise ValueError(f"path {path} is not a file; pass the file written by SAE.save.")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != "polycode_lite.sae/1":
-            raise ValueError(f"{path} is not an SAE file written by SAE.save (metadata {meta}).")
-        state = {k: f.get_tensor(k) for k in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error type for a damaged or foreign file
+        raise ValueError(f"{path} is not a readable safetensors file ({exc}); pass the file written by "
+                         "SAE.save.") from None
+    if meta.get("format") != "polycode_lite.sae/1":
+        raise ValueError(f"{path} is not an SAE file written by SAE.save (metadata {meta}).")
     k = int(meta["k"]) or None
     l1 = None if meta["l1"] == "None" else float(meta["l1"])
     sae = SAE(int(meta["d"]), int(meta["n_latents"]), k=k, l1=l1, scale=float(meta["scale"]))
@@ -229,8 +233,8 @@ def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | No
     seed = ck.seed("seed", seed); ck.positive("lr", lr, fix="Try 3e-3.")
     ck.boolean("progress", progress)
     ck.optional(ck.integer, "num_threads", num_threads, minimum=1, fix="Or None to keep torch's setting.")
-    centred = data_np - data_np.mean(axis=0)
-    ms = float(np.mean(np.sum(centred ** 2, axis=1)))
+    mu = data_np.mean(axis=0)
+    ms = float(np.einsum("ij,ij->", data_np, data_np) / n - mu @ mu)  # E‖x − mean‖², without a centred copy
     if ms <= 0:
         raise ValueError("acts has zero variance (every sample equal): nothing to learn. Pass varying activations.")
     scale = math.sqrt(d / ms)
