@@ -21,7 +21,7 @@ def test_theory_single_feature_losses_are_the_variances_and_antipodal_wins_when_
     var = np.array([0.01, 1.0]) / 3 - np.array([0.01, 1.0]) ** 2 / 4
     np.testing.assert_allclose(L[:, 1, 0], var)             # I2 = 1: dropping either costs Var x
     np.testing.assert_allclose(L[:, 0, 1], var)
-    assert np.all(L[..., 2] <= L[..., :2].min(-1) * 1.001)  # antipodal contains both as limits
+    assert np.all(L[..., 2] <= L[..., :2].min(-1) * 1.02)   # antipodal contains both as limits (40 steps: 2%)
     R = pd_.theoretical_regimes(L)
     assert R[0, 1] == S                                     # sparse, equal: superposition
     assert (R[1, 0], R[1, 2]) == (N, D)                     # dense: the weak one dropped / the strong one kept
