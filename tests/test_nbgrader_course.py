@@ -78,7 +78,7 @@ def test_refuses_to_write_into_the_master_folder(tmp_path: Path, capsys) -> None
     before = (src / MASTER.name).read_bytes()
     for out in (src, src / "sub"):
         assert main(["student-notebooks", "--notebooks", str(src), "--out", str(out)]) == 2
-        assert "master notebook folder" in capsys.readouterr().err
+        assert "the --notebooks folder" in capsys.readouterr().err
     assert (src / MASTER.name).read_bytes() == before
     assert main(["student-notebooks", "--notebooks", str(tmp_path / "empty"), "--out",
                  str(tmp_path / "o")]) == 2
