@@ -58,10 +58,14 @@ def plot_phase_diagrams(density: Any, importance: Any, maps: Sequence[Any], regi
 
 def plot_phase_slice(importance: Any, W: Any, regimes: Sequence[str], density: float, ax: Any = None) -> Any:
     """W₁ and W₂ (``W`` is (len(importance), 2)) against the relative importance at one density,
-    with each point's regime written under it. Returns the Figure."""
+    with each point's regime written under it; the overall sign of each W is fixed so that W₁ ≥ 0
+    (W₂ ≥ 0 where |W₁| is small). Returns the Figure."""
     import matplotlib.pyplot as plt
 
     w, W = np.asarray(importance, float), np.asarray(W, float)
+    # W and −W are the same model: fix the sign so that W₁ ≥ 0 (W₂ ≥ 0 where feature 1 is dropped)
+    sign = np.where(np.abs(W[:, 0]) > 0.25, np.sign(W[:, 0]), np.sign(W[:, 1]))
+    W = W * np.where(sign == 0, 1.0, sign)[:, None]
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 3.6))
     else:
