@@ -105,3 +105,15 @@ def test_fast_preset_recovers_sparse_features_and_beats_control():
     assert res.recovery[i, -1] >= 0.9  # 24 features in 8 dims at 4% activity
     assert np.all(res.control < res.chance + 0.1)
     assert res.claims()[0]["verdict"] == "holds"
+
+
+def test_plot_refuses_mismatched_arrays():
+    from polycode_lite.plots.sae import plot_recovery
+
+    good = dict(sparsity=[0.5, 0.9], ratio=[3.0], recovery=[[0.8, 0.99]], control=[[0.7, 0.7]],
+                chance=[[0.7, 0.7]], capacity_sparsity=[0.76], predicted_dims=[0.6, 0.16])
+    import matplotlib.pyplot as plt
+
+    plt.close(plot_recovery(**good))  # the null: matching shapes draw
+    with pytest.raises(ValueError, match="len\\(ratio\\), len\\(sparsity\\)"):
+        plot_recovery(**{**good, "recovery": [0.8, 0.99]})

@@ -87,7 +87,7 @@ class RecoveryConfig:
     @classmethod
     def full(cls, **overrides: Any) -> "RecoveryConfig":
         return cls(**{**dict(hidden=(6, 8, 12, 16), sparsities=(0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
-                             toy_steps=5000, toy_batch=1024, n_samples=20_000, sae_steps=3000), **overrides})
+                             toy_steps=4000, toy_batch=1024, n_samples=10_000, sae_steps=2000), **overrides})
 
 
 def capacity_sparsity(ratio_m_over_n: Any, h_elem: float = H_ELEM) -> float:
@@ -321,7 +321,7 @@ class RecoveryResult:
             f"{100 * MIN_ACCURACY:.0f}%): {over} point(s) within capacity are not recovered (the dictionary stops "
             f"earlier than the entropy bound) and {under} beyond it are" + (
                 "; every point is recovered, so the grid shows no boundary" if rec.all() else "")
-            + (" ; nothing is recovered" if not rec.any() else "") + ".")
+            + ("; nothing is recovered" if not rec.any() else "") + ".")
         return dict(
             claim="The information-theoretic capacity predicts where sparse dictionaries stop recovering features",
             expected=(f"recovery (≥ {RECOVERED:g}, ≥ {100 * MIN_EXCESS:.0f}% above chance) exactly where "
