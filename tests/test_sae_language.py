@@ -159,6 +159,17 @@ def test_tradeoff_claim_rule_and_its_null():
     assert null["verdict"] == "does not hold at this scale" and "0.500" in null["why"]
 
 
+def test_plot_tradeoff_highlights_a_swept_value_and_refuses_another():
+    import matplotlib
+    matplotlib.use("Agg")
+    t = pd.DataFrame(dict(hook="h", method="topk", sparsity=[8, 16], n_latents=64, fvu=[0.3, 0.2], l0=[8.0, 16.0],
+                          dead_fraction=[0.1, 0.0], fvu_pca_same_l0=[0.5, 0.4]))
+    ax = R.plot_tradeoff(t, highlight=16)
+    assert any(line.get_label() == "k=16" for line in ax.get_lines())
+    with pytest.raises(ValueError, match="highlight=5"):
+        R.plot_tradeoff(t, highlight=5)
+
+
 def test_pca_fvu_is_exact_on_a_low_rank_code():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 2)) @ rng.standard_normal((2, 5))

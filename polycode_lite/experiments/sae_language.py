@@ -303,7 +303,11 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
         TokenLookupSimulator,
     )
     from polycode_lite.experiments.pseudo_neurons import Direction, run_comparison, score_directions
-    from polycode_lite.experiments.sae_language_measures import code_alphas, group_accumulators, tradeoff_table
+    from polycode_lite.experiments.sae_language_measures import (
+        code_alphas,
+        group_accumulators,
+        tradeoff_table,
+    )
     from polycode_lite.models.language_models import load_language_model
     from polycode_lite.models.sae import train_sae
     from polycode_lite.science.action import path_action

@@ -78,7 +78,7 @@ def latent_claims(scores: pd.DataFrame, simulator: str = "token lookup", seed: i
     ov = {r: compare_kinds(sub, n_boot=n_boot, seed=seed, reference=r, pool_layers=True).set_index("kind").loc[KIND]
           for r in REFERENCES}
     reject, adj = holm(np.array([ov[r]["diff_p"] for r in REFERENCES]), level)
-    s, e = ctl.loc[KIND], ctl.loc[KIND]
+    s = e = ctl.loc[KIND]
     explainable = bool(e.excess_ci_low > 0)
     excess = _ci(e.excess, e.excess_ci_low, e.excess_ci_high, sign=True)
     out = []
@@ -197,9 +197,10 @@ def plot_kind_scores(summary: pd.DataFrame, ax: Any = None, title: str = "") -> 
     return ax
 
 
-def plot_tradeoff(tradeoff: pd.DataFrame, ax: Any = None) -> Any:
+def plot_tradeoff(tradeoff: pd.DataFrame, ax: Any = None, highlight: float | None = None) -> Any:
     """Held-out FVU against L0 (log axis) for the SAEs of the sweep (labelled by k or L1, with the
-    dead fraction) and PCA with as many components."""
+    dead fraction) and PCA with as many components; ``highlight``: a sparsity of the sweep to ring
+    (a widget's slider value). Raises ValueError for a ``highlight`` not in the sweep."""
     import matplotlib.pyplot as plt
 
     ax = ax if ax is not None else plt.subplots(figsize=(5, 3.6))[1]
@@ -210,6 +211,11 @@ def plot_tradeoff(tradeoff: pd.DataFrame, ax: Any = None) -> Any:
     for r in t.itertuples():
         ax.annotate(f"{name}={r.sparsity:g}\n{r.dead_fraction:.0%} dead", (r.l0, r.fvu), fontsize=7,
                     textcoords="offset points", xytext=(4, 4))
+    if highlight is not None:
+        hit = t[np.isclose(t.sparsity.astype(float), ck.real("highlight", highlight))]
+        if hit.empty:
+            raise ValueError(f"highlight={highlight!r} is not a sparsity of the sweep {t.sparsity.tolist()}.")
+        ax.plot(hit.l0, hit.fvu, "o", ms=14, mfc="none", mec="C3", label=f"{name}={highlight:g}")
     ax.set_xscale("log")
     ax.set(xlabel="L0 (active latents per token)", ylabel="fraction of variance unexplained (held out)",
            title=f"reconstruction–sparsity trade-off, {t.hook.iloc[0]}")
