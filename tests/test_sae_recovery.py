@@ -27,7 +27,9 @@ def tiny() -> RecoveryResult:
 
 def test_tiny_run_table_plot_claims(tiny):
     t = tiny.table()
-    assert len(t) == 2 and {"recovery", "control", "chance", "within_capacity", "recovered"} <= set(t.columns)
+    assert len(t) == 2 and {"recovery", "control", "chance", "within_capacity", "recovered", "recovered_share",
+                            "predicted_share"} <= set(t.columns)
+    assert np.all((tiny.recovered_share >= 0) & (tiny.recovered_share <= 1))
     assert np.all((tiny.recovery > 0) & (tiny.recovery <= 1)) and tiny.n_latents == 24
     assert tiny.k.tolist() == [[3, 1]]  # k = round(0.5 · n(1 − S)), at least 1
     claims = tiny.claims()
@@ -78,6 +80,9 @@ def test_boundary_verdict_and_its_null():
         "does not hold at this scale"
     # the null: the Gaussian control recovers nothing, so the rule cannot call it a boundary
     assert boundary_verdict(np.zeros_like(within), within) == "does not hold at this scale"
+    # a boundary no better than the null with no entropy term is only "partly"
+    assert boundary_verdict(within, within, null_within=within) == "partly"
+    assert boundary_verdict(within, within, null_within=~within) == "holds"
     everywhere = np.ones_like(within)
     assert boundary_verdict(everywhere, everywhere) == "partly"  # no boundary on the grid to predict
 

@@ -135,12 +135,13 @@ def recovery_verdict(recovery: Any, chance: Any, threshold: float = RECOVERED, m
     return "partly" if float(np.mean(ex)) >= min_excess / 2 else "does not hold at this scale"
 
 
-def boundary_verdict(recovered: Any, within: Any, min_accuracy: float = MIN_ACCURACY) -> str:
+def boundary_verdict(recovered: Any, within: Any, null_within: Any = None, min_accuracy: float = MIN_ACCURACY) -> str:
     """Verdict of "the capacity predicts where dictionaries stop recovering features" over grid points:
-    ``recovered`` (bool: recovery ≥ threshold and above chance) against ``within`` (bool: D*_pred ≤ m/n).
+    ``recovered`` (bool: recovery ≥ threshold and above chance) against ``within`` (bool: D*_pred ≤ m/n)
+    and, if given, the null boundary ``null_within`` (bool: 1 − S ≤ m/n, no entropy term).
 
-    * "holds": the boundary classifies ≥ ``min_accuracy`` (85%) of the points right, with both
-      recovered and unrecovered points on the grid;
+    * "holds": the boundary classifies ≥ ``min_accuracy`` (85%) of the points right, more than the
+      null boundary does, with both recovered and unrecovered points on the grid;
     * "partly": some point is recovered and ≥ ``min_accuracy`` of the recovered points lie within
       capacity (a necessary condition), but the boundary misplaces more points than allowed;
     * "does not hold at this scale": nothing is recovered, or recovery beyond capacity is common."""
@@ -150,7 +151,13 @@ def boundary_verdict(recovered: Any, within: Any, min_accuracy: float = MIN_ACCU
     if not rec.any():
         return "does not hold at this scale"
     acc = float(np.mean(rec == win))
-    if acc >= min_accuracy and not rec.all():
+    beats = True
+    if null_within is not None:
+        nul = np.asarray(null_within, bool)
+        if nul.shape != rec.shape:
+            raise ValueError(f"null_within must have the shape of recovered {rec.shape}, got {nul.shape}.")
+        beats = acc > float(np.mean(rec == nul))
+    if acc >= min_accuracy and beats and not rec.all():
         return "holds"
     return "partly" if float(np.mean(win[rec])) >= min_accuracy else "does not hold at this scale"
 
@@ -167,7 +174,8 @@ def run(config: RecoveryConfig = RecoveryConfig(), progress: bool = False) -> "R
     n, S = config.n_features, np.asarray(config.sparsities, dtype=float)
     n_lat = config.latents_per_feature * n
     shape = (len(config.hidden), len(S))
-    out = {k: np.zeros(shape) for k in ("recovery", "control", "chance", "fvu", "l0", "represented", "k", "dstar")}
+    out = {k: np.zeros(shape) for k in ("recovery", "control", "chance", "fvu", "l0", "represented", "k", "dstar",
+                                        "recovered_share")}
     rng = np.random.default_rng(config.seed)
     for a, m in enumerate(config.hidden):
         toy = ToyModel(n, m, n_instances=len(S), feature_probability=1.0 - S, seed=config.seed)
@@ -182,7 +190,8 @@ def run(config: RecoveryConfig = RecoveryConfig(), progress: bool = False) -> "R
             seed = config.seed + 1000 * a + b
             sae = train_sae(h, n_lat, k=k, steps=config.sae_steps, seed=seed)
             ctrl = train_sae(_gaussian_like(h, rng), n_lat, k=k, steps=config.sae_steps, seed=seed)
-            vals = dict(recovery=feature_recovery_per_feature(sae, true).mean(),
+            per = feature_recovery_per_feature(sae, true)
+            vals = dict(recovery=per.mean(), recovered_share=float(np.sum(per >= RECOVERED)) / n if rep.any() else 0.0,
                         control=feature_recovery_per_feature(ctrl, true).mean(),
                         chance=chance_recovery(true, n_lat, config.chance_draws, seed),
                         fvu=sae.reconstruction_error(h), l0=sae.l0(h), represented=rep.sum(), k=k,
@@ -201,6 +210,8 @@ class RecoveryResult:
     control: the same for an SAE on Gaussian data with the activations' covariance. chance: the same
     for random directions. fvu, l0: the SAE's fraction of variance unexplained and mean active latents.
     represented: features with ‖W_f‖ > 0.5. k: the TopK k. dstar: the toy model's D* = m/‖W‖²_F.
+    recovered_share: share of all n features that are represented and recovered at best |cos| ≥ 0.9,
+    beside the capacity's share :attr:`predicted_share`.
     """
 
     config: RecoveryConfig
@@ -217,6 +228,12 @@ class RecoveryResult:
     represented: np.ndarray
     k: np.ndarray
     dstar: np.ndarray
+    recovered_share: np.ndarray
+
+    @property
+    def predicted_share(self) -> np.ndarray:
+        """(H, K): the share of the n features whose entropy fits in m units, min(1, (m/n)/D*_pred(S))."""
+        return np.minimum(1.0, (1 / self.ratio)[:, None] / np.maximum(self.predicted_dims[None, :], 1e-12))
 
     @property
     def ratio(self) -> np.ndarray:
@@ -253,7 +270,7 @@ class RecoveryResult:
 
     def table(self) -> Any:
         """One row per (m, S): m, n_over_m, sparsity, predicted_dims, within_capacity, recovery,
-        control, chance, recovered, fvu, l0, k, represented, dstar."""
+        control, chance, recovered, recovered_share, predicted_share, fvu, l0, k, represented, dstar."""
         import pandas as pd
 
         H, K = self.recovery.shape
@@ -261,6 +278,8 @@ class RecoveryResult:
                      predicted_dims=float(self.predicted_dims[b]), within_capacity=bool(self.within[a, b]),
                      recovery=float(self.recovery[a, b]), control=float(self.control[a, b]),
                      chance=float(self.chance[a, b]), recovered=bool(self.recovered[a, b]),
+                     recovered_share=float(self.recovered_share[a, b]),
+                     predicted_share=float(self.predicted_share[a, b]),
                      fvu=float(self.fvu[a, b]), l0=float(self.l0[a, b]), k=int(self.k[a, b]),
                      represented=int(self.represented[a, b]), dstar=float(self.dstar[a, b]))
                 for a in range(H) for b in range(K)]
@@ -306,8 +325,8 @@ class RecoveryResult:
 
     def _boundary_claim(self) -> dict[str, Any]:
         rec, win, nul = self.recovered, self.within, self.null_within
-        verdict = boundary_verdict(rec, win)
-        v_ctl = boundary_verdict(self._recovered(self.control), win)
+        verdict = boundary_verdict(rec, win, nul)
+        v_ctl = boundary_verdict(self._recovered(self.control), win, nul)
         acc, acc_null = float(np.mean(rec == win)), float(np.mean(rec == nul))
         s_star = self.capacity_sparsity
         found = []
@@ -318,8 +337,10 @@ class RecoveryResult:
         over = int(np.sum(win & ~rec)); under = int(np.sum(rec & ~win))
         why = "" if verdict == "holds" else (
             f"The capacity boundary classifies {100 * acc:.0f}% of the {rec.size} points right (holding needs "
-            f"{100 * MIN_ACCURACY:.0f}%): {over} point(s) within capacity are not recovered (the dictionary stops "
-            f"earlier than the entropy bound) and {under} beyond it are" + (
+            f"{100 * MIN_ACCURACY:.0f}% and more than the null boundary's {100 * acc_null:.0f}%): {over} point(s) "
+            f"within capacity are not recovered (the dictionary stops earlier than the entropy bound) and {under} "
+            f"beyond it are" + (" (the toy model keeps fewer features there, and recovery is scored over the represented "
+                                 "ones)" if under else "") + (
                 "; every point is recovered, so the grid shows no boundary" if rec.all() else "")
             + ("; nothing is recovered" if not rec.any() else "") + ".")
         return dict(
