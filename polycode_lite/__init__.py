@@ -53,6 +53,11 @@ _API: dict[str, str] = {
     "repeats_spectrum": "science.repeats",
     "layer_alphas": "experiments.alpha",
     "AlphaTable": "experiments.alpha",
+    "phase_diagram": "experiments.phase_diagram",
+    "PhaseDiagramConfig": "experiments.phase_diagram",
+    "PhaseDiagramResult": "experiments.phase_diagram",
+    "CorrelationConfig": "experiments.feature_correlation",
+    "CorrelationResult": "experiments.feature_correlation",
     # the machine
     "set_threads": "_common",
     "limit_threads": "_common",
