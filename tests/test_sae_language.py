@@ -143,9 +143,12 @@ def _alphas(latent, neuron):
 def test_alpha_claim_rule_and_its_null():
     assert R.alpha_claim(_alphas((0.7, 0.65, 0.75), (1.1, 1.0, 1.2)))["verdict"] == "holds"
     partly = R.alpha_claim(_alphas((0.95, 0.8, 1.05), (1.1, 1.0, 1.2)))
-    assert partly["verdict"] == "partly" and "overlaps" in partly["why"]
+    assert partly["verdict"] == "partly" and "CIs overlap" in partly["why"]
     null = R.alpha_claim(_alphas((1.1, 1.0, 1.2), (1.1, 1.0, 1.2)))  # null: the same code twice
     assert null["verdict"] == "does not hold at this scale" and "1.100" in null["why"]
+    curved = _alphas((0.7, 0.65, 0.75), (1.1, 1.0, 1.2)).assign(flags=["", "curved"])
+    c = R.alpha_claim(curved)  # separated CIs, but the latents' fit is no single power law
+    assert c["verdict"] == "partly" and "latents curved" in c["why"]
     nan = R.alpha_claim(_alphas((np.nan, np.nan, np.nan), (1.1, 1.0, 1.2)))
     assert nan["verdict"] == "does not hold at this scale"
 
@@ -168,6 +171,23 @@ def test_plot_tradeoff_highlights_a_swept_value_and_refuses_another():
     assert any(line.get_label() == "k=16" for line in ax.get_lines())
     with pytest.raises(ValueError, match="highlight=5"):
         R.plot_tradeoff(t, highlight=5)
+
+
+def test_code_alphas_share_one_window_and_separate_a_steep_code_from_a_flat_one():
+    rng = np.random.default_rng(0)
+    steep = rng.standard_normal((2400, 60)) * np.arange(1, 61) ** -1.0   # α = 2 (variance ∝ n^-2)
+    flat = rng.standard_normal((2400, 90)) * np.arange(1, 91) ** -0.25   # α = 0.5
+    groups = np.arange(2400) % 6
+    with pytest.raises(ValueError, match="one id per row"):
+        M.group_accumulators(steep, groups[:10])
+    codes = {"steep": M.group_accumulators(steep, groups), "flat": M.group_accumulators(flat, groups, lambda x: x)}
+    rows = {r["code"]: r for r in M.code_alphas("h", codes, n_boot=20, correct_bias=False)}
+    assert rows["steep"]["window_hi"] == rows["flat"]["window_hi"] == 30  # ½ · the narrower code's 60
+    assert rows["flat"]["ci_high"] < rows["steep"]["ci_low"]
+    alphas = pd.DataFrame([rows["steep"] | {"code": "neurons"}, rows["flat"] | {"code": "sae latents"}])
+    assert R.alpha_claim(alphas)["verdict"] == "holds"
+    swapped = alphas.assign(code=["sae latents", "neurons"])  # null: the steeper code as the latents
+    assert R.alpha_claim(swapped)["verdict"] == "does not hold at this scale"
 
 
 def test_pca_fvu_is_exact_on_a_low_rank_code():
@@ -209,7 +229,9 @@ def test_run_end_to_end_on_a_tiny_gpt2(tiny_run):
     assert tl.score_shuffled.notna().all()  # the same window-shuffled control as the other kinds
     assert set(res.latents.latent) == set(lat["index"])
     assert (res.latents.frequency >= res.config.min_frequency).all()
-    assert set(res.alphas.code) == {"neurons", "sae latents"} and set(res.alphas.width) == {128, 256}
+    widths = res.alphas.set_index("code").width
+    assert widths["neurons"] == 128 and 0 < widths["sae latents"] <= 256  # latents alive on the eval tokens
+    assert widths["sae latents"] == round((1 - res.sae_stats.dead_fraction.item()) * 256)
     assert res.alphas.window_lo.nunique() == 1 and res.alphas.window_hi.nunique() == 1
     t = res.tradeoff
     assert t.sparsity.tolist() == [4, 8] and np.allclose(t.l0, [4, 8]) and (t.fvu < 1).all()

@@ -16,7 +16,8 @@ measured. On the eval windows:
   least ``min_frequency`` of them: the ``n_directions`` of largest activation variance
   (``pick="variance"``, default), highest firing frequency (``"frequency"``) or a seeded random
   sample (``"random"``, the analogue of the neurons' random subset).
-* **α**: the spectrum of the latent code and of the neurons of the same layer, through the one α
+* **α**: the spectrum of the latent code (its latents alive on the eval tokens: a dead latent
+  adds an exact zero eigenvalue only) and of the neurons of the same layer, through the one α
   pipeline (:func:`~polycode_lite.experiments.alpha.estimate_alpha` on one covariance accumulator per
   document group, resampled by the bootstrap), in one window per layer.
 * **trade-off**: for each sparsity of ``sweep`` (k of a TopK SAE, or the L1 coefficient) an SAE of
@@ -356,8 +357,10 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
                                eval_tokens=eval_flat.shape[0], fvu=float(sae.reconstruction_error(eval_flat)),
                                l0=float(sae.l0(eval_flat)), dead_fraction=float(sae.dead_fraction(eval_flat)),
                                alive_train=int(np.sum(freq > 0)), seconds=secs))
+        # latents silent on every eval token add exact zero eigenvalues only: leave them out
+        alive = np.flatnonzero(latent_statistics(sae, eval_flat)[0] > 0)
         codes = {"neurons": group_accumulators(a_eval, groups),
-                 "sae latents": group_accumulators(a_eval, groups, sae.encode)}
+                 "sae latents": group_accumulators(a_eval, groups, lambda x, s=sae, a=alive: s.encode(x)[:, a])}
         alpha_rows += code_alphas(h, codes, n_boot=config.alpha_boot, correct_bias=config.correct_bias,
                                   seed=config.seed)
         if i == 0:

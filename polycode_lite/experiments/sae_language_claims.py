@@ -120,8 +120,8 @@ def latent_claims(scores: pd.DataFrame, simulator: str = "token lookup", seed: i
 def alpha_claim(alphas: pd.DataFrame) -> dict[str, Any]:
     """Is the SAE's latent code flatter (smaller α) than the neurons of the same layer? [I]
 
-    Rule: "holds" when at every hook both α are finite and the latent code's 95% CI lies wholly
-    below the neurons'; "partly" when the latent α is below the neurons' at every hook but some
+    Rule: "holds" when at every hook both α are finite, neither fit is flagged (e.g. "curved":
+    no single power law) and the latent code's 95% CI lies wholly below the neurons'; "partly" when the latent α is below the neurons' at every hook but some
     CIs overlap (or are missing); "does not hold at this scale" when it is not below at some hook
     or an α could not be fitted."""
     need = {"hook", "code", "alpha", "ci_low", "ci_high"}
@@ -131,17 +131,21 @@ def alpha_claim(alphas: pd.DataFrame) -> dict[str, Any]:
     for hook, g in alphas.groupby("hook", sort=False):
         n, z = g.set_index("code").loc["neurons"], g.set_index("code").loc["sae latents"]
         finite = bool(np.isfinite(n.alpha) and np.isfinite(z.alpha))
-        rows.append(dict(hook=hook, finite=finite, below=finite and z.alpha < n.alpha,
-                         separated=finite and bool(z.ci_high < n.ci_low)))
+        flagged = [f"{c} {x}" for c, x in (("neurons", n.get("flags", "")), ("latents", z.get("flags", "")))
+                   if isinstance(x, str) and x]
+        rows.append(dict(hook=hook, finite=finite, below=finite and z.alpha < n.alpha, flagged=flagged,
+                         separated=finite and bool(z.ci_high < n.ci_low) and not flagged))
         parts.append(f"{hook}: latents {_ci(z.alpha, z.ci_low, z.ci_high)}, neurons {_ci(n.alpha, n.ci_low, n.ci_high)}"
                      + (f" (not fitted: {z.note if not np.isfinite(z.alpha) else n.note})" if not finite else ""))
     verdict = ("holds" if all(r["separated"] for r in rows) else
                "partly" if all(r["below"] for r in rows) else "does not hold at this scale")
     bad = [r["hook"] for r in rows if not (r["separated"] if verdict == "partly" else r["below"])]
+    flags = "; ".join(f"{r['hook']}: {', '.join(r['flagged'])}" for r in rows if r["flagged"])
     why = "" if verdict == "holds" else (
-        f"the latent code's α is below the neurons' everywhere but its CI overlaps theirs at {', '.join(bad)}."
-        if verdict == "partly" else
-        f"the latent code's α is not below the neurons' (or not fitted) at {', '.join(bad)}: " + "; ".join(parts) + ".")
+        f"the latent code's α is below the neurons' everywhere but at {', '.join(bad)} the CIs overlap or a fit "
+        "is flagged" + (f" ({flags})" if flags else "") + "." if verdict == "partly" else
+        f"the latent code's α is not below the neurons' (or not fitted) at {', '.join(bad)}: " + "; ".join(parts)
+        + (f" (flagged: {flags})" if flags else "") + ".")
     win = alphas.iloc[0]
     return dict(
         claim="A sparse dictionary's latent code has a flatter covariance spectrum (smaller α) than the neurons",

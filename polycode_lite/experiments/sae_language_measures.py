@@ -33,7 +33,7 @@ def group_accumulators(acts: Any, groups: Any, encode: Any = None, chunk: int = 
         for start in range(0, x.shape[0], chunk):
             part = x[start:start + chunk]
             z = part.astype(np.float64) if encode is None else np.asarray(encode(part), np.float64)
-            acc = acc or CovarianceAccumulator(z.shape[1])
+            acc = CovarianceAccumulator(z.shape[1]) if acc is None else acc
             acc.update(z)
         accs.append(acc)
     return accs
