@@ -143,9 +143,12 @@ def test_cli_rejects_unknown_notebook(tmp_path: Path, capsys) -> None:
 
     assert cli_main(["--only", "no_such_notebook_xyz", "--out", str(tmp_path)]) == 2
     assert "no notebook" in capsys.readouterr().err
-    assert cli_main(["--notebooks", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["--notebooks", str(tmp_path / "empty"), "--out", str(tmp_path / "b")]) == 2
     assert "no NN_name.ipynb notebooks" in capsys.readouterr().err
     assert not (tmp_path / "b" / "report.html").exists()
+    assert cli_main(["--notebooks", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
+    assert "inside the --notebooks folder" in capsys.readouterr().err
 
 
 def test_grading_a_submission_with_strict_checks(tmp_path: Path, monkeypatch, capsys) -> None:
