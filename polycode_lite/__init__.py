@@ -58,6 +58,13 @@ _API: dict[str, str] = {
     "PhaseDiagramResult": "experiments.phase_diagram",
     "CorrelationConfig": "experiments.feature_correlation",
     "CorrelationResult": "experiments.feature_correlation",
+    "train_sae": "models.sae",
+    "SAE": "models.sae",
+    "load_sae": "models.sae",
+    "feature_recovery": "models.sae",
+    "feature_recovery_per_feature": "models.sae",
+    "RecoveryConfig": "experiments.sae_recovery",
+    "SAELanguageConfig": "experiments.sae_language",
     # the machine
     "set_threads": "_common",
     "limit_threads": "_common",
