@@ -176,7 +176,7 @@ MORE: list[Case] = [
           "seed": seed(), "sparsities": [("()", ()), ("(1.5,)", (1.5,)), ("(nan,)", (NAN,))]}),
     Case("SAELanguageConfig", "experiments.sae_language:SAELanguageConfig", {},
          {"train_windows": count(), "eval_windows": count(), "expansion": count(), "n_directions": count(),
-          "seed": seed(), "pick": choice(), "trace": choice()}),
+          "seed": seed(), "pick": choice(), "trace": choice(), "num_threads": count(optional=True)}),
     Case("TeaserConfig", "experiments.toy_teaser:TeaserConfig", {},
          {"n_features": count(huge=True), "n_hidden": count(huge=True), "n_levels": count(2, huge=True),
           "max_inverse_density": [("0.5 (< 1)", 0.5)] + positive(), "importance_rate": positive(),

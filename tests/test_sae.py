@@ -176,3 +176,26 @@ def test_save_load_round_trip(tmp_path, small):
         load_sae(tmp_path / "foreign.safetensors")
     with pytest.raises(ValueError, match="not a file"):
         load_sae(tmp_path / "missing.safetensors")
+
+
+def test_adam_falls_back_when_fused_is_unsupported(monkeypatch):
+    from polycode_lite.models import sae as S
+
+    real_adam, calls = torch.optim.Adam, []
+
+    def adam(params, lr, **kw):
+        calls.append(kw)
+        if kw.get("fused"):
+            raise RuntimeError("fused=True requires all the params to be floating point Tensors of supported devices")
+        return real_adam(params, lr=lr, **kw)
+
+    monkeypatch.setattr(torch.optim, "Adam", adam)
+    opt = S._adam([torch.nn.Parameter(torch.zeros(3))], 1e-3)
+    assert calls == [{"fused": True}, {}] and isinstance(opt, real_adam)
+
+
+def test_thread_count_does_not_change_what_is_learned():
+    acts, true = sparse_data(3000)
+    one = train_sae(acts, 48, k=1, steps=300, seed=0, num_threads=1)
+    two = train_sae(acts, 48, k=1, steps=300, seed=0, num_threads=2)
+    assert abs(feature_recovery(one, true) - feature_recovery(two, true)) < 0.02

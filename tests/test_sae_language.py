@@ -253,3 +253,15 @@ def test_run_is_deterministic_and_projection_traces_have_both_signs(tiny_run):
     pd.testing.assert_frame_equal(res.scores.drop(columns=["top_window"]), again.scores.drop(columns=["top_window"]))
     proj = S.run(S.SAELanguageConfig(**{**c.__dict__, "trace": "projection", "sweep": (8,)}), lm=lm, documents=docs)
     assert set(proj.scores[proj.scores.kind == S.KIND].sign) == {1, -1}
+
+
+def test_latent_claims_state_how_the_latents_were_picked():
+    s = _scores({"neuron": 0.3, "random": 0.25, "sae latent": 0.6})
+    plain = R.latent_claims(s, n_boot=200)
+    picked = R.latent_claims(s, n_boot=200, pick="variance")
+    assert "selected" not in plain[0]["measured"]
+    assert "largest activation variance" in picked[0]["measured"] and "a selected set" in picked[0]["measured"]
+    assert "unselected" in R.latent_claims(s, n_boot=200, pick="random")[1]["measured"]
+    assert [c["verdict"] for c in picked] == [c["verdict"] for c in plain]  # the text, not the rule, changes
+    with pytest.raises(ValueError, match="pick"):
+        R.latent_claims(s, n_boot=200, pick="best")

@@ -70,7 +70,9 @@ class SAELanguageConfig:
     layers: MLP layers of the model. train_windows, eval_windows: disjoint window counts (64
     tokens each). expansion: latents per activation dimension. k / l1: the scored SAE's sparsity
     (exactly one; TopK k or L1 coefficient); sweep: the trade-off's values of the same kind.
-    steps, batch_size: SAE training steps (None: ``train_sae``'s default) and inputs per step. n_directions: neurons, random
+    steps, batch_size: SAE training steps (None: ``train_sae``'s default) and inputs per step;
+    num_threads: torch threads while an SAE trains (1: the same result on any machine; None:
+    torch's setting, faster on several cores). n_directions: neurons, random
     directions and SAE latents scored per layer (n_min_action best-of-N and exact min-action).
     pick, trace, min_frequency: which latents and what trace (module docstring). n_boot: bootstrap
     replicates of the score CIs; alpha_boot: of α (0: no CI); correct_bias: α's finite-sample
@@ -86,6 +88,7 @@ class SAELanguageConfig:
     sweep: tuple[float, ...] = (8, 16, 32, 64, 128)
     steps: int | None = None
     batch_size: int = 256
+    num_threads: int | None = 1
     n_directions: int = 24
     n_min_action: int = 12
     pool_size: int = 32
@@ -110,6 +113,7 @@ class SAELanguageConfig:
             ck.integer(name, getattr(self, name), minimum=0)
         ck.integer("pool_size", self.pool_size, minimum=1); ck.integer("batch_size", self.batch_size, minimum=1)
         ck.optional(ck.integer, "steps", self.steps, minimum=1)
+        ck.optional(ck.integer, "num_threads", self.num_threads, minimum=1, fix="Or None for torch's setting.")
         if (self.k is None) == (self.l1 is None):
             raise ValueError(f"give exactly one of k (TopK) and l1 (L1 coefficient); got k={self.k!r}, l1={self.l1!r}.")
         if self.k is not None:
@@ -194,7 +198,8 @@ class SAELanguageResult:
         from polycode_lite.experiments import sae_language_claims as rules
 
         c = self.config
-        return (rules.latent_claims(self.scores, simulator, seed=c.seed, n_boot=c.n_boot, level=level)
+        return (rules.latent_claims(self.scores, simulator, seed=c.seed, n_boot=c.n_boot, level=level,
+                                    pick=c.pick)
                 + [rules.alpha_claim(self.alphas), rules.tradeoff_claim(self.tradeoff)])
 
 
@@ -339,7 +344,7 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
         n_latents = config.expansion * train_flat.shape[1]
         t0 = time.perf_counter()
         sae = train_sae(train_flat, n_latents, steps=config.steps, batch_size=config.batch_size,
-                        seed=config.seed + i, progress=progress, **config.sparsity)
+                        seed=config.seed + i, progress=progress, num_threads=config.num_threads, **config.sparsity)
         secs = time.perf_counter() - t0
         saes[h] = sae
         freq, var = latent_statistics(sae, train_flat)
@@ -367,7 +372,8 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
             scored_value = config.k if config.k is not None else config.l1
             trade = tradeoff_table(h, train_flat, eval_flat, n_latents, config.sweep,
                                    "topk" if config.k is not None else "l1", steps=config.steps,
-                                   batch_size=config.batch_size, seed=config.seed, reuse={scored_value: (sae, secs)})
+                                   batch_size=config.batch_size, seed=config.seed, reuse={scored_value: (sae, secs)},
+                                   num_threads=config.num_threads)
     return SAELanguageResult(config=config, scores=pd.concat(tables, ignore_index=True),
                              alphas=pd.DataFrame(alpha_rows), tradeoff=trade, latents=pd.DataFrame(latent_rows),
                              sae_stats=pd.DataFrame(stats_rows), seconds=time.perf_counter() - t_start, saes=saes)

@@ -22,7 +22,7 @@ from polycode_lite.science.multiple_comparisons import holm
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["REFERENCES", "alpha_claim", "control_summary", "latent_claims", "plot_kind_scores", "plot_tradeoff",
+__all__ = ["PICK_TEXT", "REFERENCES", "alpha_claim", "control_summary", "latent_claims", "plot_kind_scores", "plot_tradeoff",
            "tradeoff_claim"]
 
 KIND = "sae latent"
@@ -55,12 +55,21 @@ def control_summary(scores: pd.DataFrame, simulator: str = "token lookup", n_boo
 
 
 def _ci(mean: float, lo: float, hi: float, sign: bool = False) -> str:
+    """"0.642 [0.519, 0.771]"; "1.451 (no CI)" when the interval was not computed (NaN bounds)."""
     f = "+.3f" if sign else ".3f"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{mean:{f}} (no CI)"
     return f"{mean:{f}} [{lo:{f}}, {hi:{f}}]"
 
 
+#: how the scored latents were picked (SAELanguageConfig.pick), as the claims state it
+PICK_TEXT = {"variance": "the latents of largest activation variance on the train tokens (a selected set)",
+             "frequency": "the most frequently firing latents on the train tokens (a selected set)",
+             "random": "a seeded random sample of the live latents (unselected)"}
+
+
 def latent_claims(scores: pd.DataFrame, simulator: str = "token lookup", seed: int = 0, n_boot: int = 1000,
-                  level: float = 0.05) -> list[dict[str, Any]]:
+                  level: float = 0.05, pick: str | None = None) -> list[dict[str, Any]]:
     """SAE latents against random directions, then against neurons, pooled over layers.
 
     Rule, per reference kind: "holds" when the latents are explainable (95% CI of score −
@@ -68,8 +77,12 @@ def latent_claims(scores: pd.DataFrame, simulator: str = "token lookup", seed: i
     Holm's correction over the two references, z-test on the bootstrap s.e.); "partly" when they
     are explainable and not significantly different from the reference; "does not hold at this
     scale" when they are not explainable, or significantly worse. Returns dicts for
-    ``record_claim`` (``why`` from the numbers for a verdict other than "holds")."""
+    ``record_claim`` (``why`` from the numbers for a verdict other than "holds"). pick: how the
+    latents were chosen (:data:`PICK_TEXT`), stated in ``measured``; neurons and random directions
+    are random samples."""
     ck.seed("seed", seed); ck.integer("n_boot", n_boot, minimum=10); ck.probability("level", level)
+    ck.optional(ck.choice, "pick", pick, tuple(PICK_TEXT))
+    picked = f"; scored latents: {PICK_TEXT[pick]}, neurons and random directions: random samples" if pick else ""
     sub = _sub(scores, simulator)
     missing = [k for k in (KIND, *REFERENCES) if k not in set(sub.kind)]
     if missing:
@@ -106,7 +119,7 @@ def latent_claims(scores: pd.DataFrame, simulator: str = "token lookup", seed: i
                       "explainable as neurons"),
             measured=(f"{simulator} score, all layers (95% CI over directions): sae latent {_ci(s['mean'], s.ci_low, s.ci_high)}, "
                       f"{r} {_ci(rc['mean'], rc.ci_low, rc.ci_high)}; {diff}"
-                      + (" (better)" if better else " (worse)" if worse else " (no significant difference)")),
+                      + (" (better)" if better else " (worse)" if worse else " (no significant difference)") + picked),
             control=(f"window-shuffled control of the same pipeline: sae latent {_ci(s.shuffled, s.shuffled_ci_low, s.shuffled_ci_high)}, "
                      f"{r} {_ci(rc.shuffled, rc.shuffled_ci_low, rc.shuffled_ci_high)}; latent − shuffled {excess}"
                      + (" (explainable)" if explainable else " (not above the control)")),
@@ -150,7 +163,8 @@ def alpha_claim(alphas: pd.DataFrame) -> dict[str, Any]:
     return dict(
         claim="A sparse dictionary's latent code has a flatter covariance spectrum (smaller α) than the neurons",
         expected="[I] a sparse code spreads the variance over more, nearly independent latents; exploratory",
-        measured="α (95% bootstrap CI over document groups): " + "; ".join(parts),
+        measured=("α (95% bootstrap CI over document groups): " if np.isfinite(alphas.ci_low.to_numpy(float)).any()
+                  else "α (no bootstrap CI: alpha_boot = 0): ") + "; ".join(parts),
         control=(f"the neurons of the same layer on the same eval tokens, document groups and fit window "
                  f"(ranks {win.get('window_lo', '?')}..{win.get('window_hi', '?')})"),
         verdict=verdict, why=why, values=dict(per_hook=rows))
@@ -196,7 +210,8 @@ def plot_kind_scores(summary: pd.DataFrame, ax: Any = None, title: str = "") -> 
                 fmt="o", mfc="none", color="0.5", capsize=3, label="window-shuffled control")
     ax.set_xticks(x, summary.kind, rotation=20)
     ax.axhline(0, color="0.7", lw=0.6)
-    ax.set(ylabel="explanation score (pooled correlation)", title=title or "explanation score by kind")
+    ax.set(xlabel="kind of direction", ylabel="explanation score (pooled correlation)",
+           title=title or "explanation score by kind")
     ax.legend(fontsize=8)
     return ax
 

@@ -90,11 +90,12 @@ def pca_fvu(train: Any, test: Any, ranks: Sequence[int]) -> dict[int, float]:
 
 def tradeoff_table(hook: str, train: np.ndarray, test: np.ndarray, n_latents: int, sweep: Sequence[float],
                    method: str = "topk", *, steps: int | None = None, batch_size: int = 256, seed: int = 0,
-                   reuse: dict | None = None) -> pd.DataFrame:
+                   reuse: dict | None = None, num_threads: int | None = 1) -> pd.DataFrame:
     """One SAE of ``n_latents`` per sparsity of ``sweep`` (k for ``method="topk"``, the L1
     coefficient for "l1") trained on ``train`` (n, d); on ``test``: fvu, l0, dead_fraction, and
     fvu_pca_same_l0 (:func:`pca_fvu` at rank round(L0)); ``seconds`` of training. ``reuse``:
-    {sparsity: (sae, seconds)} already trained (the scored SAE). Columns hook, method, sparsity,
+    {sparsity: (sae, seconds)} already trained (the scored SAE); ``num_threads``: torch threads
+    while training (``train_sae``). Columns hook, method, sparsity,
     n_latents, fvu, l0, dead_fraction, seconds, fvu_pca_same_l0."""
     import pandas as pd
 
@@ -109,7 +110,8 @@ def tradeoff_table(hook: str, train: np.ndarray, test: np.ndarray, n_latents: in
         else:
             t0 = time.perf_counter()
             kw = {"k": int(value)} if method == "topk" else {"l1": float(value)}
-            sae = train_sae(train, n_latents, steps=steps, batch_size=batch_size, seed=seed, **kw)
+            sae = train_sae(train, n_latents, steps=steps, batch_size=batch_size, seed=seed,
+                            num_threads=num_threads, **kw)
             secs = time.perf_counter() - t0
         rows.append(dict(hook=hook, method=method, sparsity=value, n_latents=n_latents,
                          fvu=float(sae.reconstruction_error(test)), l0=float(sae.l0(test)),

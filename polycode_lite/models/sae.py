@@ -243,6 +243,16 @@ def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | No
                       batch_size=batch_size, progress=progress, scale=scale)
 
 
+def _adam(params: Any, lr: float) -> torch.optim.Optimizer:
+    """Adam, fused where this torch supports it (on a CPU about 3× faster per step than the default
+    loop over tensors: benchmarks/bench_sae.py), else the default implementation."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 def _train(data_np: np.ndarray, n_latents: int, *, l1: float | None, k: int | None, steps: int, seed: int,
            lr: float, batch_size: int, progress: bool, scale: float) -> SAE:
     """The loop of :func:`train_sae` (arguments already checked)."""
@@ -253,7 +263,7 @@ def _train(data_np: np.ndarray, n_latents: int, *, l1: float | None, k: int | No
     sae = SAE(d, n_latents, k=k, l1=l1, scale=scale, seed=seed)
     with torch.no_grad():
         sae.b_dec.copy_(data.mean(dim=0))  # geometric-median stand-in: the mean
-    opt = torch.optim.Adam(sae.parameters(), lr=lr)
+    opt = _adam(sae.parameters(), lr)
     gen = torch.Generator().manual_seed(seed + 1)
     fired = torch.zeros(n_latents, dtype=torch.bool)
     losses, resampled = [], []

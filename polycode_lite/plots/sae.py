@@ -53,6 +53,7 @@ def plot_recovery(sparsity: Any, ratio: Any, recovery: Any, control: Any, chance
             a2.axvline(limit, color=c, ls="--", lw=1)
     a2.axhline(threshold, color="0.4", lw=0.6)
     a2.set_xlabel("features per dimension n/m (dashed: capacity limit 1/D*_pred(S))")
+    a2.set_ylabel("feature recovery (mean best |cos|)")
     a2.set_title("Recovery against n/m")
     a2.legend(fontsize=7, loc="lower left")
     a1.set_ylim(0, 1.02)
