@@ -363,7 +363,7 @@ def _fastest(prefixes: tuple[str, ...]) -> str:
 
 #: every notebook of the sequence; CI's default run (``-m "not slow"``) keeps 00, 03 and the
 #: fastest of 05-07 in fast mode (sequence.py's measured times), the rest are marked slow
-ALL_NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
+ALL_NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07", "08")
 DEFAULT_NOTEBOOKS = ("00", "03", _fastest(("05", "06", "07")))
 
 

@@ -59,6 +59,9 @@ SEQUENCE: tuple[NotebookInfo, ...] = (
                  "How does α change across the depth of a transformer, and are random directions as "
                  "explainable as neurons?", "03, 04", 60, 92, 10,
                  "GPT-2 XL runs through the command-line tool on a GPU"),
+    NotebookInfo("08_sparse_dictionaries", "08 sparse dictionaries",
+                 "Can a sparse autoencoder read a superposed code, does the entropy capacity predict when, and "
+                 "are its latents more explainable than neurons?", "01, 02, 07", 60, 150, 15),
 )
 
 
