@@ -199,3 +199,14 @@ def test_thread_count_does_not_change_what_is_learned():
     one = train_sae(acts, 48, k=1, steps=300, seed=0, num_threads=1)
     two = train_sae(acts, 48, k=1, steps=300, seed=0, num_threads=2)
     assert abs(feature_recovery(one, true) - feature_recovery(two, true)) < 0.02
+
+
+def test_device_argument_cpu_is_the_default_and_bad_devices_are_refused():
+    acts, _ = sparse_data(800)
+    a = train_sae(acts, 16, k=1, steps=60, seed=2)
+    b = train_sae(acts, 16, k=1, steps=60, seed=2, device="cpu")
+    np.testing.assert_array_equal(a.decoder, b.decoder)
+    assert b.history["device"] == "cpu" and b.W_dec.device.type == "cpu"
+    for bad in ("gpu", "cuda:7"):
+        with pytest.raises(ValueError, match="device"):
+            train_sae(acts, 16, k=1, steps=5, device=bad)

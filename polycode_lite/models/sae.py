@@ -32,7 +32,7 @@ import numpy as np
 import torch  # this module is about a torch.nn.Module, so torch is imported at the top
 
 from polycode_lite import _checks as ck
-from polycode_lite._common import NonFiniteLossError, atomic_write, limit_threads
+from polycode_lite._common import NonFiniteLossError, atomic_write, choose_device, limit_threads
 
 __all__ = ["RESAMPLE_EVERY", "RESAMPLE_SCALE", "SAE", "feature_recovery", "feature_recovery_per_feature",
            "load_sae", "train_sae"]
@@ -174,14 +174,15 @@ def _resample(sae: SAE, opt: torch.optim.Optimizer, dead: torch.Tensor, data: to
     """Re-initialise the ``dead`` latents from high-error inputs of ``data`` (scaled units)."""
     with torch.no_grad():
         idx = torch.randint(0, data.shape[0], (min(4096, data.shape[0]),), generator=gen)
-        xs = data[idx]
+        xs = data[idx].to(sae.W_dec.device)
         resid = xs - sae._decode(sae._encode(xs))
-        err = resid.pow(2).sum(dim=1)
+        err = resid.pow(2).sum(dim=1).cpu()
         if float(err.sum()) <= 0:
             return
         pick = torch.multinomial(err.pow(2) / err.pow(2).sum(), int(dead.numel()), replacement=True, generator=gen)
+        pick = pick.to(resid.device)
         dirs = resid[pick] / resid[pick].norm(dim=1, keepdim=True).clamp_min(1e-12)
-        alive = torch.ones(sae.n_latents, dtype=torch.bool)
+        alive = torch.ones(sae.n_latents, dtype=torch.bool, device=resid.device)
         alive[dead] = False
         enc_norm = sae.W_enc[alive].norm(dim=1).mean() if bool(alive.any()) else torch.tensor(1.0)
         sae.W_dec[dead] = dirs
@@ -196,7 +197,7 @@ def _resample(sae: SAE, opt: torch.optim.Optimizer, dead: torch.Tensor, data: to
 
 def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | None = None,
               steps: int | None = None, seed: int = 0, lr: float = 3e-3, batch_size: int = 256,
-              progress: bool = False, num_threads: int | None = 1) -> SAE:
+              progress: bool = False, num_threads: int | None = 1, device: Any = "cpu") -> SAE:
     """Train a sparse autoencoder on activations ``acts`` (n_samples, d), numpy or torch.
 
     Args:
@@ -208,6 +209,8 @@ def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | No
         seed: seeds the initialisation, the batch order and the resampling.
         lr: Adam learning rate; batch_size: inputs per step.
         progress: show a tqdm bar. num_threads: torch threads while training (None: keep torch's).
+        device: where the SAE trains ("cpu", "cuda", "cuda:1" or "auto"); the activations stay in
+            host memory and go over one batch at a time, and the trained SAE is returned on the CPU.
 
     Returns: the trained :class:`SAE`; ``sae.history`` has ``loss`` (per 10 steps), ``seconds``,
         ``resampled`` (latents resampled at each check).
@@ -233,6 +236,7 @@ def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | No
     seed = ck.seed("seed", seed); ck.positive("lr", lr, fix="Try 3e-3.")
     ck.boolean("progress", progress)
     ck.optional(ck.integer, "num_threads", num_threads, minimum=1, fix="Or None to keep torch's setting.")
+    dev = choose_device(device)
     mu = data_np.mean(axis=0)
     ms = float(np.einsum("ij,ij->", data_np, data_np) / n - mu @ mu)  # E‖x − mean‖², without a centred copy
     if ms <= 0:
@@ -240,7 +244,7 @@ def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | No
     scale = math.sqrt(d / ms)
     with limit_threads(num_threads, blas=False):
         return _train(data_np, n_latents, l1=l1, k=k, steps=steps, seed=seed, lr=float(lr),
-                      batch_size=batch_size, progress=progress, scale=scale)
+                      batch_size=batch_size, progress=progress, scale=scale, device=dev)
 
 
 def _adam(params: Any, lr: float) -> torch.optim.Optimizer:
@@ -254,7 +258,7 @@ def _adam(params: Any, lr: float) -> torch.optim.Optimizer:
 
 
 def _train(data_np: np.ndarray, n_latents: int, *, l1: float | None, k: int | None, steps: int, seed: int,
-           lr: float, batch_size: int, progress: bool, scale: float) -> SAE:
+           lr: float, batch_size: int, progress: bool, scale: float, device: torch.device) -> SAE:
     """The loop of :func:`train_sae` (arguments already checked)."""
     from tqdm.auto import tqdm
 
@@ -263,16 +267,17 @@ def _train(data_np: np.ndarray, n_latents: int, *, l1: float | None, k: int | No
     sae = SAE(d, n_latents, k=k, l1=l1, scale=scale, seed=seed)
     with torch.no_grad():
         sae.b_dec.copy_(data.mean(dim=0))  # geometric-median stand-in: the mean
+    sae.to(device)
     opt = _adam(sae.parameters(), lr)
     gen = torch.Generator().manual_seed(seed + 1)
-    fired = torch.zeros(n_latents, dtype=torch.bool)
+    fired = torch.zeros(n_latents, dtype=torch.bool, device=device)
     losses, resampled = [], []
     perm, pos = torch.randperm(n, generator=gen), 0
     t0 = time.perf_counter()
     for step in tqdm(range(1, steps + 1), disable=not progress, desc="train_sae", mininterval=0.5):
         if pos + batch_size > n:
             perm, pos = torch.randperm(n, generator=gen), 0
-        xb = data[perm[pos:pos + batch_size]]
+        xb = data[perm[pos:pos + batch_size]].to(device, non_blocking=True)
         pos += batch_size
         z = sae._encode(xb)
         loss = (xb - sae._decode(z)).pow(2).sum(dim=1).mean() / d
@@ -296,8 +301,9 @@ def _train(data_np: np.ndarray, n_latents: int, *, l1: float | None, k: int | No
                 _resample(sae, opt, dead, data, gen)
             resampled.append(int(dead.numel()) if step < RESAMPLE_STOP * steps else 0)
             fired.zero_()
+    sae.cpu()
     sae.history = dict(loss=np.asarray(losses), seconds=time.perf_counter() - t0, steps=steps,
-                       resampled=resampled)
+                       resampled=resampled, device=str(device))
     return sae
 
 
