@@ -62,7 +62,7 @@ def test_installed_wheel_runs_the_course_from_an_empty_folder(installed: Path, t
     script = installed / "bin" / "polycode-lite"
     assert script.exists()
     out = _run([str(script), "notebooks", "course/"], work, installed, python=False)
-    assert "copied 8 notebooks" in out
+    assert "copied 9 notebooks" in out
     assert len(list((work / "course").glob("[0-9][0-9]_*.ipynb"))) == 9
     assert (work / "course" / "README.md").exists()
 

@@ -16,7 +16,7 @@ __all__ = ["NotebookInfo", "SEQUENCE", "MEASURED_ON", "info", "time_sentence", "
            "format_seconds", "format_minutes"]
 
 #: where and when the run times below were measured
-MEASURED_ON = ("2026-12-01 on the project's shared 2-core CPU machine (no GPU) while other jobs ran: "
+MEASURED_ON = ("2026-12-01/02 on the project's shared 2-core CPU machine (no GPU), often while other jobs ran: "
                "a quiet laptop is faster")
 
 
@@ -38,7 +38,7 @@ SEQUENCE: tuple[NotebookInfo, ...] = (
     NotebookInfo("00_orientation", "00 orientation",
                  "What is polysemanticity, and what does the paper argue?", "—", 20, 17, 0.6),
     NotebookInfo("01_toy_models_of_superposition", "01 toy models of superposition",
-                 "When and how does a network store more features than it has neurons?", "00", 60, 31, 5.1),
+                 "When and how does a network store more features than it has neurons?", "00", 60, 33, 5.5),
     NotebookInfo("02_coding_theory_of_superposition", "02 coding theory of superposition",
                  "Can the entropy of sparse inputs predict the dimensions each feature gets? "
                  "What does dropout do to capacity?", "01", 45, 14, 5.2,
@@ -61,7 +61,7 @@ SEQUENCE: tuple[NotebookInfo, ...] = (
                  "GPT-2 XL runs through the command-line tool on a GPU"),
     NotebookInfo("08_sparse_dictionaries", "08 sparse dictionaries",
                  "Can a sparse autoencoder read a superposed code, does the entropy capacity predict when, and "
-                 "are its latents more explainable than neurons?", "01, 02, 07", 60, 150, 15),
+                 "are its latents more explainable than neurons?", "01, 02, 07", 60, 116, 13.5),
 )
 
 
