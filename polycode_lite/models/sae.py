@@ -248,8 +248,9 @@ def train_sae(acts: Any, n_latents: int, *, l1: float | None = None, k: int | No
 
 
 def _adam(params: Any, lr: float) -> torch.optim.Optimizer:
-    """Adam, fused where this torch supports it (on a CPU about 3× faster per step than the default
-    loop over tensors: benchmarks/bench_sae.py), else the default implementation."""
+    """Adam, fused where this torch supports it, else the default implementation. At MiniLM's MLP
+    shape (1536 → 3072 latents) a whole CPU training step is 1.6× faster on one thread and 1.4× on
+    two (benchmarks/bench_sae.py); the results here were unchanged to the printed digits."""
     params = list(params)
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
