@@ -17,6 +17,9 @@ torch = pytest.importorskip("torch")
 # -- the config -------------------------------------------------------------------------------
 def test_fast_and_full_configs_are_valid():
     assert S.SAELanguageConfig.fast().sparsity == {"k": 16}
+    # the scored latents are a random sample, like the neurons; the top-variance set is scored beside them
+    assert (S.SAELanguageConfig().pick, S.SAELanguageConfig().also_pick) == ("random", "variance")
+    assert S.selected_kind("variance") == "sae latent by variance"
     assert S.SAELanguageConfig.full(k=None, l1=0.05, sweep=(0.01, 0.1)).sparsity == {"l1": 0.05}
 
 
@@ -24,6 +27,7 @@ def test_fast_and_full_configs_are_valid():
     (dict(k=8, l1=0.1), ValueError, "exactly one"),
     (dict(k=None), ValueError, "exactly one"),
     (dict(pick="best"), ValueError, "pick"),
+    (dict(also_pick="top"), ValueError, "also_pick"),
     (dict(trace="both"), ValueError, "trace"),
     (dict(n_boot=5), ValueError, "n_boot"),
     (dict(alpha_boot=3), ValueError, "alpha_boot"),
@@ -222,12 +226,14 @@ def tiny_run(tmp_path_factory):
 def test_run_end_to_end_on_a_tiny_gpt2(tiny_run):
     res, *_ = tiny_run
     kinds = set(res.scores.kind)
-    assert kinds == {"neuron", "random", "best-of-N", "min-action", S.KIND}
+    assert kinds == {"neuron", "random", "best-of-N", "min-action", S.KIND, S.selected_kind("variance")}
     lat = res.scores[(res.scores.kind == S.KIND)]
     assert set(lat.sign) == {1} and lat.direction.nunique() == 4 and set(lat.simulator) == set(res.scores.simulator)
     tl = lat[lat.simulator == "token lookup"]
     assert tl.score_shuffled.notna().all()  # the same window-shuffled control as the other kinds
-    assert set(res.latents.latent) == set(lat["index"])
+    assert set(res.latents[res.latents.kind == S.KIND].latent) == set(lat["index"])
+    top = res.latents[res.latents.kind == S.selected_kind("variance")]
+    assert len(top) == 4 and top.variance.min() >= res.latents[res.latents.kind == S.KIND].variance.min()
     assert (res.latents.frequency >= res.config.min_frequency).all()
     widths = res.alphas.set_index("code").width
     assert widths["neurons"] == 128 and 0 < widths["sae latents"] <= 256  # latents alive on the eval tokens
@@ -241,7 +247,7 @@ def test_run_end_to_end_on_a_tiny_gpt2(tiny_run):
     summary = res.table("token lookup", pool_layers=True)
     assert S.KIND in set(summary.kind) and "diff_vs_neuron" in summary
     claims = res.claims()
-    assert len(claims) == 4 and all(c["verdict"] in ("holds", "partly", "does not hold at this scale") for c in claims)
+    assert len(claims) == 5 and all(c["verdict"] in ("holds", "partly", "does not hold at this scale") for c in claims)
     assert all(c["why"] == "" if c["verdict"] == "holds" else c["why"] for c in claims)
     res.plot()
 
@@ -265,3 +271,19 @@ def test_latent_claims_state_how_the_latents_were_picked():
     assert [c["verdict"] for c in picked] == [c["verdict"] for c in plain]  # the text, not the rule, changes
     with pytest.raises(ValueError, match="pick"):
         R.latent_claims(s, n_boot=200, pick="best")
+
+
+SEL = "sae latent by variance"
+
+
+def test_selection_claim_holds_for_better_selected_latents_and_fails_its_nulls():
+    hi = R.selection_claim(_scores({"sae latent": 0.4, SEL: 0.6}), SEL, n_boot=200)
+    assert hi["verdict"] == "holds" and hi["why"] == "" and "random sample" in hi["measured"]
+    # null: the selected set scores like the random sample
+    same = R.selection_claim(_scores({"sae latent": 0.5, SEL: 0.5}), SEL, n_boot=200)
+    assert same["verdict"] == "partly" and "not significantly" in same["why"]
+    # null: the selected latents sit at the window-shuffled control
+    flat = R.selection_claim(_scores({"sae latent": 0.4, SEL: 0.05}), SEL, n_boot=200)
+    assert flat["verdict"] == "does not hold at this scale" and "window-shuffled" in flat["why"]
+    with pytest.raises(ValueError, match="also_pick"):
+        R.selection_claim(_scores({"sae latent": 0.4}), SEL, n_boot=200)

@@ -13,9 +13,11 @@ measured. On the eval windows:
   ReLU/TopK of the encoder: what SAE interpretability scores; one sign, it is >= 0), or with
   ``trace="projection"`` the projection of the activations on its decoder direction (a linear
   pseudo-neuron, both signs). Latents are picked on the *train* tokens among those that fire on at
-  least ``min_frequency`` of them: the ``n_directions`` of largest activation variance
-  (``pick="variance"``, default), highest firing frequency (``"frequency"``) or a seeded random
-  sample (``"random"``, the analogue of the neurons' random subset).
+  least ``min_frequency`` of them: a seeded random sample (``pick="random"``, default, the
+  analogue of the neurons' random subset), or the ``n_directions`` of largest activation variance
+  (``"variance"``) or highest firing frequency (``"frequency"``). ``also_pick`` scores a second set
+  chosen the other way (default the top-variance latents) as the kind ``"sae latent by <pick>"``,
+  so the effect of selecting latents is measured beside the unselected comparison.
 * **α**: the spectrum of the latent code (its latents alive on the eval tokens: a dead latent
   adds an exact zero eigenvalue only) and of the neurons of the same layer, through the one α
   pipeline (:func:`~polycode_lite.experiments.alpha.estimate_alpha` on one covariance accumulator per
@@ -55,6 +57,7 @@ __all__ = [
     "latent_statistics",
     "pick_latents",
     "run",
+    "selected_kind",
 ]
 
 #: the kind of direction SAE latents get in the score table
@@ -74,7 +77,7 @@ class SAELanguageConfig:
     num_threads: torch threads while an SAE trains (1: the same result on any machine; None:
     torch's setting, faster on several cores). n_directions: neurons, random
     directions and SAE latents scored per layer (n_min_action best-of-N and exact min-action).
-    pick, trace, min_frequency: which latents and what trace (module docstring). n_boot: bootstrap
+    pick, also_pick, trace, min_frequency: which latents and what trace (module docstring). n_boot: bootstrap
     replicates of the score CIs; alpha_boot: of α (0: no CI); correct_bias: α's finite-sample
     correction; n_groups: document groups the α bootstrap resamples."""
 
@@ -92,7 +95,8 @@ class SAELanguageConfig:
     n_directions: int = 24
     n_min_action: int = 12
     pool_size: int = 32
-    pick: str = "variance"
+    pick: str = "random"
+    also_pick: str | None = "variance"
     trace: str = "activation"
     min_frequency: float = 1e-3
     n_top: int = 20
@@ -123,6 +127,7 @@ class SAELanguageConfig:
             ck.positive("l1", self.l1)
             ck.sequence_of("sweep", self.sweep, ck.positive)
         ck.choice("pick", self.pick, PICKS); ck.choice("trace", self.trace, TRACES)
+        ck.optional(ck.choice, "also_pick", self.also_pick, PICKS)
         ck.probability("min_frequency", self.min_frequency)
         ck.integer("n_boot", self.n_boot, minimum=10, fix="compare_kinds needs >= 10 replicates.")
         if self.alpha_boot and self.alpha_boot < 10:
@@ -154,7 +159,7 @@ class SAELanguageResult:
     "sae latents", width, n_tokens, alpha, ci_low, ci_high, window_lo, window_hi, flags, note.
     tradeoff: one row per sparsity of the sweep: hook, method, sparsity, n_latents, fvu, l0,
     dead_fraction, fvu_pca_same_l0, seconds. latents: the scored latents per hook (index,
-    frequency, variance). sae_stats: the scored SAE per hook (fvu, l0, dead_fraction on eval)."""
+    frequency, variance, kind). sae_stats: the scored SAE per hook (fvu, l0, dead_fraction on eval)."""
 
     config: SAELanguageConfig
     scores: pd.DataFrame
@@ -193,13 +198,17 @@ class SAELanguageResult:
 
     def claims(self, simulator: str = "token lookup", level: float = 0.05) -> list[dict[str, Any]]:
         """The verdicts of :mod:`~polycode_lite.experiments.sae_language_claims`: SAE latents against
-        random directions and neurons (with the window-shuffled control), α of the latent code
+        random directions and neurons (with the window-shuffled control), the ``also_pick`` latents
+        against the scored sample (when there are any), α of the latent code
         against the neurons', and the SAE against PCA at the same L0."""
         from polycode_lite.experiments import sae_language_claims as rules
 
         c = self.config
+        selected = selected_kind(c.also_pick) if c.also_pick and c.also_pick != c.pick else None
         return (rules.latent_claims(self.scores, simulator, seed=c.seed, n_boot=c.n_boot, level=level,
                                     pick=c.pick)
+                + ([rules.selection_claim(self.scores, selected, simulator, seed=c.seed, n_boot=c.n_boot,
+                                          level=level)] if selected else [])
                 + [rules.alpha_claim(self.alphas), rules.tradeoff_claim(self.tradeoff)])
 
 
@@ -278,6 +287,27 @@ def _latent_traces(sae: Any, acts: np.ndarray, chosen: np.ndarray, trace: str) -
     return out.reshape(acts.shape[0], acts.shape[1], chosen.size).astype(np.float32)
 
 
+def selected_kind(pick: str) -> str:
+    """The score-table kind of the latents picked by ``pick`` beside the scored set: "sae latent by variance"."""
+    return f"{KIND} by {ck.choice('pick', pick, PICKS)}"
+
+
+def _score_latents(kind: str, hook: str, sae: Any, acts: np.ndarray, chosen: np.ndarray, ids: np.ndarray,
+                   lm: Any, sims: list, config: SAELanguageConfig) -> pd.DataFrame:
+    """Scores of the ``chosen`` latents (as ``kind``) on ``acts`` (N, T', d) by score_directions."""
+    from polycode_lite.experiments.pseudo_neurons import Direction, score_directions
+    from polycode_lite.science.action import path_action
+
+    traces = _latent_traces(sae, acts, chosen, config.trace)
+    actions = path_action(traces)
+    signs = (1,) if config.trace == "activation" else (1, -1)
+    dec = np.asarray(sae.decoder)
+    dirs = [Direction(kind, int(j), s, dec[j], float(a)) for j, a in zip(chosen, actions) for s in signs]
+    signed = np.concatenate([s * traces[:, :, [q]] for q in range(chosen.size) for s in signs], axis=2)
+    return score_directions(hook, dirs, signed, ids, lm.token_strings, sims, config.n_top,
+                            config.n_records_random, seed=config.seed)
+
+
 # --------------------------------------------------------------------------------------
 # the run
 # --------------------------------------------------------------------------------------
@@ -308,7 +338,7 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
         LinearProbeSimulator,
         TokenLookupSimulator,
     )
-    from polycode_lite.experiments.pseudo_neurons import Direction, run_comparison, score_directions
+    from polycode_lite.experiments.pseudo_neurons import run_comparison
     from polycode_lite.experiments.sae_language_measures import (
         code_alphas,
         group_accumulators,
@@ -316,7 +346,6 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
     )
     from polycode_lite.models.language_models import load_language_model
     from polycode_lite.models.sae import train_sae
-    from polycode_lite.science.action import path_action
 
     ck.instance("config", config, SAELanguageConfig, "SAELanguageConfig.fast()")
     t_start = time.perf_counter()
@@ -348,16 +377,13 @@ def run(config: SAELanguageConfig = SAELanguageConfig(), lm: LanguageModel | Non
         secs = time.perf_counter() - t0
         saes[h] = sae
         freq, var = latent_statistics(sae, train_flat)
-        chosen = pick_latents(freq, var, config.n_directions, config.pick, config.min_frequency, seed=config.seed + i)
-        latent_rows += [dict(hook=h, latent=int(j), frequency=float(freq[j]), variance=float(var[j])) for j in chosen]
-        traces = _latent_traces(sae, a_eval, chosen, config.trace)
-        actions = path_action(traces)
-        signs = (1,) if config.trace == "activation" else (1, -1)
-        dec = np.asarray(sae.decoder)
-        dirs = [Direction(KIND, int(j), s, dec[j], float(a)) for j, a in zip(chosen, actions) for s in signs]
-        signed = np.concatenate([s * traces[:, :, [q]] for q in range(chosen.size) for s in signs], axis=2)
-        tables.append(score_directions(h, dirs, signed, ids, lm.token_strings, sims, config.n_top,
-                                       config.n_records_random, seed=config.seed))
+        picks = [(KIND, config.pick)] + ([(selected_kind(config.also_pick), config.also_pick)]
+                                         if config.also_pick and config.also_pick != config.pick else [])
+        for kind, pick in picks:
+            chosen = pick_latents(freq, var, config.n_directions, pick, config.min_frequency, seed=config.seed + i)
+            latent_rows += [dict(hook=h, kind=kind, latent=int(j), frequency=float(freq[j]), variance=float(var[j]))
+                            for j in chosen]
+            tables.append(_score_latents(kind, h, sae, a_eval, chosen, ids, lm, sims, config))
         stats_rows.append(dict(hook=h, n_latents=n_latents, train_tokens=train_flat.shape[0],
                                eval_tokens=eval_flat.shape[0], fvu=float(sae.reconstruction_error(eval_flat)),
                                l0=float(sae.l0(eval_flat)), dead_fraction=float(sae.dead_fraction(eval_flat)),

@@ -4,6 +4,8 @@
   neurons? Judged with the same pipeline's window-shuffled control, bootstrap CIs over unsigned
   directions (:func:`~polycode_lite.experiments.pseudo_neuron_claims.compare_kinds`) and Holm's
   correction over the two comparisons.
+* :func:`selection_claim`: are latents picked by a statistic (top variance) more explainable than a
+  random sample of the same SAE's latents?
 * :func:`alpha_claim`: is the latent code's spectrum flatter (smaller α) than the neurons'?
 * :func:`tradeoff_claim`: does the SAE reconstruct better than PCA with as many components as its L0?
 * :func:`plot_kind_scores`, :func:`plot_tradeoff`: the two panels of ``SAELanguageResult.plot``.
@@ -22,8 +24,8 @@ from polycode_lite.science.multiple_comparisons import holm
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["PICK_TEXT", "REFERENCES", "alpha_claim", "control_summary", "latent_claims", "plot_kind_scores", "plot_tradeoff",
-           "tradeoff_claim"]
+__all__ = ["PICK_TEXT", "REFERENCES", "alpha_claim", "control_summary", "latent_claims", "plot_kind_scores",
+           "plot_tradeoff", "selection_claim", "tradeoff_claim"]
 
 KIND = "sae latent"
 #: the kinds SAE latents are compared with, in the order of the Holm family
@@ -128,6 +130,50 @@ def latent_claims(scores: pd.DataFrame, simulator: str = "token lookup", seed: i
                         reference_mean=float(rc["mean"]), diff=d, diff_ci=[lo, hi], holm_p=float(p),
                         excess_ci=[float(e.excess_ci_low), float(e.excess_ci_high)], explainable=explainable)))
     return out
+
+
+def selection_claim(scores: pd.DataFrame, selected: str, simulator: str = "token lookup", seed: int = 0,
+                    n_boot: int = 1000, level: float = 0.05) -> dict[str, Any]:
+    """Are the latents of kind ``selected`` (e.g. "sae latent by variance") more explainable than the
+    scored random sample of the same SAE's latents (kind "sae latent")? A selection effect, measured.
+
+    Rule: "holds" when the selected latents are explainable (95% CI of score − window-shuffled
+    score above 0) and score above the random sample (difference > 0, z-test on the bootstrap s.e.
+    at ``level``); "partly" when explainable and not significantly different; "does not hold at this
+    scale" when not explainable, or significantly worse."""
+    ck.text("selected", selected); ck.seed("seed", seed); ck.integer("n_boot", n_boot, minimum=10)
+    ck.probability("level", level)
+    sub = _sub(scores, simulator)
+    missing = [k for k in (KIND, selected) if k not in set(sub.kind)]
+    if missing:
+        raise ValueError(f"scores has no {missing} directions for {simulator!r}; run sae_language.run with also_pick.")
+    ctl = control_summary(scores, simulator, n_boot, seed).set_index("kind")
+    row = compare_kinds(sub, n_boot=n_boot, seed=seed, reference=KIND, pool_layers=True).set_index("kind").loc[selected]
+    d, lo, hi, p = (float(row[c]) for c in (f"diff_vs_{KIND}", "diff_ci_low", "diff_ci_high", "diff_p"))
+    e, r = ctl.loc[selected], ctl.loc[KIND]
+    explainable = bool(e.excess_ci_low > 0)
+    better, worse = bool(p < level and d > 0), bool(p < level and d < 0)
+    verdict = ("holds" if explainable and better else
+               "partly" if explainable and not worse else "does not hold at this scale")
+    diff = f"{selected} − {KIND} {_ci(d, lo, hi, sign=True)}, p {p:.3g}"
+    excess = _ci(e.excess, e.excess_ci_low, e.excess_ci_high, sign=True)
+    why = "" if verdict == "holds" else (
+        f"the selected latents score no more than the window-shuffled control ({selected} − shuffled {excess})."
+        if not explainable else
+        f"the selected latents score below the random sample: {diff}." if worse else
+        f"the selected latents are not significantly more explainable than a random sample of the same SAE's "
+        f"latents: {diff}.")
+    return dict(
+        claim=f"Picking SAE latents by {selected.removeprefix(KIND + ' by ')} finds more explainable latents than a "
+              "random sample of them",
+        expected="[I] a selection effect: the latents usually shown are the strongest ones; exploratory",
+        measured=(f"{simulator} score, all layers (95% CI over directions): {selected} "
+                  f"{_ci(e['mean'], e.ci_low, e.ci_high)}, random sample {_ci(r['mean'], r.ci_low, r.ci_high)}; {diff}"),
+        control=(f"a seeded random sample of the same SAE's live latents, same pipeline; window-shuffled control: "
+                 f"{selected} {_ci(e.shuffled, e.shuffled_ci_low, e.shuffled_ci_high)}, random sample "
+                 f"{_ci(r.shuffled, r.shuffled_ci_low, r.shuffled_ci_high)}"),
+        verdict=verdict, why=why,
+        values=dict(selected=selected, diff=d, diff_ci=[lo, hi], p=p, explainable=explainable))
 
 
 def alpha_claim(alphas: pd.DataFrame) -> dict[str, Any]:
