@@ -61,7 +61,7 @@ SEQUENCE: tuple[NotebookInfo, ...] = (
                  "GPT-2 XL runs through the command-line tool on a GPU"),
     NotebookInfo("08_sparse_dictionaries", "08 sparse dictionaries",
                  "Can a sparse autoencoder read a superposed code, does the entropy capacity predict when, and "
-                 "are its latents more explainable than neurons?", "01, 02, 07", 60, 116, 13.5),
+                 "are its latents more explainable than neurons?", "01, 02, 07", 60, 116, 13.7),
 )
 
 
